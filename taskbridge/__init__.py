@@ -1,0 +1,58 @@
+"""taskbridge: one async client for Cakewalk and Alumio tasks.
+
+```python
+from taskbridge import TaskBridge
+
+async with TaskBridge.from_env() as bridge:
+    task = await bridge.get("alumio", "order-export-42")
+    results = await bridge.get_many([("cakewalk", id1), ("alumio", id2)])
+```
+"""
+
+from ._bridge import TaskBridge
+from ._config import RetryPolicy
+from ._errors import (
+    APIError,
+    AuthenticationError,
+    ConfigurationError,
+    DecodeError,
+    InvalidTaskIdError,
+    ProviderError,
+    RateLimitedError,
+    RequestTimeoutError,
+    ServerError,
+    TaskBridgeError,
+    TaskNotFoundError,
+    TransportError,
+)
+from ._models import Provider, TaskRef, TaskResult, TaskStatus, UnifiedTask
+from ._version import __version__
+from .providers.alumio import AlumioConfig, AlumioTask
+from .providers.cakewalk import CakewalkConfig, CakewalkTask
+
+__all__ = [
+    "APIError",
+    "AlumioConfig",
+    "AlumioTask",
+    "AuthenticationError",
+    "CakewalkConfig",
+    "CakewalkTask",
+    "ConfigurationError",
+    "DecodeError",
+    "InvalidTaskIdError",
+    "Provider",
+    "ProviderError",
+    "RateLimitedError",
+    "RequestTimeoutError",
+    "RetryPolicy",
+    "ServerError",
+    "TaskBridge",
+    "TaskBridgeError",
+    "TaskNotFoundError",
+    "TaskRef",
+    "TaskResult",
+    "TaskStatus",
+    "TransportError",
+    "UnifiedTask",
+    "__version__",
+]

@@ -1,0 +1,368 @@
+"""The `TaskBridge` facade: one client for every configured provider."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+
+from . import _batch
+from ._config import RetryPolicy
+from ._errors import (
+    APIError,
+    ConfigurationError,
+    DecodeError,
+    ProviderError,
+    TaskBridgeError,
+)
+from ._gate import ProviderGate
+from ._models import Provider, TaskRef, TaskResult, UnifiedTask
+from ._retry import RETRY_STATUSES, backoff
+from ._transport import Redactor, attempt
+from .providers import REGISTRY, ProviderConfig
+from .providers.alumio import AlumioConfig
+from .providers.cakewalk import CakewalkConfig
+
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "TaskBridge"]
+
+logger = logging.getLogger("taskbridge")
+
+DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+
+# Looked up when a bridge is built, so tests can swap in a fake clock and sleeper.
+_clock: Callable[[], float] = time.monotonic
+_sleep: Callable[[float], Any] = asyncio.sleep
+
+RefLike = TaskRef | tuple[str | Provider, str]
+
+
+class _Shared:
+    """One in-flight request and how many callers wait on it."""
+
+    __slots__ = ("task", "waiters")
+
+    def __init__(self, task: asyncio.Task[UnifiedTask[Any]]) -> None:
+        self.task = task
+        self.waiters = 0
+
+
+class TaskBridge:
+    """Fetch tasks from Cakewalk and Alumio through one async client.
+
+    Args:
+        cakewalk: Cakewalk settings, or ``None`` to leave Cakewalk out.
+        alumio: Alumio settings, or ``None`` to leave Alumio out.
+        retry: how failed attempts are retried (default `RetryPolicy()`).
+        timeout: seconds allowed for each attempt, connect to last byte.
+        session: an `aiohttp.ClientSession` to use; the bridge never closes it.
+        max_response_bytes: larger bodies are a `DecodeError`, read no further.
+        providers: configs of further registered providers.
+
+    Example:
+        ```python
+        async with TaskBridge(cakewalk=CakewalkConfig(key, secret)) as bridge:
+            task = await bridge.get("cakewalk", "3fa85f64-5717-4562-b3fc-2c963f66afa6")
+            print(task.status, task.updated_at)
+        ```
+    """
+
+    def __init__(
+        self,
+        *,
+        cakewalk: CakewalkConfig | None = None,
+        alumio: AlumioConfig | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        session: aiohttp.ClientSession | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        providers: Iterable[ProviderConfig] = (),
+    ) -> None:
+        if cakewalk is not None and not isinstance(cakewalk, CakewalkConfig):
+            raise ConfigurationError("cakewalk must be a CakewalkConfig or None")
+        if alumio is not None and not isinstance(alumio, AlumioConfig):
+            raise ConfigurationError("alumio must be an AlumioConfig or None")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ConfigurationError("retry must be a RetryPolicy or None")
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, (int, float))
+            or not math.isfinite(timeout)
+            or timeout <= 0
+        ):
+            raise ConfigurationError("timeout must be a number of seconds > 0")
+        if (
+            isinstance(max_response_bytes, bool)
+            or not isinstance(max_response_bytes, int)
+            or max_response_bytes < 1
+        ):
+            raise ConfigurationError("max_response_bytes must be an integer >= 1")
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise ConfigurationError("session must be an aiohttp.ClientSession or None")
+
+        configs = [c for c in (cakewalk, alumio, *providers) if c is not None]
+        self._gates: dict[str, ProviderGate] = {}
+        secrets: list[str] = []
+        for config in configs:
+            if config.provider in self._gates:
+                raise ConfigurationError(f"provider {config.provider!r} is configured twice")
+            self._gates[config.provider] = ProviderGate(config.adapter(), clock=_clock, sleep=_sleep)
+            secrets.extend(
+                str(getattr(config, name))
+                for name in ("api_key", "api_secret", "token")
+                if getattr(config, name, None)
+            )
+        self._redact = Redactor(secrets)
+        self._retry = retry or RetryPolicy()
+        self._timeout = aiohttp.ClientTimeout(total=float(timeout))
+        self._max_bytes = max_response_bytes
+        self._session = session
+        self._owns_session = session is None
+        self._inflight: dict[tuple[str, str], _Shared] = {}
+        self._closed = False
+        self._sleep = _sleep
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **options: Any
+    ) -> TaskBridge:
+        """Build a bridge from the ``TASKBRIDGE_*`` environment variables.
+
+        A provider is configured when its credentials are set: Cakewalk by
+        ``TASKBRIDGE_CAKEWALK_API_KEY`` and ``TASKBRIDGE_CAKEWALK_API_SECRET`` (and
+        optionally ``TASKBRIDGE_CAKEWALK_BASE_URL``), Alumio by
+        ``TASKBRIDGE_ALUMIO_BASE_URL`` and ``TASKBRIDGE_ALUMIO_TOKEN`` (and optionally
+        ``TASKBRIDGE_ALUMIO_SPACE``). Other keyword arguments go to `TaskBridge`.
+
+        Raises:
+            ConfigurationError: a provider's variables are half set or invalid, or
+                none is set at all.
+        """
+        env = os.environ if environ is None else environ
+        configs = [c for c in (kind.from_env(env) for kind in REGISTRY) if c is not None]
+        if not configs:
+            raise ConfigurationError(
+                "no provider configured: set TASKBRIDGE_CAKEWALK_API_KEY and "
+                "TASKBRIDGE_CAKEWALK_API_SECRET, or TASKBRIDGE_ALUMIO_BASE_URL and "
+                "TASKBRIDGE_ALUMIO_TOKEN"
+            )
+        kwargs: dict[str, Any] = {}
+        extra: list[ProviderConfig] = []
+        for config in configs:
+            if isinstance(config, (CakewalkConfig, AlumioConfig)):
+                kwargs[config.provider] = config
+            else:
+                extra.append(config)
+        return cls(**kwargs, providers=[*extra, *options.pop("providers", ())], **options)
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<TaskBridge providers={sorted(self._gates)}{state}>"
+
+    @property
+    def providers(self) -> list[str]:
+        """The names of the configured providers."""
+        return list(self._gates)
+
+    async def __aenter__(self) -> TaskBridge:
+        self._ensure_session()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Cancel requests in flight and close the session, unless it was given to us."""
+        self._closed = True
+        tasks = [shared.task for shared in self._inflight.values()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        session, self._session = self._session, None
+        if session is not None and self._owns_session:
+            await session.close()
+
+    def _ensure_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise TaskBridgeError("this TaskBridge is closed")
+        if self._session is None:
+            total = sum(gate.adapter.max_concurrency for gate in self._gates.values())
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=max(total, 1), ttl_dns_cache=300),
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+        return self._session
+
+    def _gate(self, provider: object) -> ProviderGate:
+        if isinstance(provider, Provider):
+            name = provider.value
+        elif isinstance(provider, str):
+            name = provider.strip().lower()
+        else:
+            raise ConfigurationError(
+                f"provider must be a string or a Provider, got {type(provider).__name__}"
+            )
+        gate = self._gates.get(name)
+        if gate is None:
+            known = ", ".join(p.value for p in Provider)
+            if name in {p.value for p in Provider}:
+                raise ConfigurationError(f"provider {name!r} is not configured on this bridge")
+            raise ConfigurationError(f"unknown provider {provider!r} (known: {known})")
+        return gate
+
+    async def get(self, provider: str | Provider, task_id: str) -> UnifiedTask[Any]:
+        """Fetch one task.
+
+        Raises:
+            ConfigurationError: the provider is unknown or not configured.
+            InvalidTaskIdError: the id cannot be valid; nothing was sent.
+            ProviderError: the request failed (see the error tree).
+        """
+        gate = self._gate(provider)
+        return await self._fetch(gate, gate.adapter.check_id(task_id))
+
+    async def get_many(
+        self,
+        refs: Iterable[RefLike],
+        *,
+        on_result: Callable[[TaskResult], object] | None = None,
+    ) -> list[TaskResult]:
+        """Fetch many tasks concurrently; one `TaskResult` per ref, in input order.
+
+        Never raises for a per-item failure: each is a typed error on its result.
+        ``on_result`` is called with each result as it completes (for progress).
+        Identical refs are fetched once.
+        """
+        return await _batch.get_many(self, refs, on_result)
+
+    def stream(
+        self, refs: Iterable[RefLike] | AsyncIterable[RefLike]
+    ) -> AsyncIterator[TaskResult]:
+        """Fetch tasks from a sync or async iterable, yielding results as they complete.
+
+        The input is read lazily, a bounded window ahead, so memory stays
+        O(concurrency) however long it is. Leaving the loop early cancels what is in
+        flight; wrap in `contextlib.aclosing` to have that happen at once.
+        """
+        return _batch.stream(self, refs)
+
+    # Internals shared with _batch.
+
+    def _resolve(self, item: object) -> tuple[TaskRef, ProviderGate | None, str, TaskBridgeError | None]:
+        """Check one ref: its gate and the id to send, or the error that stops it."""
+        provider: object
+        task_id: object
+        try:
+            provider, task_id = item  # type: ignore[misc]
+        except (TypeError, ValueError):
+            error = ConfigurationError(
+                f"each ref must be a (provider, task_id) pair, got {type(item).__name__}"
+            )
+            return TaskRef(str(item)[:80], ""), None, "", error
+        name = provider.value if isinstance(provider, Provider) else str(provider)
+        ref = TaskRef(name, task_id)  # type: ignore[arg-type]  # checked just below
+        try:
+            gate = self._gate(provider)
+            return ref, gate, gate.adapter.check_id(task_id), None
+        except TaskBridgeError as exc:
+            return ref, None, "", exc
+
+    def _window(self) -> int:
+        return max(16, 2 * sum(gate.adapter.max_concurrency for gate in self._gates.values()))
+
+    async def _fetch(self, gate: ProviderGate, task_id: str) -> UnifiedTask[Any]:
+        """Fetch with retries; identical requests in flight share one attempt loop."""
+        key = (gate.name, task_id)
+        shared = self._inflight.get(key)
+        if shared is None:
+            self._ensure_session()
+            task = asyncio.ensure_future(self._attempts(gate, task_id))
+            shared = _Shared(task)
+            self._inflight[key] = shared
+            task.add_done_callback(lambda _: self._forget(key, shared))
+        shared.waiters += 1
+        try:
+            return await asyncio.shield(shared.task)
+        except asyncio.CancelledError:
+            if shared.waiters == 1 and not shared.task.done():
+                shared.task.cancel()
+                await asyncio.wait([shared.task])
+            raise
+        finally:
+            shared.waiters -= 1
+
+    def _forget(self, key: tuple[str, str], shared: _Shared) -> None:
+        if self._inflight.get(key) is shared:
+            del self._inflight[key]
+        if not shared.task.cancelled():
+            shared.task.exception()  # marks it retrieved: no "never retrieved" warning
+
+    async def _attempts(self, gate: ProviderGate, task_id: str) -> UnifiedTask[Any]:
+        session = self._ensure_session()
+        failures = 0
+        while True:
+            await gate.enter()
+            try:
+                return await attempt(
+                    session,
+                    gate.adapter,
+                    task_id,
+                    timeout=self._timeout,
+                    max_bytes=self._max_bytes,
+                    redact=self._redact,
+                    attempt_no=failures + 1,
+                )
+            except ProviderError as exc:
+                error = exc
+            finally:
+                gate.leave()
+            failures += 1
+            delay = self._retry_delay(gate, error, failures)
+            await self._sleep(delay)
+
+    def _retry_delay(self, gate: ProviderGate, error: ProviderError, failures: int) -> float:
+        """Return how long to wait before the next attempt, or raise ``error``."""
+        policy = self._retry
+        if isinstance(error, DecodeError):
+            raise error
+        status = error.status if isinstance(error, APIError) else None
+        if status is not None and status not in RETRY_STATUSES:
+            raise error
+        retry_after = error.retry_after if isinstance(error, APIError) else None
+        if retry_after is not None and retry_after > policy.max_retry_after:
+            logger.warning(
+                "giving up on %s task %r: server asks to wait %.0fs, above max_retry_after",
+                gate.name,
+                error.task_id,
+                retry_after,
+            )
+            raise error
+        if failures >= policy.max_attempts:
+            if policy.max_attempts > 1:
+                logger.warning(
+                    "giving up on %s task %r after %d attempts: %s",
+                    gate.name,
+                    error.task_id,
+                    failures,
+                    type(error).__name__,
+                )
+            raise error
+        if retry_after is not None:
+            gate.pause(retry_after)
+            return retry_after
+        delay = backoff(policy, failures)
+        if status == 429:
+            gate.pause(delay)
+        return delay

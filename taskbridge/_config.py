@@ -1,0 +1,95 @@
+"""Settings shared by every provider: the retry policy and base-URL checks."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from urllib.parse import urlsplit
+
+import attrs
+
+from ._errors import ConfigurationError
+
+__all__ = ["RetryPolicy", "check_base_url", "check_limits"]
+
+
+def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+        raise ConfigurationError(f"RetryPolicy.{attribute.name} must be a finite number >= 0")
+
+
+def _positive_int(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"RetryPolicy.{attribute.name} must be an integer >= 1")
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """How failed attempts are retried.
+
+    Retried: connection errors, timeouts, 408, 429, 500, 502, 503 and 504, with
+    exponential backoff and full jitter: before attempt ``n + 1`` the wait is a random
+    value in ``[0, min(max_backoff, initial_backoff * 2 ** (n - 1))]``. A ``Retry-After``
+    on a retried answer is waited for instead, unless it is above ``max_retry_after``: then
+    the error is raised at once. ``max_attempts`` counts the first try, so
+    ``RetryPolicy(max_attempts=1)`` never retries.
+    """
+
+    max_attempts: int = attrs.field(default=4, validator=_positive_int)
+    initial_backoff: float = attrs.field(default=0.5, validator=_non_negative)
+    max_backoff: float = attrs.field(default=20.0, validator=_non_negative)
+    max_retry_after: float = attrs.field(default=120.0, validator=_non_negative)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: object, *, what: str) -> str:
+    """Validate a base URL and return it without a trailing slash.
+
+    Only ``https`` is accepted, except for loopback hosts (``localhost``,
+    ``127.0.0.0/8``, ``::1``), where plain ``http`` is allowed for local servers.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigurationError(f"{what} must be a non-empty URL string")
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+        _ = parts.port  # raises ValueError for a bad port
+    except ValueError as exc:
+        raise ConfigurationError(f"{what} is not a valid URL: {exc}") from exc
+    if parts.scheme not in ("http", "https") or not host:
+        raise ConfigurationError(f"{what} must be an http(s) URL with a host, like https://host")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigurationError(f"{what} must not carry credentials in the URL")
+    if parts.query or parts.fragment:
+        raise ConfigurationError(f"{what} must not have a query or a fragment")
+    if parts.scheme != "https" and not _is_loopback(host):
+        raise ConfigurationError(
+            f"{what} must use https (plain http is only allowed for loopback hosts), "
+            f"got {parts.scheme}://{host}"
+        )
+    return f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
+
+
+def check_limits(owner: str, max_concurrency: object, requests_per_minute: object) -> None:
+    """Validate the per-provider concurrency and rate settings."""
+    if (
+        isinstance(max_concurrency, bool)
+        or not isinstance(max_concurrency, int)
+        or max_concurrency < 1
+    ):
+        raise ConfigurationError(f"{owner}.max_concurrency must be an integer >= 1")
+    if requests_per_minute is not None and (
+        isinstance(requests_per_minute, bool)
+        or not isinstance(requests_per_minute, (int, float))
+        or not math.isfinite(requests_per_minute)
+        or requests_per_minute <= 0
+    ):
+        raise ConfigurationError(f"{owner}.requests_per_minute must be a number > 0, or None")

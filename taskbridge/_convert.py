@@ -1,0 +1,202 @@
+"""Building blocks for the per-provider cattrs converters.
+
+Each provider builds its own converter with `make_converter` (never the global one)
+and decodes with `decode`. Decoding is lenient where providers drift and strict
+where data would be wrong:
+
+- a value of an "open" enum (``SomeEnum | str``) that the enum does not list is kept
+  as its raw string;
+- unknown keys are ignored;
+- primitives are checked, not coerced: ``"12"`` is not an ``int``, ``12`` is not a ``str``;
+- datetimes are ISO 8601, returned timezone-aware (naive values are taken as UTC).
+
+Decoding runs a fast converter first; only when it fails is the document decoded again
+with cattrs' detailed validation, to name every offending field in the error.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import types
+import typing
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+import orjson
+from cattrs.gen import make_dict_structure_fn, override
+
+__all__ = ["SchemaError", "decode", "make_converter", "parse_datetime", "wire"]
+
+T = TypeVar("T")
+
+_NoneType = type(None)
+
+
+class SchemaError(ValueError):
+    """A document that is not JSON or does not fit the model; the message names the fields."""
+
+
+def wire(name: str) -> dict[str, str]:
+    """Field metadata that sets the wire name when camelCase of the field name is not it."""
+    return {"wire": name}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.rstrip("_").split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _wire_name(field: attrs.Attribute[Any]) -> str:
+    return str(field.metadata.get("wire") or _camel(field.name))
+
+
+_ISO_FALLBACK = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}(?::\d{2})?)"
+    r"(?:[.,](?P<frac>\d+))?(?P<tz>Z|z|[+-]\d{2}(?::?\d{2})?)?$"
+)
+
+
+def parse_datetime(value: str) -> datetime:
+    """Parse an ISO 8601 timestamp into an aware datetime (naive means UTC).
+
+    Fractions of any length are kept to the microsecond; ``Z`` and offsets are kept.
+    """
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        # Python 3.10's fromisoformat takes neither "Z" nor fractions other than 3 or 6 digits.
+        match = _ISO_FALLBACK.match(value)
+        if match is None:
+            raise ValueError(f"not an ISO 8601 date-time: {value[:64]!r}") from None
+        frac = (match["frac"] or "")[:6].ljust(6, "0")
+        tz = match["tz"] or ""
+        if tz in ("Z", "z"):
+            tz = "+00:00"
+        elif tz and ":" not in tz and len(tz) == 5:
+            tz = f"{tz[:3]}:{tz[3:]}"
+        time_part = match["time"] if match["time"].count(":") == 2 else f"{match['time']}:00"
+        parsed = datetime.fromisoformat(f"{match['date']}T{time_part}.{frac}{tz}")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+def _structure_datetime(value: object, _: object) -> datetime:
+    if type(value) is not str:
+        raise TypeError(f"expected an ISO 8601 string, got {type(value).__name__}")
+    return parse_datetime(value)
+
+
+def _strict(kind: type[Any]) -> Callable[[object, object], Any]:
+    name = kind.__name__
+
+    def hook(value: object, _: object) -> Any:
+        if type(value) is kind:
+            return value
+        raise TypeError(f"expected {name}, got {type(value).__name__}")
+
+    return hook
+
+
+def _structure_number(value: object, _: object) -> float:
+    if type(value) is float:
+        return value
+    if type(value) is int:
+        return float(value)
+    raise TypeError(f"expected a number, got {type(value).__name__}")
+
+
+def _structure_object(value: object, _: object) -> dict[str, Any]:
+    if type(value) is dict:
+        return value
+    raise TypeError(f"expected an object, got {type(value).__name__}")
+
+
+def _open_enum_parts(tp: Any) -> tuple[type[enum.Enum], bool] | None:
+    """For ``E | str`` or ``E | str | None``, return ``(E, allows_none)``."""
+    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
+        return None
+    args = set(typing.get_args(tp))
+    allow_none = _NoneType in args
+    args.discard(_NoneType)
+    if str not in args or len(args) != 2:
+        return None
+    args.discard(str)
+    (other,) = args
+    if isinstance(other, type) and issubclass(other, enum.Enum):
+        return other, allow_none
+    return None
+
+
+def _open_enum_hook(tp: Any) -> Callable[[object, object], Any]:
+    parts = _open_enum_parts(tp)
+    assert parts is not None
+    enum_cls, allow_none = parts
+    members = {member.value: member for member in enum_cls}
+
+    def hook(value: object, _: object) -> Any:
+        if type(value) is str:
+            return members.get(value, value)
+        if value is None and allow_none:
+            return None
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+
+    return hook
+
+
+def make_converter(*, detailed_validation: bool = False) -> cattrs.Converter:
+    """Return a new converter with taskbridge's strict, drift-tolerant hooks.
+
+    attrs classes are structured from camelCase wire names (``last_updated_at`` from
+    ``lastUpdatedAt``); a field can name its wire key with ``metadata=wire("self")``.
+    """
+    converter = cattrs.Converter(
+        forbid_extra_keys=False, detailed_validation=detailed_validation
+    )
+    for kind in (str, int, bool):
+        converter.register_structure_hook(kind, _strict(kind))
+    converter.register_structure_hook(float, _structure_number)
+    converter.register_structure_hook(datetime, _structure_datetime)
+    converter.register_structure_hook_func(lambda tp: tp == dict[str, Any], _structure_object)
+    converter.register_structure_hook_factory(
+        lambda tp: _open_enum_parts(tp) is not None, _open_enum_hook
+    )
+
+    def attrs_hook(cls: type[Any]) -> Callable[[Any, Any], Any]:
+        renames: dict[str, Any] = {
+            f.name: override(rename=_wire_name(f)) for f in attrs.fields(cls)
+        }
+        return make_dict_structure_fn(cls, converter, **renames)
+
+    converter.register_structure_hook_factory(attrs.has, attrs_hook)
+    return converter
+
+
+def _describe(exc: BaseException, detailed: cattrs.Converter, data: Any, cls: type[Any]) -> str:
+    try:
+        detailed.structure(data, cls)
+    except Exception as again:  # noqa: BLE001 - any failure is reported as a schema error
+        if isinstance(again, (cattrs.BaseValidationError, cattrs.ForbiddenExtraKeysError)):
+            return "; ".join(cattrs.transform_error(again, path="$"))
+        return f"{type(again).__name__}: {again}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def decode(
+    body: bytes, cls: type[T], fast: cattrs.Converter, detailed: cattrs.Converter
+) -> T:
+    """Parse JSON ``body`` into ``cls``; raise `SchemaError` naming what is wrong."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise SchemaError(f"body is not valid JSON ({exc})") from exc
+    if type(data) is not dict:
+        raise SchemaError(f"expected a JSON object, got {type(data).__name__}")
+    try:
+        return fast.structure(data, cls)
+    except Exception as exc:
+        raise SchemaError(_describe(exc, detailed, data, cls)) from exc

@@ -1,0 +1,134 @@
+"""Every exception taskbridge raises, in one tree.
+
+```
+TaskBridgeError
+├── ConfigurationError          bad/missing config, unknown or unconfigured provider
+├── InvalidTaskIdError          also a ValueError; raised before any request is sent
+└── ProviderError               .provider, .task_id
+    ├── TransportError          connection failures
+    │   └── RequestTimeoutError also the builtin TimeoutError
+    ├── APIError                .status, .title, .detail, .body
+    │   ├── AuthenticationError 401, 403
+    │   ├── TaskNotFoundError   404
+    │   ├── RateLimitedError    429, .retry_after
+    │   └── ServerError         5xx
+    └── DecodeError             body is not JSON, or does not fit the spec
+```
+
+Messages never contain credentials: they are built from the provider name, the
+task id, the HTTP status and the provider's own error text only.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "ConfigurationError",
+    "DecodeError",
+    "InvalidTaskIdError",
+    "ProviderError",
+    "RateLimitedError",
+    "RequestTimeoutError",
+    "ServerError",
+    "TaskBridgeError",
+    "TaskNotFoundError",
+    "TransportError",
+    "api_error_for_status",
+]
+
+
+class TaskBridgeError(Exception):
+    """Base class of every error taskbridge raises."""
+
+
+class ConfigurationError(TaskBridgeError):
+    """A configuration is missing or invalid, or a provider is unknown or not configured."""
+
+
+class InvalidTaskIdError(TaskBridgeError, ValueError):
+    """A task id cannot be valid for its provider; no request was sent."""
+
+    def __init__(self, message: str, *, provider: str, task_id: str) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.task_id = task_id
+
+
+class ProviderError(TaskBridgeError):
+    """A request to a provider failed; ``provider`` and ``task_id`` say which."""
+
+    def __init__(self, message: str, *, provider: str, task_id: str) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.task_id = task_id
+
+
+class TransportError(ProviderError):
+    """The connection failed: refused, reset, dropped mid-answer, DNS, TLS."""
+
+
+class RequestTimeoutError(TransportError, TimeoutError):
+    """One attempt took longer than the configured ``timeout``."""
+
+
+class APIError(ProviderError):
+    """The provider answered with an unexpected HTTP status.
+
+    ``status`` is the HTTP status, ``title`` and ``detail`` come from the provider's
+    error body when it has one, and ``body`` holds that body parsed into the provider's
+    error model (or ``None`` when there was no parseable body). ``retry_after`` is the
+    answer's ``Retry-After`` in seconds, when it had a usable one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        task_id: str,
+        status: int,
+        title: str | None = None,
+        detail: str | None = None,
+        body: object | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider, task_id=task_id)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.body = body
+        self.retry_after = retry_after
+
+
+class AuthenticationError(APIError):
+    """401 or 403: the credentials are missing, wrong, or lack the permission."""
+
+
+class TaskNotFoundError(APIError):
+    """404: the provider has no such task (or no longer has it)."""
+
+
+class RateLimitedError(APIError):
+    """429: the provider asks to slow down; ``retry_after`` is its wait in seconds, if given."""
+
+
+class ServerError(APIError):
+    """5xx: the provider failed to answer."""
+
+
+class DecodeError(ProviderError):
+    """The body is not JSON, is too large, or does not fit the provider's schema."""
+
+
+def api_error_for_status(status: int) -> type[APIError]:
+    """Return the `APIError` subclass for an HTTP status."""
+    if status in (401, 403):
+        return AuthenticationError
+    if status == 404:
+        return TaskNotFoundError
+    if status == 429:
+        return RateLimitedError
+    if 500 <= status <= 599:
+        return ServerError
+    return APIError

@@ -1,0 +1,75 @@
+"""A smooth, fair rate limiter: a token bucket plus a 60-second window.
+
+Requests start at most ``per_minute / 60`` per second on average, with a burst of at
+most one second's worth. The bucket alone would let the first minute hold the burst on
+top of a full minute's rate, so a log of the last minute's start times caps every
+60-second window at ``per_minute`` exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import math
+import time
+from collections.abc import Awaitable, Callable
+
+__all__ = ["RateLimiter"]
+
+WINDOW = 60.0
+
+
+class RateLimiter:
+    """Grants request starts at a steady rate; waiters are served first come, first served.
+
+    Args:
+        per_minute: the most starts in any 60-second window.
+        clock: a monotonic clock in seconds (injectable for tests).
+        sleep: the coroutine used to wait (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        per_minute: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        if not per_minute > 0:
+            raise ValueError("per_minute must be > 0")
+        self.per_minute = per_minute
+        self._rate = per_minute / WINDOW
+        self._burst = max(1.0, self._rate)
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = self._burst
+        self._updated = clock()
+        self._limit = max(1, math.floor(per_minute))
+        self._starts: collections.deque[float] = collections.deque()
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"<RateLimiter {self.per_minute:g}/min>"
+
+    def _delay(self, now: float) -> float:
+        self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
+        self._updated = now
+        delay = (1.0 - self._tokens) / self._rate if self._tokens < 1.0 else 0.0
+        starts = self._starts
+        while starts and starts[0] <= now - WINDOW:
+            starts.popleft()
+        if len(starts) >= self._limit:
+            delay = max(delay, starts[0] + WINDOW - now)
+        return delay
+
+    async def acquire(self) -> None:
+        """Wait until a request may start; cancelling the wait consumes nothing."""
+        async with self._lock:
+            while True:
+                now = self._clock()
+                delay = self._delay(now)
+                if delay <= 0:
+                    break
+                await self._sleep(delay)
+            self._tokens -= 1.0
+            self._starts.append(now)

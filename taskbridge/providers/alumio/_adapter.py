@@ -1,0 +1,119 @@
+"""Alumio adapter: request building, decoding and normalization."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from yarl import URL
+
+from ..._convert import SchemaError, decode
+from ..._errors import InvalidTaskIdError
+from ..._models import TaskStatus, UnifiedTask
+from ..._version import __version__
+from .._base import ErrorInfo, Request
+from ._converter import make_alumio_converter, parse_error
+from ._models import AlumioTask, AlumioTaskResult, AlumioTaskStatus
+
+if TYPE_CHECKING:
+    from ._config import AlumioConfig
+
+__all__ = ["STATUS_MAP", "AlumioAdapter", "encode_identifier"]
+
+STATUS_MAP: dict[str, TaskStatus] = {
+    AlumioTaskStatus.NEW: TaskStatus.PENDING,
+    AlumioTaskStatus.PROCESSING: TaskStatus.RUNNING,
+    AlumioTaskStatus.WAITING: TaskStatus.WAITING,
+    AlumioTaskStatus.RETRY: TaskStatus.WAITING,
+    AlumioTaskStatus.FINISHED: TaskStatus.SUCCEEDED,
+    AlumioTaskStatus.RESOLVED: TaskStatus.SUCCEEDED,
+    AlumioTaskStatus.FAILED: TaskStatus.FAILED,
+    "rejected": TaskStatus.REJECTED,  # documented by Alumio, absent from the spec's enum
+    AlumioTaskStatus.KILLED: TaskStatus.CANCELLED,
+    AlumioTaskStatus.SKIPPED: TaskStatus.SKIPPED,
+}
+
+
+def encode_identifier(identifier: str) -> str:
+    """Percent-encode an identifier as exactly one path segment.
+
+    Every reserved character is encoded (``/`` ``?`` ``#`` ``%`` included), and the dot
+    segments ``.`` and ``..`` are sent as ``%2E`` so no URL normalizer can climb a level.
+    """
+    encoded = quote(identifier, safe="")
+    if identifier in (".", ".."):
+        encoded = "%2E" * len(identifier)
+    return encoded
+
+
+class AlumioAdapter:
+    """Serves one `AlumioConfig`: ``GET /api/v1/tasks/{identifier}?space=``."""
+
+    __slots__ = (
+        "_base",
+        "_detailed",
+        "_fast",
+        "_headers",
+        "_query",
+        "max_concurrency",
+        "requests_per_minute",
+    )
+
+    name = "alumio"
+
+    def __init__(self, config: AlumioConfig) -> None:
+        self.max_concurrency = config.max_concurrency
+        self.requests_per_minute = config.requests_per_minute
+        self._base = f"{config.base_url}/api/v1/tasks/"
+        self._query = "" if config.space is None else f"?space={quote(config.space, safe='')}"
+        self._headers = {
+            "Authorization": f"Bearer {config.token}",
+            "Accept": "application/json",
+            "User-Agent": f"taskbridge/{__version__}",
+        }
+        self._fast = make_alumio_converter()
+        self._detailed = make_alumio_converter(detailed_validation=True)
+
+    def __repr__(self) -> str:
+        return f"<AlumioAdapter {self._base}>"
+
+    def check_id(self, task_id: object) -> str:
+        """Return the identifier unchanged, or raise `InvalidTaskIdError` if empty."""
+        if not isinstance(task_id, str) or not task_id:
+            shown = repr(task_id) if isinstance(task_id, str) else type(task_id).__name__
+            raise InvalidTaskIdError(
+                f"alumio task identifiers are non-empty strings, got {shown}",
+                provider=self.name,
+                task_id=str(task_id),
+            )
+        return task_id
+
+    def request(self, task_id: str) -> Request:
+        """Build the GET for a checked identifier."""
+        url = URL(self._base + encode_identifier(task_id) + self._query, encoded=True)
+        return Request(url, self._headers)
+
+    def decode_task(self, body: bytes, task_id: str) -> UnifiedTask[AlumioTask]:
+        """Decode a 200 body into a `UnifiedTask`; raise `SchemaError` when it does not fit."""
+        task = decode(body, AlumioTaskResult, self._fast, self._detailed).task
+        if task is None:
+            raise SchemaError("required field missing @ $.object")
+        status = task.status
+        raw = "" if status is None else status.value if isinstance(status, AlumioTaskStatus) else status
+        return UnifiedTask(
+            provider=self.name,
+            id=task.identifier if task.identifier is not None else task_id,
+            status=STATUS_MAP.get(raw, TaskStatus.UNKNOWN),
+            provider_status=raw,
+            kind=task.entity_type,
+            created_at=task.created_at,
+            updated_at=task.updated_at,
+            detail=task,
+        )
+
+    def decode_error(self, body: bytes) -> ErrorInfo:
+        """Read an ``Error`` body; never raises."""
+        error = parse_error(body)
+        if error is None:
+            return ErrorInfo()
+        return ErrorInfo(title=error.title, detail=error.detail, body=error)

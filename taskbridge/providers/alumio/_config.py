@@ -1,0 +1,74 @@
+"""Alumio settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, ClassVar
+
+import attrs
+
+from ..._config import check_base_url, check_limits
+from ..._errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from ._adapter import AlumioAdapter
+
+__all__ = ["AlumioConfig"]
+
+
+def _token(_: object, __: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError("AlumioConfig.token must be a non-empty string")
+
+
+def _space(_: object, __: attrs.Attribute[str | None], value: str | None) -> None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ConfigurationError("AlumioConfig.space must be a non-empty string or None")
+
+
+@attrs.frozen
+class AlumioConfig:
+    """Tenant, credentials and limits for the Alumio API.
+
+    Args:
+        base_url: the tenant's origin, ``https://acme.alumio.com``; a trailing
+            ``/api/v1`` is accepted and not doubled. ``https`` unless the host is loopback.
+        token: sent as ``Authorization: Bearer``; never shown in ``repr``, logs or errors.
+        space: sent as the ``space`` query parameter when set.
+        max_concurrency: requests in flight at once.
+        requests_per_minute: client-side limit; ``None`` (the default) for none, since
+            Alumio documents no limit.
+    """
+
+    provider: ClassVar[str] = "alumio"
+
+    base_url: str
+    token: str = attrs.field(repr=False, validator=_token)
+    space: str | None = attrs.field(default=None, kw_only=True, validator=_space)
+    max_concurrency: int = attrs.field(default=16, kw_only=True)
+    requests_per_minute: float | None = attrs.field(default=None, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        url = check_base_url(self.base_url, what="AlumioConfig.base_url")
+        if url.endswith("/api/v1"):
+            url = url[: -len("/api/v1")]
+        object.__setattr__(self, "base_url", url)
+        check_limits("AlumioConfig", self.max_concurrency, self.requests_per_minute)
+
+    def adapter(self) -> AlumioAdapter:
+        """Build the adapter that serves this configuration."""
+        from ._adapter import AlumioAdapter
+
+        return AlumioAdapter(self)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> AlumioConfig | None:
+        """Read ``TASKBRIDGE_ALUMIO_BASE_URL``, ``_TOKEN`` and ``_SPACE``."""
+        base_url = environ.get("TASKBRIDGE_ALUMIO_BASE_URL", "")
+        token = environ.get("TASKBRIDGE_ALUMIO_TOKEN", "")
+        if not base_url and not token:
+            return None
+        if not base_url or not token:
+            missing = "BASE_URL" if not base_url else "TOKEN"
+            raise ConfigurationError(f"TASKBRIDGE_ALUMIO_{missing} is not set")
+        return cls(base_url, token, space=environ.get("TASKBRIDGE_ALUMIO_SPACE") or None)

@@ -1,0 +1,97 @@
+"""Cakewalk adapter: request building, decoding and normalization."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from yarl import URL
+
+from ..._convert import decode
+from ..._errors import InvalidTaskIdError
+from ..._models import TaskStatus, UnifiedTask
+from ..._version import __version__
+from .._base import ErrorInfo, Request
+from ._converter import make_cakewalk_converter, parse_problem_details
+from ._models import CakewalkTask, CakewalkTaskRecord, CakewalkTaskStatus, CakewalkTaskType
+
+if TYPE_CHECKING:
+    from ._config import CakewalkConfig
+
+__all__ = ["STATUS_MAP", "CakewalkAdapter"]
+
+STATUS_MAP: dict[str, TaskStatus] = {
+    CakewalkTaskStatus.PENDING: TaskStatus.PENDING,
+    CakewalkTaskStatus.DRAFTED: TaskStatus.PENDING,
+    CakewalkTaskStatus.IN_PROGRESS: TaskStatus.RUNNING,
+    CakewalkTaskStatus.BLOCKED: TaskStatus.WAITING,
+    CakewalkTaskStatus.NO_CLAIMERS: TaskStatus.WAITING,
+    CakewalkTaskStatus.APPROVED: TaskStatus.SUCCEEDED,
+    CakewalkTaskStatus.DECLINED: TaskStatus.REJECTED,
+    CakewalkTaskStatus.CANCELLED: TaskStatus.CANCELLED,
+}
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+class CakewalkAdapter:
+    """Serves one `CakewalkConfig`: ``GET /api/v1/Tasks/{taskId}``."""
+
+    __slots__ = ("_base", "_detailed", "_fast", "_headers", "max_concurrency", "requests_per_minute")
+
+    name = "cakewalk"
+
+    def __init__(self, config: CakewalkConfig) -> None:
+        self.max_concurrency = config.max_concurrency
+        self.requests_per_minute = config.requests_per_minute
+        self._base = f"{config.base_url}/api/v1/Tasks/"
+        self._headers = {
+            "X-API-KEY": config.api_key,
+            "X-API-SECRET": config.api_secret,
+            "Accept": "application/json",
+            "User-Agent": f"taskbridge/{__version__}",
+        }
+        self._fast = make_cakewalk_converter()
+        self._detailed = make_cakewalk_converter(detailed_validation=True)
+
+    def __repr__(self) -> str:
+        return f"<CakewalkAdapter {self._base}>"
+
+    def check_id(self, task_id: object) -> str:
+        """Return the lower-cased UUID, or raise `InvalidTaskIdError`."""
+        if not isinstance(task_id, str) or _UUID.fullmatch(task_id) is None:
+            shown = task_id[:80] if isinstance(task_id, str) else type(task_id).__name__
+            raise InvalidTaskIdError(
+                f"cakewalk task ids are canonical UUIDs (8-4-4-4-12 hex digits), got {shown!r}",
+                provider=self.name,
+                task_id=str(task_id),
+            )
+        return task_id.lower()
+
+    def request(self, task_id: str) -> Request:
+        """Build the GET for a checked task id."""
+        return Request(URL(self._base + task_id, encoded=True), self._headers)
+
+    def decode_task(self, body: bytes, task_id: str) -> UnifiedTask[CakewalkTask]:
+        """Decode a 200 body into a `UnifiedTask`; raise `SchemaError` when it does not fit."""
+        task = decode(body, CakewalkTaskRecord, self._fast, self._detailed).data
+        status = task.status
+        raw = status.value if isinstance(status, CakewalkTaskStatus) else status
+        kind = task.type.value if isinstance(task.type, CakewalkTaskType) else task.type
+        return UnifiedTask(
+            provider=self.name,
+            id=task.id,
+            status=STATUS_MAP.get(status, TaskStatus.UNKNOWN),
+            provider_status=raw,
+            kind=kind,
+            created_at=task.created_at,
+            updated_at=task.last_updated_at,
+            detail=task,
+        )
+
+    def decode_error(self, body: bytes) -> ErrorInfo:
+        """Read a ProblemDetails body; never raises."""
+        problem = parse_problem_details(body)
+        if problem is None:
+            return ErrorInfo()
+        return ErrorInfo(title=problem.title, detail=problem.detail, body=problem)

@@ -1,0 +1,72 @@
+"""Cakewalk settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, ClassVar
+
+import attrs
+
+from ..._config import check_base_url, check_limits
+from ..._errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from ._adapter import CakewalkAdapter
+
+__all__ = ["CakewalkConfig"]
+
+DEFAULT_BASE_URL = "https://open-api.getcakewalk.io"
+
+
+def _secret(name: str) -> attrs._ValidatorType[str]:  # noqa: SLF001 - attrs' own alias
+    def check(_: object, __: attrs.Attribute[str], value: str) -> None:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigurationError(f"CakewalkConfig.{name} must be a non-empty string")
+
+    return check
+
+
+@attrs.frozen
+class CakewalkConfig:
+    """Credentials and limits for the Cakewalk Open API.
+
+    Args:
+        api_key: sent as ``X-API-KEY``.
+        api_secret: sent as ``X-API-SECRET``; never shown in ``repr``, logs or errors.
+        base_url: the API origin; ``https`` unless the host is loopback.
+        max_concurrency: requests in flight at once.
+        requests_per_minute: client-side limit (Cakewalk allows 1,000 a minute per key);
+            ``None`` for none.
+    """
+
+    provider: ClassVar[str] = "cakewalk"
+
+    api_key: str = attrs.field(repr=False, validator=_secret("api_key"))
+    api_secret: str = attrs.field(repr=False, validator=_secret("api_secret"))
+    base_url: str = attrs.field(default=DEFAULT_BASE_URL, kw_only=True)
+    max_concurrency: int = attrs.field(default=16, kw_only=True)
+    requests_per_minute: float | None = attrs.field(default=1000, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        url = check_base_url(self.base_url, what="CakewalkConfig.base_url")
+        object.__setattr__(self, "base_url", url)
+        check_limits("CakewalkConfig", self.max_concurrency, self.requests_per_minute)
+
+    def adapter(self) -> CakewalkAdapter:
+        """Build the adapter that serves this configuration."""
+        from ._adapter import CakewalkAdapter
+
+        return CakewalkAdapter(self)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> CakewalkConfig | None:
+        """Read ``TASKBRIDGE_CAKEWALK_API_KEY``, ``_API_SECRET`` and ``_BASE_URL``."""
+        key = environ.get("TASKBRIDGE_CAKEWALK_API_KEY", "")
+        secret = environ.get("TASKBRIDGE_CAKEWALK_API_SECRET", "")
+        if not key and not secret:
+            return None
+        if not key or not secret:
+            missing = "API_KEY" if not key else "API_SECRET"
+            raise ConfigurationError(f"TASKBRIDGE_CAKEWALK_{missing} is not set")
+        base_url = environ.get("TASKBRIDGE_CAKEWALK_BASE_URL") or DEFAULT_BASE_URL
+        return cls(key, secret, base_url=base_url)
