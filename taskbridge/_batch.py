@@ -25,7 +25,7 @@ __all__ = ["get_many", "stream"]
 
 async def _result(bridge: TaskBridge, gate: ProviderGate, ref: TaskRef, task_id: str) -> TaskResult:
     try:
-        return TaskResult(ref, task=await bridge._fetch(gate, task_id))  # noqa: SLF001
+        return TaskResult(ref, task=await bridge._fetch(gate, task_id))
     except TaskBridgeError as exc:
         return TaskResult(ref, error=exc)
 
@@ -52,7 +52,7 @@ async def get_many(
     waiting: dict[tuple[str, str], list[tuple[int, TaskRef]]] = {}
     queues: dict[str, tuple[ProviderGate, collections.deque[tuple[str, str]]]] = {}
     for index, item in enumerate(refs):
-        ref, gate, task_id, error = bridge._resolve(item)  # noqa: SLF001
+        ref, gate, task_id, error = bridge._resolve(item)
         if gate is None:
             result = TaskResult(ref, error=error)
             results.append(result)
@@ -95,12 +95,12 @@ class _End:
     error: BaseException | None
 
 
-async def stream(
+async def stream(  # noqa: PLR0915 - feeder, workers and consumer share the queues
     bridge: TaskBridge, refs: Iterable[Any] | AsyncIterable[Any]
 ) -> AsyncIterator[TaskResult]:
     """See `TaskBridge.stream`."""
     out: asyncio.Queue[TaskResult | _End] = asyncio.Queue()
-    window = asyncio.Semaphore(bridge._window())  # noqa: SLF001
+    window = asyncio.Semaphore(bridge._window())
     queues: dict[str, asyncio.Queue[tuple[TaskRef, str]]] = {}
     workers: list[asyncio.Task[None]] = []
 
@@ -110,7 +110,7 @@ async def stream(
             out.put_nowait(await _result(bridge, gate, ref, task_id))
 
     def submit(item: object) -> None:
-        ref, gate, task_id, error = bridge._resolve(item)  # noqa: SLF001
+        ref, gate, task_id, error = bridge._resolve(item)
         if gate is None:
             out.put_nowait(TaskResult(ref, error=error))
             return
@@ -136,7 +136,7 @@ async def stream(
                     await window.acquire()
                     submit(item)
                     count += 1
-        except Exception as exc:  # noqa: BLE001 - the input's own failure, re-raised below
+        except Exception as exc:
             out.put_nowait(_End(count, exc))
         else:
             out.put_nowait(_End(count, None))

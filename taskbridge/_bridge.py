@@ -112,7 +112,9 @@ class TaskBridge:
         for config in configs:
             if config.provider in self._gates:
                 raise ConfigurationError(f"provider {config.provider!r} is configured twice")
-            self._gates[config.provider] = ProviderGate(config.adapter(), clock=_clock, sleep=_sleep)
+            self._gates[config.provider] = ProviderGate(
+                config.adapter(), clock=_clock, sleep=_sleep
+            )
             secrets.extend(
                 str(getattr(config, name))
                 for name in ("api_key", "api_secret", "token")
@@ -129,9 +131,7 @@ class TaskBridge:
         self._sleep = _sleep
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, **options: Any
-    ) -> TaskBridge:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> TaskBridge:
         """Build a bridge from the ``TASKBRIDGE_*`` environment variables.
 
         A provider is configured when its credentials are set: Cakewalk by
@@ -247,9 +247,7 @@ class TaskBridge:
         """
         return await _batch.get_many(self, refs, on_result)
 
-    def stream(
-        self, refs: Iterable[RefLike] | AsyncIterable[RefLike]
-    ) -> AsyncIterator[TaskResult]:
+    def stream(self, refs: Iterable[RefLike] | AsyncIterable[RefLike]) -> AsyncIterator[TaskResult]:
         """Fetch tasks from a sync or async iterable, yielding results as they complete.
 
         The input is read lazily, a bounded window ahead, so memory stays
@@ -260,7 +258,9 @@ class TaskBridge:
 
     # Internals shared with _batch.
 
-    def _resolve(self, item: object) -> tuple[TaskRef, ProviderGate | None, str, TaskBridgeError | None]:
+    def _resolve(
+        self, item: object
+    ) -> tuple[TaskRef, ProviderGate | None, str, TaskBridgeError | None]:
         """Check one ref: its gate and the id to send, or the error that stops it."""
         provider: object
         task_id: object

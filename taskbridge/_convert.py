@@ -27,7 +27,9 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 import orjson
+from cattrs.cols import list_structure_factory
 from cattrs.gen import make_dict_structure_fn, override
+from cattrs.v import format_exception
 
 __all__ = ["SchemaError", "decode", "make_converter", "parse_datetime", "wire"]
 
@@ -154,9 +156,7 @@ def make_converter(*, detailed_validation: bool = False) -> cattrs.Converter:
     attrs classes are structured from camelCase wire names (``last_updated_at`` from
     ``lastUpdatedAt``); a field can name its wire key with ``metadata=wire("self")``.
     """
-    converter = cattrs.Converter(
-        forbid_extra_keys=False, detailed_validation=detailed_validation
-    )
+    converter = cattrs.Converter(forbid_extra_keys=False, detailed_validation=detailed_validation)
     for kind in (str, int, bool):
         converter.register_structure_hook(kind, _strict(kind))
     converter.register_structure_hook(float, _structure_number)
@@ -170,25 +170,83 @@ def make_converter(*, detailed_validation: bool = False) -> cattrs.Converter:
         renames: dict[str, Any] = {
             f.name: override(rename=_wire_name(f)) for f in attrs.fields(cls)
         }
-        return make_dict_structure_fn(cls, converter, **renames)
+        structure = make_dict_structure_fn(cls, converter, **renames)
+
+        def hook(value: object, tp: Any) -> Any:
+            # The generated function tests keys with `in`, which a string or a list
+            # answers too: "x" would silently become a model with every default.
+            if type(value) is not dict:
+                raise TypeError(f"expected an object, got {type(value).__name__}")
+            return structure(value, tp)
+
+        return hook
+
+    def list_hook(tp: Any) -> Callable[[Any, Any], Any]:
+        structure = list_structure_factory(tp, converter)
+
+        def hook(value: object, tp: Any) -> Any:
+            # A string is iterable: "" would otherwise become an empty list.
+            if type(value) is not list:
+                raise TypeError(f"expected an array, got {type(value).__name__}")
+            return structure(value, tp)
+
+        return hook
 
     converter.register_structure_hook_factory(attrs.has, attrs_hook)
+    converter.register_structure_hook_factory(_is_list, list_hook)
     return converter
+
+
+def _is_list(tp: Any) -> bool:
+    origin: Any = typing.get_origin(tp)
+    return origin is list
+
+
+def _format(exc: BaseException, tp: type | None) -> str:
+    if isinstance(exc, TypeError) and str(exc).startswith("expected "):
+        return f"invalid value ({exc})"
+    return format_exception(exc, tp)
+
+
+def _wire_errors(exc: BaseException, path: str) -> list[str]:
+    """Like `cattrs.transform_error`, but the paths use the wire names (``$.data.createdAt``)."""
+    if isinstance(exc, cattrs.IterableValidationError):
+        errors: list[str] = []
+        with_index, without = exc.group_exceptions()
+        for sub, note in with_index:
+            sub_path = f"{path}[{note.index!r}]"
+            if isinstance(sub, (cattrs.ClassValidationError, cattrs.IterableValidationError)):
+                errors.extend(_wire_errors(sub, sub_path))
+            else:
+                errors.append(f"{_format(sub, note.type)} @ {sub_path}")
+        errors.extend(f"{_format(sub, None)} @ {path}" for sub in without)
+        return errors
+    if isinstance(exc, cattrs.ClassValidationError):
+        names = {f.name: _wire_name(f) for f in attrs.fields(exc.cl)} if attrs.has(exc.cl) else {}
+        errors = []
+        with_notes, without_notes = exc.group_exceptions()
+        for sub, attr_note in with_notes:
+            sub_path = f"{path}.{names.get(attr_note.name, attr_note.name)}"
+            if isinstance(sub, (cattrs.ClassValidationError, cattrs.IterableValidationError)):
+                errors.extend(_wire_errors(sub, sub_path))
+            else:
+                errors.append(f"{_format(sub, attr_note.type)} @ {sub_path}")
+        errors.extend(f"{_format(sub, None)} @ {path}" for sub in without_notes)
+        return errors
+    return [f"{_format(exc, None)} @ {path}"]
 
 
 def _describe(exc: BaseException, detailed: cattrs.Converter, data: Any, cls: type[Any]) -> str:
     try:
         detailed.structure(data, cls)
-    except Exception as again:  # noqa: BLE001 - any failure is reported as a schema error
+    except Exception as again:
         if isinstance(again, (cattrs.BaseValidationError, cattrs.ForbiddenExtraKeysError)):
-            return "; ".join(cattrs.transform_error(again, path="$"))
+            return "; ".join(_wire_errors(again, "$"))
         return f"{type(again).__name__}: {again}"
     return f"{type(exc).__name__}: {exc}"
 
 
-def decode(
-    body: bytes, cls: type[T], fast: cattrs.Converter, detailed: cattrs.Converter
-) -> T:
+def decode(body: bytes, cls: type[T], fast: cattrs.Converter, detailed: cattrs.Converter) -> T:
     """Parse JSON ``body`` into ``cls``; raise `SchemaError` naming what is wrong."""
     try:
         data = orjson.loads(body)

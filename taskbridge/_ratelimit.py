@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 __all__ = ["RateLimiter"]
 
 WINDOW = 60.0
+# Float slack: a wait shorter than this is no wait (and cannot spin on a coarse clock).
+_EPSILON = 1e-9
 
 
 class RateLimiter:
@@ -54,12 +56,13 @@ class RateLimiter:
     def _delay(self, now: float) -> float:
         self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
         self._updated = now
-        delay = (1.0 - self._tokens) / self._rate if self._tokens < 1.0 else 0.0
+        delay = (1.0 - self._tokens) / self._rate if self._tokens < 1.0 - _EPSILON else 0.0
         starts = self._starts
-        while starts and starts[0] <= now - WINDOW:
+        while starts and starts[0] + WINDOW <= now:
             starts.popleft()
         if len(starts) >= self._limit:
-            delay = max(delay, starts[0] + WINDOW - now)
+            # Never round this one down: the window's ceiling is a hard promise.
+            delay = max(delay, starts[0] + WINDOW - now, 2 * _EPSILON)
         return delay
 
     async def acquire(self) -> None:
@@ -68,7 +71,7 @@ class RateLimiter:
             while True:
                 now = self._clock()
                 delay = self._delay(now)
-                if delay <= 0:
+                if delay <= _EPSILON:
                     break
                 await self._sleep(delay)
             self._tokens -= 1.0

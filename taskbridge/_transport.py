@@ -151,12 +151,15 @@ async def attempt(
                 provider=provider,
                 task_id=task_id,
             ) from exc
-    raise _api_error(adapter, task_id, status, body, retry_after, redact)
+    raise _api_error(
+        adapter, task_id, status=status, body=body, retry_after=retry_after, redact=redact
+    )
 
 
 def _api_error(
     adapter: ProviderAdapter,
     task_id: str,
+    *,
     status: int,
     body: bytes,
     retry_after: str | None,

@@ -140,18 +140,34 @@ class ScriptedServer:
             return web.Response(body=dumps(cakewalk_body()), content_type="application/json")
         return web.Response(body=dumps(alumio_body()), content_type="application/json")
 
-    def answer_json(self, body: Any, *, status: int = 200, headers: dict[str, str] | None = None,
-                    content_type: str = "application/json") -> None:
+    def answer_json(
+        self,
+        body: Any,
+        *,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> None:
         payload = body if isinstance(body, bytes) else dumps(body)
 
         async def handler(request: web.Request) -> web.StreamResponse:
-            return web.Response(body=payload, status=status, headers=headers, content_type=None,
-                                charset=None) if False else web.Response(
-                body=payload, status=status, headers={**(headers or {}), "Content-Type": content_type})
+            return (
+                web.Response(
+                    body=payload, status=status, headers=headers, content_type=None, charset=None
+                )
+                if False
+                else web.Response(
+                    body=payload,
+                    status=status,
+                    headers={**(headers or {}), "Content-Type": content_type},
+                )
+            )
 
         self.handler = handler
 
-    def script(self, answers: list[Handler | tuple[int, Any] | tuple[int, Any, dict[str, str]]]) -> None:
+    def script(
+        self, answers: list[Handler | tuple[int, Any] | tuple[int, Any, dict[str, str]]]
+    ) -> None:
         """Answer the n-th request with the n-th entry; the last one repeats."""
         queue = list(answers)
 
@@ -162,16 +178,22 @@ class ScriptedServer:
             status, body, *rest = entry
             headers = rest[0] if rest else {}
             payload = body if isinstance(body, bytes) else dumps(body)
-            return web.Response(body=payload, status=status,
-                                headers={"Content-Type": "application/json", **headers})
+            return web.Response(
+                body=payload, status=status, headers={"Content-Type": "application/json", **headers}
+            )
 
         self.handler = handler
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         provider = "cakewalk" if request.path.startswith("/api/v1/Tasks") else "alumio"
         self.requests.append(
-            Seen(request.method, request.raw_path, request.path, dict(request.query),
-                 dict(request.headers))
+            Seen(
+                request.method,
+                request.raw_path,
+                request.path,
+                dict(request.query),
+                dict(request.headers),
+            )
         )
         now = self._in_flight_by.get(provider, 0) + 1
         self._in_flight_by[provider] = now
@@ -188,7 +210,9 @@ class ScriptedServer:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        self._runner = web.AppRunner(
+            app, handle_signals=False, access_log=None, shutdown_timeout=0.2
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -217,11 +241,16 @@ FAST_RETRY = RetryPolicy(max_attempts=4, initial_backoff=0.0, max_backoff=0.0, m
 
 def make_bridge(server: ScriptedServer, **kwargs: Any) -> TaskBridge:
     cakewalk = kwargs.pop("cakewalk", None) or CakewalkConfig(
-        KEY, SECRET, base_url=server.url, requests_per_minute=None,
+        KEY,
+        SECRET,
+        base_url=server.url,
+        requests_per_minute=None,
         max_concurrency=kwargs.pop("cakewalk_concurrency", 16),
     )
     alumio = kwargs.pop("alumio", None) or AlumioConfig(
-        server.url, TOKEN, space=kwargs.pop("space", None),
+        server.url,
+        TOKEN,
+        space=kwargs.pop("space", None),
         max_concurrency=kwargs.pop("alumio_concurrency", 16),
     )
     kwargs.setdefault("retry", FAST_RETRY)
@@ -236,6 +265,15 @@ async def bridge(server: ScriptedServer) -> AsyncIterator[TaskBridge]:
 
 def deep_copy(obj: Any) -> Any:
     return copy.deepcopy(obj)
+
+
+def client_tasks() -> set[asyncio.Task[Any]]:
+    """Tasks now alive, minus the loopback server's own connection handlers."""
+    return {
+        t
+        for t in asyncio.all_tasks()
+        if not getattr(t.get_coro(), "__qualname__", "").startswith("RequestHandler")
+    }
 
 
 __all__ = ["asyncio", "taskbridge"]

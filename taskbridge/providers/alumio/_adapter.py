@@ -46,6 +46,15 @@ def encode_identifier(identifier: str) -> str:
     return encoded
 
 
+def _utf8(text: str) -> bool:
+    # A lone surrogate cannot be percent-encoded; caught here, before any request.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class AlumioAdapter:
     """Serves one `AlumioConfig`: ``GET /api/v1/tasks/{identifier}?space=``."""
 
@@ -79,10 +88,10 @@ class AlumioAdapter:
 
     def check_id(self, task_id: object) -> str:
         """Return the identifier unchanged, or raise `InvalidTaskIdError` if empty."""
-        if not isinstance(task_id, str) or not task_id:
-            shown = repr(task_id) if isinstance(task_id, str) else type(task_id).__name__
+        if not isinstance(task_id, str) or not task_id or not _utf8(task_id):
+            shown = repr(task_id[:80]) if isinstance(task_id, str) else type(task_id).__name__
             raise InvalidTaskIdError(
-                f"alumio task identifiers are non-empty strings, got {shown}",
+                f"alumio task identifiers are non-empty Unicode strings, got {shown}",
                 provider=self.name,
                 task_id=str(task_id),
             )
@@ -99,7 +108,13 @@ class AlumioAdapter:
         if task is None:
             raise SchemaError("required field missing @ $.object")
         status = task.status
-        raw = "" if status is None else status.value if isinstance(status, AlumioTaskStatus) else status
+        raw = (
+            ""
+            if status is None
+            else status.value
+            if isinstance(status, AlumioTaskStatus)
+            else status
+        )
         return UnifiedTask(
             provider=self.name,
             id=task.identifier if task.identifier is not None else task_id,

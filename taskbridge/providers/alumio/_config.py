@@ -19,11 +19,22 @@ __all__ = ["AlumioConfig"]
 def _token(_: object, __: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not value.strip():
         raise ConfigurationError("AlumioConfig.token must be a non-empty string")
+    if not value.isprintable():
+        # Sent as a header: a control character would fail (or inject) at request time.
+        raise ConfigurationError("AlumioConfig.token must not contain control characters")
 
 
 def _space(_: object, __: attrs.Attribute[str | None], value: str | None) -> None:
-    if value is not None and (not isinstance(value, str) or not value):
+    if value is not None and (not isinstance(value, str) or not value or not _utf8(value)):
         raise ConfigurationError("AlumioConfig.space must be a non-empty string or None")
+
+
+def _utf8(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @attrs.frozen

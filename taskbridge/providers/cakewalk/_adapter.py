@@ -37,7 +37,14 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 class CakewalkAdapter:
     """Serves one `CakewalkConfig`: ``GET /api/v1/Tasks/{taskId}``."""
 
-    __slots__ = ("_base", "_detailed", "_fast", "_headers", "max_concurrency", "requests_per_minute")
+    __slots__ = (
+        "_base",
+        "_detailed",
+        "_fast",
+        "_headers",
+        "max_concurrency",
+        "requests_per_minute",
+    )
 
     name = "cakewalk"
 

@@ -18,10 +18,13 @@ __all__ = ["CakewalkConfig"]
 DEFAULT_BASE_URL = "https://open-api.getcakewalk.io"
 
 
-def _secret(name: str) -> attrs._ValidatorType[str]:  # noqa: SLF001 - attrs' own alias
+def _secret(name: str) -> attrs._ValidatorType[str]:
     def check(_: object, __: attrs.Attribute[str], value: str) -> None:
         if not isinstance(value, str) or not value.strip():
             raise ConfigurationError(f"CakewalkConfig.{name} must be a non-empty string")
+        if not value.isprintable():
+            # Sent as a header: a control character would fail (or inject) at request time.
+            raise ConfigurationError(f"CakewalkConfig.{name} must not contain control characters")
 
     return check
 

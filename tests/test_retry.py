@@ -1,0 +1,290 @@
+"""Retries: what is retried, how long it waits, and when it gives up."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+import taskbridge._bridge
+from taskbridge import (
+    APIError,
+    DecodeError,
+    RateLimitedError,
+    RetryPolicy,
+    ServerError,
+    TaskBridge,
+    TaskNotFoundError,
+)
+from taskbridge._gate import ProviderGate
+from taskbridge._retry import backoff, parse_retry_after
+
+from .conftest import ScriptedServer, alumio_body, make_bridge
+
+OK = (200, alumio_body())
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Record every wait the bridge asks for, without waiting."""
+    recorded: list[float] = []
+    skipped = [0.0]
+
+    def fake_clock() -> float:
+        return time.monotonic() + skipped[0]
+
+    async def fake_sleep(delay: float) -> None:
+        recorded.append(delay)
+        skipped[0] += delay
+        await asyncio.sleep(0)
+
+    monkeypatch.setattr(taskbridge._bridge, "_sleep", fake_sleep)
+    monkeypatch.setattr(taskbridge._bridge, "_clock", fake_clock)
+    return recorded
+
+
+@pytest.fixture
+async def retrying(server: ScriptedServer, sleeps: list[float]) -> AsyncIterator[TaskBridge]:
+    policy = RetryPolicy(max_attempts=3, initial_backoff=1.0, max_backoff=8.0, max_retry_after=60)
+    async with make_bridge(server, retry=policy) as bridge:
+        yield bridge
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
+async def test_retryable_status_is_retried_then_succeeds(
+    server: ScriptedServer, retrying: TaskBridge, status: int
+) -> None:
+    server.script([(status, {"title": "try again"}), OK])
+    task = await retrying.get("alumio", "x")
+    assert task.id == "order-export-42"
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 410, 422])
+async def test_other_4xx_is_not_retried(
+    server: ScriptedServer, retrying: TaskBridge, status: int, sleeps: list[float]
+) -> None:
+    server.script([(status, {"title": "no"}), OK])
+    with pytest.raises(APIError) as info:
+        await retrying.get("alumio", "x")
+    assert info.value.status == status
+    assert len(server.requests) == 1
+    assert sleeps == []
+
+
+async def test_decode_error_is_not_retried(server: ScriptedServer, retrying: TaskBridge) -> None:
+    server.script([(200, b"not json"), OK])
+    with pytest.raises(DecodeError):
+        await retrying.get("alumio", "x")
+    assert len(server.requests) == 1
+
+
+async def test_gives_up_after_max_attempts_with_last_error(
+    server: ScriptedServer, retrying: TaskBridge, sleeps: list[float]
+) -> None:
+    server.script([(503, {"title": "down"})])
+    with pytest.raises(ServerError) as info:
+        await retrying.get("alumio", "x")
+    assert info.value.status == 503
+    assert len(server.requests) == 3
+    assert len(sleeps) == 2
+
+
+async def test_max_attempts_one_never_retries(server: ScriptedServer, sleeps: list[float]) -> None:
+    server.script([(503, {}), OK])
+    async with make_bridge(server, retry=RetryPolicy(max_attempts=1)) as bridge:
+        with pytest.raises(ServerError):
+            await bridge.get("alumio", "x")
+    assert len(server.requests) == 1
+    assert sleeps == []
+
+
+async def test_backoff_waits_grow_within_full_jitter_bounds(
+    server: ScriptedServer, sleeps: list[float]
+) -> None:
+    server.script([(500, {})])
+    policy = RetryPolicy(max_attempts=5, initial_backoff=1.0, max_backoff=3.0)
+    async with make_bridge(server, retry=policy) as bridge:
+        with pytest.raises(ServerError):
+            await bridge.get("alumio", "x")
+    assert len(sleeps) == 4
+    for n, delay in enumerate(sleeps, start=1):
+        assert 0.0 <= delay <= min(3.0, 2.0 ** (n - 1))
+
+
+def test_backoff_is_full_jitter_exponential_capped() -> None:
+    policy = RetryPolicy(initial_backoff=0.5, max_backoff=20.0)
+    rand = random.Random(7)
+    for failures, ceiling in [(1, 0.5), (2, 1.0), (3, 2.0), (6, 16.0), (7, 20.0), (30, 20.0)]:
+        draws = [backoff(policy, failures, rand) for _ in range(200)]
+        assert all(0.0 <= d <= ceiling for d in draws)
+        assert max(draws) > ceiling * 0.8  # full jitter reaches toward the ceiling
+        assert min(draws) < ceiling * 0.2  # ... and toward zero
+
+
+async def test_retry_after_seconds_is_honoured(
+    server: ScriptedServer, retrying: TaskBridge, sleeps: list[float]
+) -> None:
+    server.script([(429, {}, {"Retry-After": "7"}), OK])
+    await retrying.get("alumio", "x")
+    assert 7.0 in sleeps
+
+
+async def test_retry_after_http_date_is_honoured(
+    server: ScriptedServer, retrying: TaskBridge, sleeps: list[float]
+) -> None:
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    server.script([(503, {}, {"Retry-After": when}), OK])
+    await retrying.get("alumio", "x")
+    assert any(25.0 <= s <= 31.0 for s in sleeps)
+
+
+async def test_retry_after_above_cap_raises_at_once_with_value(
+    server: ScriptedServer, retrying: TaskBridge, sleeps: list[float]
+) -> None:
+    server.script([(429, {"title": "slow down"}, {"Retry-After": "86400"}), OK])
+    with pytest.raises(RateLimitedError) as info:
+        await retrying.get("alumio", "x")
+    assert info.value.retry_after == 86400.0
+    assert len(server.requests) == 1
+    assert sleeps == []
+
+
+async def test_timeout_is_retried(server: ScriptedServer) -> None:
+    release = asyncio.Event()
+
+    async def hang(request: web.Request) -> web.StreamResponse:
+        await release.wait()
+        return web.Response(status=500)
+
+    server.script([hang, OK])
+    async with make_bridge(server, timeout=0.05) as bridge:
+        task = await bridge.get("alumio", "x")
+    release.set()
+    assert task.id == "order-export-42"
+    assert len(server.requests) == 2
+
+
+async def test_dropped_connection_is_retried(server: ScriptedServer) -> None:
+    async def drop(request: web.Request) -> web.StreamResponse:
+        assert request.transport is not None
+        request.transport.close()
+        raise web.HTTPInternalServerError
+
+    server.script([drop, drop, OK])
+    async with make_bridge(server) as bridge:
+        task = await bridge.get("alumio", "x")
+    assert task.id == "order-export-42"
+
+
+async def test_cancel_during_backoff_is_not_retried(
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waiting = asyncio.Event()
+
+    async def blocking_sleep(delay: float) -> None:
+        waiting.set()
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(taskbridge._bridge, "_sleep", blocking_sleep)
+    server.script([(503, {}), OK])
+    async with make_bridge(server) as bridge:
+        job = asyncio.ensure_future(bridge.get("alumio", "x"))
+        await waiting.wait()
+        job.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await job
+    assert len(server.requests) == 1
+
+
+async def test_429_pauses_the_whole_provider(
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While one request is told to wait, the provider's other requests wait too."""
+    skipped = [0.0]
+    waits: list[float] = []
+    release = asyncio.Event()
+
+    async def fake_sleep(delay: float) -> None:
+        waits.append(delay)
+        if len(waits) == 1:  # the 429'd request's own wait: hold it, time stands still
+            await release.wait()
+        else:
+            skipped[0] += delay
+
+    monkeypatch.setattr(taskbridge._bridge, "_sleep", fake_sleep)
+    monkeypatch.setattr(taskbridge._bridge, "_clock", lambda: time.monotonic() + skipped[0])
+    server.script([(429, {}, {"Retry-After": "5"}), OK])
+    async with make_bridge(server) as bridge:
+        first = asyncio.ensure_future(bridge.get("alumio", "x"))
+        while not waits:
+            await asyncio.sleep(0)
+        await bridge.get("alumio", "y")  # another task, started during the pause
+        release.set()
+        await first
+    assert waits[0] == 5.0
+    assert 4.0 < waits[1] <= 5.0  # "y" waited out the pause before it was sent
+    assert [r.path for r in server.requests] == [
+        "/api/v1/tasks/x",
+        "/api/v1/tasks/y",
+        "/api/v1/tasks/x",
+    ]
+
+
+async def test_gate_pause_holds_new_requests_until_it_ends() -> None:
+    now = [100.0]
+    waits: list[float] = []
+
+    async def fake_sleep(delay: float) -> None:
+        waits.append(delay)
+        now[0] += delay
+
+    from taskbridge import AlumioConfig
+
+    gate = ProviderGate(
+        AlumioConfig("http://127.0.0.1:1", "t").adapter(), clock=lambda: now[0], sleep=fake_sleep
+    )
+    gate.pause(5.0)
+    gate.pause(2.0)  # a shorter pause never shortens a longer one
+    await gate.enter()
+    gate.leave()
+    assert waits == [5.0]
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        pytest.param("0", 0.0, id="zero"),
+        pytest.param("12", 12.0, id="seconds"),
+        pytest.param(" 3 ", 3.0, id="spaces"),
+        pytest.param("1.5", 1.5, id="fraction"),
+        pytest.param("-1", None, id="negative"),
+        pytest.param("soon", None, id="garbage"),
+        pytest.param("", None, id="empty"),
+        pytest.param(None, None, id="absent"),
+        pytest.param("nan", None, id="nan"),
+        pytest.param("Wed, 21 Oct 2015 07:28:00 GMT", 0.0, id="past-date"),
+    ],
+)
+def test_parse_retry_after(header: str | None, expected: float | None) -> None:
+    assert parse_retry_after(header) == expected
+
+
+def test_parse_retry_after_future_date() -> None:
+    now = 1_700_000_000.0
+    header = email.utils.formatdate(now + 90, usegmt=True)
+    assert parse_retry_after(header, now=now) == pytest.approx(90.0, abs=1.0)
+
+
+async def test_not_found_is_reported_without_warning(
+    server: ScriptedServer, retrying: TaskBridge, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.script([(404, {})])
+    with pytest.raises(TaskNotFoundError):
+        await retrying.get("alumio", "x")
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
