@@ -40,6 +40,14 @@ class Redactor:
     def __init__(self, secrets: list[str]) -> None:
         # Longest first, so a secret containing another is masked whole.
         self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self._raw = [s.encode() for s in self._secrets]
+
+    def body(self, data: bytes) -> bytes:
+        """Mask secrets in a raw body before it is parsed into an error's ``.body``."""
+        for secret in self._raw:
+            if secret in data:
+                data = data.replace(secret, b"***")
+        return data
 
     def __call__(self, text: str | None) -> str | None:
         if text is None:
@@ -165,7 +173,7 @@ def _api_error(
     retry_after: str | None,
     redact: Redactor,
 ) -> APIError:
-    info = adapter.decode_error(body) if body else None
+    info = adapter.decode_error(redact.body(body)) if body else None
     title = redact(info.title) if info else None
     detail = redact(info.detail) if info else None
     message = f"{adapter.name} task {task_id!r}: HTTP {status}"
