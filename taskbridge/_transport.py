@@ -35,7 +35,7 @@ class _TooLargeError(Exception):
 class Redactor:
     """Removes known secrets from text a provider sends back (an echoed key, say)."""
 
-    __slots__ = ("_secrets",)
+    __slots__ = ("_raw", "_secrets")
 
     def __init__(self, secrets: list[str]) -> None:
         # Longest first, so a secret containing another is masked whole.
