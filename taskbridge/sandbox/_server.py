@@ -1,0 +1,223 @@
+"""The sandbox as a running server: ``Sandbox`` for tests, ``serve()`` for the command line."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from ._app import create_app
+from ._faults import Faults
+from ._state import Credentials, SandboxState
+from ._stats import SandboxStats
+
+if TYPE_CHECKING:
+    from taskbridge.providers.alumio._config import AlumioConfig
+    from taskbridge.providers.cakewalk._config import CakewalkConfig
+
+__all__ = ["Sandbox", "serve"]
+
+
+class Sandbox:
+    """A local emulator of both task endpoints on a loopback port.
+
+    Args:
+        seed: decides the seeded tasks (same seed, same ids and bodies).
+        tasks_per_provider: seeded tasks per provider (50 or more covers every enum
+            value and nullable field).
+        faults: one ``Faults`` for both providers or ``{"cakewalk": ..., "alumio": ...}``.
+        any_id: also answer ids outside the seeded set, generated from the id.
+        host: the interface to listen on.
+        port: the port; 0 picks a free one (read it back from ``url`` or ``port``).
+        credentials: what the sandbox accepts; default ``Credentials()``.
+        track_requests: record each id and arrival time in ``stats``.
+
+    Example::
+
+        async with Sandbox(seed=1) as sb:
+            async with TaskBridge(cakewalk=sb.cakewalk_config()) as bridge:
+                task = await bridge.get("cakewalk", sb.cakewalk_ids[0])
+            assert sb.stats.cakewalk.requests == 1
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        tasks_per_provider: int = 50,
+        faults: Faults | Mapping[str, Faults] | None = None,
+        any_id: bool = False,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        credentials: Credentials | None = None,
+        track_requests: bool = True,
+    ) -> None:
+        self.state = SandboxState(
+            seed=seed,
+            tasks_per_provider=tasks_per_provider,
+            faults=faults,
+            any_id=any_id,
+            credentials=credentials,
+            track_requests=track_requests,
+        )
+        self.host = host
+        self._requested_port = port
+        self._port: int | None = None
+        self._runner: web.AppRunner | None = None
+
+    def __repr__(self) -> str:
+        where = self.url if self._port is not None else "not started"
+        return f"<Sandbox seed={self.state.seed} {where}>"
+
+    async def start(self) -> Sandbox:
+        """Start listening; prefer ``async with``."""
+        if self._runner is not None:
+            raise RuntimeError("the sandbox is already started")
+        # No access log: it would cost more than the answer itself in benchmarks.
+        runner = web.AppRunner(
+            create_app(self.state), handle_signals=False, access_log=None, shutdown_timeout=1.0
+        )
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.host, self._requested_port, backlog=1024)
+            await site.start()
+            self._port = int(runner.addresses[0][1])
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        return self
+
+    async def aclose(self) -> None:
+        """Stop listening and end every pending answer; safe to call twice."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            self.state.wake_all()
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Sandbox:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    @property
+    def port(self) -> int:
+        """The port listened on; ``RuntimeError`` before ``start``."""
+        if self._port is None:
+            raise RuntimeError("the sandbox is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The base URL, ``http://127.0.0.1:PORT``, for both providers."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def credentials(self) -> Credentials:
+        """The credentials the sandbox accepts."""
+        return self.state.credentials
+
+    @property
+    def cakewalk_ids(self) -> tuple[str, ...]:
+        """The seeded Cakewalk task ids (lowercase UUIDs)."""
+        return self.state.cakewalk_ids
+
+    @property
+    def alumio_ids(self) -> tuple[str, ...]:
+        """The seeded Alumio identifiers, some with ``/``, spaces, unicode, ``?``, ``#``."""
+        return self.state.alumio_ids
+
+    @property
+    def stats(self) -> SandboxStats:
+        """What the sandbox has received so far."""
+        return self.state.stats
+
+    def ids(self, provider: str) -> tuple[str, ...]:
+        """Return the seeded ids of ``"cakewalk"`` or ``"alumio"``."""
+        return self.state.ids(provider)
+
+    def space_of(self, identifier: str) -> str:
+        """Return the space of a seeded Alumio task (``"default"`` or ``"staging"``)."""
+        served = self.state.lookup("alumio", identifier)
+        if served is None or not served.space:
+            raise KeyError(identifier)
+        return served.space
+
+    def expected(self, provider: str, task_id: str) -> dict[str, Any]:
+        """Return the exact ``data``/``object`` dict served for an id; ``KeyError`` if none."""
+        return self.state.expected(provider, task_id)
+
+    def reset_stats(self) -> None:
+        """Forget the requests counted so far."""
+        self.state.reset_stats()
+
+    def faults(self, provider: str) -> Faults:
+        """Return the faults now applied to a provider."""
+        return self.state.faults(provider)
+
+    def set_faults(self, provider: str, faults: Faults | None) -> None:
+        """Change a provider's faults at once (``None`` turns them off)."""
+        self.state.set_faults(provider, faults)
+
+    def cakewalk_config(self, **overrides: Any) -> CakewalkConfig:
+        """Return a ``CakewalkConfig`` for this sandbox; keywords override its defaults."""
+        from taskbridge.providers.cakewalk._config import CakewalkConfig
+
+        creds = self.credentials
+        options: dict[str, Any] = {"base_url": self.url, **overrides}
+        return CakewalkConfig(creds.cakewalk_api_key, creds.cakewalk_api_secret, **options)
+
+    def alumio_config(self, **overrides: Any) -> AlumioConfig:
+        """Return an ``AlumioConfig`` for this sandbox; keywords override its defaults."""
+        from taskbridge.providers.alumio._config import AlumioConfig
+
+        options: dict[str, Any] = {"base_url": self.url, **overrides}
+        return AlumioConfig(token=self.credentials.alumio_token, **options)
+
+
+def _announce(sandbox: Sandbox) -> None:
+    print(f"taskbridge sandbox listening on {sandbox.url}", flush=True)
+
+
+async def serve(
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    seed: int = 0,
+    *,
+    tasks_per_provider: int = 50,
+    faults: Faults | Mapping[str, Faults] | None = None,
+    any_id: bool = False,
+    credentials: Credentials | None = None,
+    track_requests: bool = False,
+    ready: Callable[[Sandbox], object] | None = None,
+) -> None:
+    """Serve the sandbox until cancelled, then shut it down cleanly.
+
+    ``ready`` is called with the started ``Sandbox``; by default it prints
+    ``taskbridge sandbox listening on http://HOST:PORT`` to stdout, flushed.
+    Requests are only counted (``track_requests=False``), so memory stays flat
+    over millions of requests; ``GET /_sandbox/stats`` reads the counters.
+    """
+    sandbox = Sandbox(
+        seed=seed,
+        tasks_per_provider=tasks_per_provider,
+        faults=faults,
+        any_id=any_id,
+        host=host,
+        port=port,
+        credentials=credentials,
+        track_requests=track_requests,
+    )
+    async with sandbox:
+        (ready or _announce)(sandbox)
+        await asyncio.get_running_loop().create_future()

@@ -1,0 +1,244 @@
+"""The sandbox's data, credentials, faults and counters, shared by its handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import zlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+import orjson
+
+from . import _alumio_data, _data
+from ._faults import Decision, Faults, Outcome, SlidingWindow, decide
+from ._stats import SandboxStats
+
+__all__ = ["PROVIDERS", "Credentials", "SandboxState", "Served", "is_uuid", "provider_name"]
+
+PROVIDERS = ("cakewalk", "alumio")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_NO_FAULTS = Faults()
+# Stands for the requested id inside an on-demand template, until the id is spliced in.
+_ID_MARK = "__taskbridge_sandbox_id__"
+
+
+@attrs.frozen
+class Credentials:
+    """The fake credentials the sandbox accepts; never shown in ``repr``."""
+
+    cakewalk_api_key: str = attrs.field(default="sandbox-key", repr=False)
+    cakewalk_api_secret: str = attrs.field(default="sandbox-secret", repr=False)
+    alumio_token: str = attrs.field(default="sandbox-token", repr=False)
+
+
+@attrs.frozen
+class Served:
+    """One task's 200 answer, serialized once: body, content type, charset, space."""
+
+    body: bytes
+    content_type: str
+    charset: str | None
+    space: str | None
+
+
+def provider_name(provider: object) -> str:
+    """Return ``"cakewalk"`` or ``"alumio"`` for a name or a str enum; else ``ValueError``."""
+    name = str(getattr(provider, "value", provider))
+    if name not in PROVIDERS:
+        raise ValueError(f"unknown provider {provider!r}; expected one of {PROVIDERS}")
+    return name
+
+
+def is_uuid(task_id: str) -> bool:
+    """Whether ``task_id`` is a UUID in the canonical hyphenated form, either case."""
+    return len(task_id) == 36 and _UUID.fullmatch(task_id) is not None
+
+
+def _cakewalk_served(task: dict[str, Any]) -> Served:
+    task_id = task["id"]
+    body = {"data": task, "links": {"self": f"/api/v1/Tasks/{task_id}", "next": None}}
+    return Served(orjson.dumps(body), _data.cakewalk_content_type(task_id), "utf-8", None)
+
+
+def _alumio_served(task: dict[str, Any], space: str) -> Served:
+    return Served(orjson.dumps({"object": task}), "application/json", None, space)
+
+
+class _FaultState:
+    __slots__ = ("attempts", "faults", "window")
+
+    def __init__(self, faults: Faults) -> None:
+        self.faults = faults
+        self.attempts: dict[str, int] = {}
+        limit = faults.rate_limit_per_minute
+        self.window = SlidingWindow(limit) if limit is not None else None
+
+
+class SandboxState:
+    """Everything the sandbox's handlers share; build one per app.
+
+    Args:
+        seed: decides the seeded tasks; the same seed gives the same ids and bodies.
+        tasks_per_provider: seeded tasks per provider; 50 or more covers every enum
+            value and every nullable field both set and null.
+        faults: one ``Faults`` for both providers, or a mapping per provider.
+        any_id: also answer ids outside the seeded set (any canonical UUID, any
+            non-empty Alumio identifier, in any space) with a task derived from
+            ``(seed, provider, id)``.
+        credentials: what the sandbox accepts; defaults to the fixed fake ones.
+        track_requests: record every id and arrival time in ``stats`` (memory grows
+            with requests); counters are kept either way.
+        clock: the monotonic clock the rate limit reads.
+        templates: distinct on-demand bodies per provider. An on-demand task is one of
+            these, picked by its id, with the id spliced in: answering a new id costs
+            about as little as a seeded one, and memory stays bounded.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        tasks_per_provider: int = 50,
+        faults: Faults | Mapping[str, Faults] | None = None,
+        any_id: bool = False,
+        credentials: Credentials | None = None,
+        track_requests: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+        templates: int = 1024,
+    ) -> None:
+        if tasks_per_provider < 0:
+            raise ValueError("tasks_per_provider must be >= 0")
+        self.seed = seed
+        self.any_id = any_id
+        self.credentials = credentials or Credentials()
+        self.stats = SandboxStats(track=track_requests)
+        self.clock = clock
+        cakewalk = _data.seeded_cakewalk(seed, tasks_per_provider)
+        alumio = _alumio_data.seeded_alumio(seed, tasks_per_provider)
+        self.cakewalk_ids: tuple[str, ...] = tuple(t["id"] for t in cakewalk)
+        self.alumio_ids: tuple[str, ...] = tuple(i for i, _, _ in alumio)
+        self._seeded: dict[str, dict[str, Served]] = {
+            "cakewalk": {t["id"]: _cakewalk_served(t) for t in cakewalk},
+            "alumio": {i: _alumio_served(t, space) for i, space, t in alumio},
+        }
+        if templates < 1:
+            raise ValueError("templates must be >= 1")
+        self.templates = templates
+        self._templates: dict[str, dict[int, tuple[bytes, ...]]] = {p: {} for p in PROVIDERS}
+        self._faults: dict[str, _FaultState] = {p: _FaultState(_NO_FAULTS) for p in PROVIDERS}
+        if isinstance(faults, Faults):
+            faults = dict.fromkeys(PROVIDERS, faults)
+        for name, value in (faults or {}).items():
+            self.set_faults(name, value)
+        self._sleepers: set[asyncio.Future[None]] = set()
+        self.closing = False
+
+    def ids(self, provider: str) -> tuple[str, ...]:
+        """Return the seeded ids of a provider, in seeded order."""
+        name = provider_name(provider)
+        return self.cakewalk_ids if name == "cakewalk" else self.alumio_ids
+
+    def lookup(self, provider: str, task_id: str) -> Served | None:
+        """Return the 200 answer for an id, or ``None`` if it is not served.
+
+        Cakewalk ids are matched case-insensitively; Alumio identifiers exactly.
+        """
+        if provider == "cakewalk":
+            if not is_uuid(task_id):
+                return None
+            task_id = task_id.lower()
+        elif not task_id:
+            return None
+        served = self._seeded[provider].get(task_id)
+        if served is None and self.any_id:
+            served = self._on_demand(provider, task_id)
+        return served
+
+    def _on_demand(self, provider: str, task_id: str) -> Served:
+        # A second CRC start value keeps the template independent of the content type.
+        index = zlib.crc32(task_id.encode(errors="replace"), 0x5EED) % self.templates
+        parts = self._templates[provider].get(index)
+        if parts is None:
+            parts = self._templates[provider][index] = self._template(provider, index)
+        if provider == "cakewalk":
+            body = task_id.encode().join(parts)
+            return Served(body, _data.cakewalk_content_type(task_id), "utf-8", None)
+        # On-demand tasks live in whatever space is asked for: benchmarks set any space.
+        return Served(orjson.dumps(task_id).join(parts), "application/json", None, "")
+
+    def _template(self, provider: str, index: int) -> tuple[bytes, ...]:
+        rng = _data.task_rng(self.seed, provider, f"template:{index}")
+        if provider == "cakewalk":
+            body = _cakewalk_served(_data.cakewalk_task(rng, _ID_MARK, index)).body
+            return tuple(body.split(_ID_MARK.encode()))
+        body = _alumio_served(_alumio_data.alumio_task(rng, _ID_MARK, index), "").body
+        return tuple(body.split(orjson.dumps(_ID_MARK)))
+
+    def expected(self, provider: str, task_id: str) -> dict[str, Any]:
+        """Return the ``data`` (Cakewalk) or ``object`` (Alumio) dict served for an id.
+
+        Raises:
+            KeyError: the sandbox does not serve this id.
+        """
+        name = provider_name(provider)
+        served = self.lookup(name, task_id)
+        if served is None:
+            raise KeyError(f"{name} task {task_id!r} is not served by this sandbox")
+        body: dict[str, Any] = orjson.loads(served.body)
+        inner: dict[str, Any] = body["data" if name == "cakewalk" else "object"]
+        return inner
+
+    def faults(self, provider: str) -> Faults:
+        """Return the faults now applied to a provider."""
+        return self._faults[provider_name(provider)].faults
+
+    def set_faults(self, provider: str, faults: Faults | None) -> None:
+        """Apply new faults to a provider (``None`` for none); their draws start afresh."""
+        self._faults[provider_name(provider)] = _FaultState(faults or _NO_FAULTS)
+
+    def draw(self, provider: str, task_id: str) -> tuple[Decision | None, int | None]:
+        """Return the fault decision and, if the rate limit is hit, its ``Retry-After``."""
+        state = self._faults[provider]
+        decision = None
+        faults = state.faults
+        if faults.random:
+            n = state.attempts.get(task_id, 0)
+            state.attempts[task_id] = n + 1
+            decision = decide(faults, provider, task_id, n)
+        elif faults.latency:
+            decision = Decision(Outcome.OK, 200, faults.latency)
+        if state.window is not None:
+            return decision, state.window.admit(self.clock())
+        return decision, None
+
+    def reset_stats(self) -> None:
+        """Forget the counted requests; see ``SandboxStats.reset``."""
+        self.stats.reset()
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``, or less if the sandbox shuts down meanwhile."""
+        if seconds <= 0 or self.closing:
+            return
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        handle = loop.call_later(seconds, _wake, waiter)
+        self._sleepers.add(waiter)
+        try:
+            await waiter
+        finally:
+            handle.cancel()
+            self._sleepers.discard(waiter)
+
+    def wake_all(self) -> None:
+        """End every pending delay, so that shutting down never waits for slow answers."""
+        self.closing = True
+        for waiter in list(self._sleepers):
+            _wake(waiter)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
