@@ -154,6 +154,6 @@ async def test_every_fault_kind_reaches_the_client(chaos_sandbox: Sandbox) -> No
     ) as bridge:
         results = await bridge.get_many(refs)
     kinds = collections.Counter(type(r.error).__name__ for r in results if r.error)
-    for kind in FAULT_ERRORS + (RequestTimeoutError,):
+    for kind in (*FAULT_ERRORS, RequestTimeoutError):
         assert kinds[kind.__name__] > 0, kinds
-    assert set(kinds) <= {k.__name__ for k in FAULT_ERRORS + (RequestTimeoutError,)}
+    assert set(kinds) <= {k.__name__ for k in (*FAULT_ERRORS, RequestTimeoutError)}
