@@ -22,7 +22,7 @@ import types
 import typing
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
 import cattrs
@@ -31,7 +31,9 @@ from cattrs.cols import list_structure_factory
 from cattrs.gen import make_dict_structure_fn, override
 from cattrs.v import format_exception
 
-__all__ = ["SchemaError", "decode", "make_converter", "parse_datetime", "wire"]
+from ._fastgen import make_fast_structure_fn
+
+__all__ = ["Decoder", "SchemaError", "decode", "make_converter", "parse_datetime", "wire"]
 
 T = TypeVar("T")
 
@@ -162,11 +164,37 @@ def make_converter(*, detailed_validation: bool = False) -> cattrs.Converter:
     converter.register_structure_hook(float, _structure_number)
     converter.register_structure_hook(datetime, _structure_datetime)
     converter.register_structure_hook_func(lambda tp: tp == dict[str, Any], _structure_object)
+
+    def optional_hook(tp: Any) -> Callable[[Any, Any], Any]:
+        # cattrs' own Optional hook dispatches on the inner type at every call, which
+        # made it the largest cost of a decode; resolve the inner hook once instead.
+        (inner,) = (arg for arg in typing.get_args(tp) if arg is not _NoneType)
+        if inner in (str, int, bool):
+            name = inner.__name__
+
+            def primitive(value: object, _: object) -> Any:
+                if value is None or type(value) is inner:
+                    return value
+                raise TypeError(f"expected {name}, got {type(value).__name__}")
+
+            return primitive
+        structure = converter.get_structure_hook(inner)
+
+        def hook(value: object, _: object) -> Any:
+            return None if value is None else structure(value, inner)
+
+        return hook
+
+    converter.register_structure_hook_factory(_is_simple_optional, optional_hook)
     converter.register_structure_hook_factory(
         lambda tp: _open_enum_parts(tp) is not None, _open_enum_hook
     )
 
     def attrs_hook(cls: type[Any]) -> Callable[[Any, Any], Any]:
+        if not detailed_validation:
+            fast = make_fast_structure_fn(cls, converter, _wire_name, _structure_datetime)
+            if fast is not None:
+                return fast
         renames: dict[str, Any] = {
             f.name: override(rename=_wire_name(f)) for f in attrs.fields(cls)
         }
@@ -195,6 +223,14 @@ def make_converter(*, detailed_validation: bool = False) -> cattrs.Converter:
     converter.register_structure_hook_factory(attrs.has, attrs_hook)
     converter.register_structure_hook_factory(_is_list, list_hook)
     return converter
+
+
+def _is_simple_optional(tp: Any) -> bool:
+    """``X | None`` for a single ``X`` (wider unions keep cattrs' own handling)."""
+    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
+        return False
+    args = typing.get_args(tp)
+    return len(args) == 2 and _NoneType in args
 
 
 def _is_list(tp: Any) -> bool:
@@ -246,15 +282,34 @@ def _describe(exc: BaseException, detailed: cattrs.Converter, data: Any, cls: ty
     return f"{type(exc).__name__}: {exc}"
 
 
+class Decoder(Generic[T]):
+    """Decodes JSON bodies into ``cls`` with a fast converter, explaining failures.
+
+    The structure hook is resolved once; a failure is decoded again with the detailed
+    converter so that the `SchemaError` names every offending field.
+    """
+
+    __slots__ = ("_cls", "_detailed", "_hook")
+
+    def __init__(self, cls: type[T], fast: cattrs.Converter, detailed: cattrs.Converter) -> None:
+        self._cls = cls
+        self._hook: Callable[[Any, Any], T] = fast.get_structure_hook(cls)
+        self._detailed = detailed
+
+    def __call__(self, body: bytes) -> T:
+        """Parse JSON ``body`` into the model; raise `SchemaError` naming what is wrong."""
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise SchemaError(f"body is not valid JSON ({exc})") from exc
+        if type(data) is not dict:
+            raise SchemaError(f"expected a JSON object, got {type(data).__name__}")
+        try:
+            return self._hook(data, self._cls)
+        except Exception as exc:
+            raise SchemaError(_describe(exc, self._detailed, data, self._cls)) from exc
+
+
 def decode(body: bytes, cls: type[T], fast: cattrs.Converter, detailed: cattrs.Converter) -> T:
     """Parse JSON ``body`` into ``cls``; raise `SchemaError` naming what is wrong."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise SchemaError(f"body is not valid JSON ({exc})") from exc
-    if type(data) is not dict:
-        raise SchemaError(f"expected a JSON object, got {type(data).__name__}")
-    try:
-        return fast.structure(data, cls)
-    except Exception as exc:
-        raise SchemaError(_describe(exc, detailed, data, cls)) from exc
+    return Decoder(cls, fast, detailed)(body)

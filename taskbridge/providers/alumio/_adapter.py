@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from yarl import URL
 
-from ..._convert import SchemaError, decode
+from ..._convert import Decoder, SchemaError
 from ..._errors import InvalidTaskIdError
 from ..._models import TaskStatus, UnifiedTask
 from ..._version import __version__
@@ -60,8 +60,7 @@ class AlumioAdapter:
 
     __slots__ = (
         "_base",
-        "_detailed",
-        "_fast",
+        "_decode",
         "_headers",
         "_query",
         "max_concurrency",
@@ -80,8 +79,11 @@ class AlumioAdapter:
             "Accept": "application/json",
             "User-Agent": f"taskbridge/{__version__}",
         }
-        self._fast = make_alumio_converter()
-        self._detailed = make_alumio_converter(detailed_validation=True)
+        self._decode = Decoder(
+            AlumioTaskResult,
+            make_alumio_converter(),
+            make_alumio_converter(detailed_validation=True),
+        )
 
     def __repr__(self) -> str:
         return f"<AlumioAdapter {self._base}>"
@@ -104,7 +106,7 @@ class AlumioAdapter:
 
     def decode_task(self, body: bytes, task_id: str) -> UnifiedTask[AlumioTask]:
         """Decode a 200 body into a `UnifiedTask`; raise `SchemaError` when it does not fit."""
-        task = decode(body, AlumioTaskResult, self._fast, self._detailed).task
+        task = self._decode(body).task
         if task is None:
             raise SchemaError("required field missing @ $.object")
         status = task.status

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from yarl import URL
 
-from ..._convert import decode
+from ..._convert import Decoder
 from ..._errors import InvalidTaskIdError
 from ..._models import TaskStatus, UnifiedTask
 from ..._version import __version__
@@ -39,8 +39,7 @@ class CakewalkAdapter:
 
     __slots__ = (
         "_base",
-        "_detailed",
-        "_fast",
+        "_decode",
         "_headers",
         "max_concurrency",
         "requests_per_minute",
@@ -58,8 +57,11 @@ class CakewalkAdapter:
             "Accept": "application/json",
             "User-Agent": f"taskbridge/{__version__}",
         }
-        self._fast = make_cakewalk_converter()
-        self._detailed = make_cakewalk_converter(detailed_validation=True)
+        self._decode = Decoder(
+            CakewalkTaskRecord,
+            make_cakewalk_converter(),
+            make_cakewalk_converter(detailed_validation=True),
+        )
 
     def __repr__(self) -> str:
         return f"<CakewalkAdapter {self._base}>"
@@ -81,7 +83,7 @@ class CakewalkAdapter:
 
     def decode_task(self, body: bytes, task_id: str) -> UnifiedTask[CakewalkTask]:
         """Decode a 200 body into a `UnifiedTask`; raise `SchemaError` when it does not fit."""
-        task = decode(body, CakewalkTaskRecord, self._fast, self._detailed).data
+        task = self._decode(body).data
         status = task.status
         raw = status.value if isinstance(status, CakewalkTaskStatus) else status
         kind = task.type.value if isinstance(task.type, CakewalkTaskType) else task.type
