@@ -59,7 +59,7 @@ def _wire_name(field: attrs.Attribute[Any]) -> str:
 
 
 _ISO_FALLBACK = re.compile(
-    r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}(?::\d{2})?)"
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}(?::\d{2})?)"
     r"(?:[.,](?P<frac>\d+))?(?P<tz>Z|z|[+-]\d{2}(?::?\d{2})?)?$"
 )
 
