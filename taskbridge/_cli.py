@@ -1,0 +1,495 @@
+"""The ``taskbridge`` command line: ``demo``, ``get``, ``get-many`` and ``sandbox``.
+
+click and rich come with the ``cli`` extra and are imported only when `main` runs,
+so the core install stays lean. Exit status: 0 when everything was fetched, 1 when
+something failed, 2 for a usage or configuration error (one ``taskbridge: ...`` line
+on stderr that says what to fix, never a traceback).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import signal
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Coroutine, Iterable, Sequence
+from typing import IO, TYPE_CHECKING, Any, NoReturn
+
+import attrs
+
+from ._bridge import TaskBridge
+from ._config import RetryPolicy
+from ._errors import ConfigurationError, InvalidTaskIdError, TaskBridgeError
+from ._models import TaskRef
+from ._version import __version__
+from .providers.alumio import AlumioConfig
+from .providers.cakewalk import CakewalkConfig
+
+if TYPE_CHECKING:
+    import click
+
+    from .sandbox import Sandbox
+
+__all__ = ["main"]
+
+_MISSING_EXTRA = 'taskbridge: the command line needs the cli extra: pip install "taskbridge[cli]"'
+# The seed of `taskbridge sandbox` by default, so `--sandbox` serves the same tasks.
+SANDBOX_SEED = 1
+_PROVIDERS = ("cakewalk", "alumio")
+# (option, variable, help); the option wins over the variable.
+_CREDENTIALS = (
+    ("--cakewalk-key", "TASKBRIDGE_CAKEWALK_API_KEY", "Cakewalk API key."),
+    ("--cakewalk-secret", "TASKBRIDGE_CAKEWALK_API_SECRET", "Cakewalk API secret."),
+    (
+        "--cakewalk-url",
+        "TASKBRIDGE_CAKEWALK_BASE_URL",
+        "Cakewalk API origin, if not the public one.",
+    ),
+    (
+        "--alumio-url",
+        "TASKBRIDGE_ALUMIO_BASE_URL",
+        "Alumio tenant origin, https://acme.alumio.com.",
+    ),
+    ("--alumio-token", "TASKBRIDGE_ALUMIO_TOKEN", "Alumio API token."),
+    ("--alumio-space", "TASKBRIDGE_ALUMIO_SPACE", "Alumio space, if not the default one."),
+)
+_OPTION_OF = {var: option for option, var, _ in _CREDENTIALS}
+_REQUIRED = {
+    "cakewalk": ("TASKBRIDGE_CAKEWALK_API_KEY", "TASKBRIDGE_CAKEWALK_API_SECRET"),
+    "alumio": ("TASKBRIDGE_ALUMIO_BASE_URL", "TASKBRIDGE_ALUMIO_TOKEN"),
+}
+_MAX_LINE = 1 << 20
+
+Config = CakewalkConfig | AlumioConfig
+
+
+class UsageProblem(Exception):
+    """A usage or configuration error: one ``taskbridge: ...`` line, exit status 2."""
+
+
+@attrs.frozen
+class _Settings:
+    """What `get` and `get-many` connect with."""
+
+    environ: dict[str, str]
+    sandbox: bool
+    timeout: float
+    concurrency: int | None
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(f"taskbridge: {message}\n")
+    sys.stderr.flush()
+
+
+def _run(coro: Coroutine[Any, Any, int]) -> NoReturn:
+    """Run a command's coroutine and exit with its status, mapping errors to 1 or 2."""
+    try:
+        code = asyncio.run(coro)
+    except (UsageProblem, ConfigurationError, InvalidTaskIdError) as exc:
+        _say(str(exc))
+        code = 2
+    except TaskBridgeError as exc:
+        _say(str(exc))
+        code = 1
+    except BrokenPipeError:
+        # The reader left (`| head`): stop quietly, and let the final flush go nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
+    raise SystemExit(code)
+
+
+def _needs(provider: str) -> str:
+    var_a, var_b = _REQUIRED[provider]
+    return f"set {var_a} and {var_b} (or pass {_OPTION_OF[var_a]} and {_OPTION_OF[var_b]})"
+
+
+def _configs(settings: _Settings, needed: str | None = None) -> dict[str, Config] | None:
+    """Return the configured providers from options and environment; ``None`` for --sandbox.
+
+    ``needed`` names the one provider a command uses, for a more precise message.
+    """
+    if settings.sandbox:
+        return None
+    env = settings.environ
+    for required in _REQUIRED.values():
+        missing = [var for var in required if not env.get(var)]
+        if len(missing) == 1:
+            raise UsageProblem(f"{missing[0]} is not set (or pass {_OPTION_OF[missing[0]]})")
+    found = {"cakewalk": CakewalkConfig.from_env(env), "alumio": AlumioConfig.from_env(env)}
+    configs = {name: config for name, config in found.items() if config is not None}
+    if not configs and needed is not None:
+        raise UsageProblem(f"{needed} is not configured: {_needs(needed)}; or use --sandbox")
+    if not configs:
+        raise UsageProblem(
+            "no credentials: " + "; or ".join(_needs(p) for p in _PROVIDERS) + "; or use --sandbox"
+        )
+    return configs
+
+
+def _check_configured(
+    configs: dict[str, Config] | None, providers: Iterable[str], where: str = ""
+) -> None:
+    for provider in providers:
+        if configs is not None and provider not in configs:
+            raise UsageProblem(f"{where}{provider} is not configured: {_needs(provider)}")
+
+
+@contextlib.asynccontextmanager
+async def _open_bridge(
+    settings: _Settings, configs: dict[str, Config] | None
+) -> AsyncIterator[TaskBridge]:
+    """Yield a bridge for ``configs``, or for a bundled sandbox started here when ``None``."""
+    async with contextlib.AsyncExitStack() as stack:
+        if configs is None:
+            from .sandbox import Sandbox
+
+            sb = await stack.enter_async_context(Sandbox(seed=SANDBOX_SEED))
+            configs = {
+                "cakewalk": sb.cakewalk_config(requests_per_minute=None),
+                "alumio": sb.alumio_config(),
+            }
+        if settings.concurrency is not None:
+            limit = settings.concurrency
+            configs = {k: attrs.evolve(c, max_concurrency=limit) for k, c in configs.items()}
+        cakewalk, alumio = configs.get("cakewalk"), configs.get("alumio")
+        bridge = TaskBridge(
+            cakewalk=cakewalk if isinstance(cakewalk, CakewalkConfig) else None,
+            alumio=alumio if isinstance(alumio, AlumioConfig) else None,
+            timeout=settings.timeout,
+        )
+        yield await stack.enter_async_context(bridge)
+
+
+def _parse(lineno: int, raw: bytes) -> TaskRef | None:
+    """Read one ``PROVIDER TASK_ID`` line; ``None`` for a blank line or a ``#`` comment.
+
+    The task id is the rest of the line, so Alumio identifiers may hold spaces.
+    """
+    try:
+        line = raw.decode("utf-8").removeprefix("\ufeff").strip()
+    except UnicodeDecodeError:
+        raise UsageProblem(f"line {lineno}: not UTF-8 text") from None
+    if not line or line.startswith("#"):
+        return None
+    fields = line.split(None, 1)
+    provider = fields[0].lower()
+    # A Cakewalk id is one UUID: more fields can only be a mistake.
+    if len(fields) != 2 or (provider == "cakewalk" and len(fields[1].split()) > 1):
+        raise UsageProblem(f'line {lineno}: expected "PROVIDER TASK_ID"')
+    if provider not in _PROVIDERS:
+        raise UsageProblem(
+            f"line {lineno}: unknown provider {fields[0]!r} (expected cakewalk or alumio)"
+        )
+    return TaskRef(provider, fields[1].strip())
+
+
+async def _read_lines(source: IO[bytes]) -> AsyncIterator[tuple[int, bytes]]:
+    """Yield numbered lines as they arrive, reading in a thread so requests keep going."""
+    read = getattr(source, "read1", source.read)
+    tail = b""
+    lineno = 0
+    while chunk := await asyncio.to_thread(read, 1 << 16):
+        *lines, tail = (tail + chunk).split(b"\n")
+        for line in lines:
+            lineno += 1
+            yield lineno, line
+        if len(tail) > _MAX_LINE:
+            raise UsageProblem(f"line {lineno + 1}: longer than {_MAX_LINE} bytes")
+    if tail:
+        yield lineno + 1, tail
+
+
+def _show_progress(fmt: str) -> bool:
+    # Streamed lines on a terminal are progress enough; a bar would garble them.
+    return sys.stderr.isatty() and not (fmt == "ndjson" and sys.stdout.isatty())
+
+
+async def _get(settings: _Settings, provider: str, task_id: str, as_json: bool) -> int:
+    from . import _cli_output as out
+
+    configs = _configs(settings, needed=provider)
+    _check_configured(configs, [provider])
+    async with _open_bridge(settings, configs) as bridge:
+        task = await bridge.get(provider, task_id)
+    if as_json:
+        sys.stdout.buffer.write(out.json_bytes(out.task_json(task)))
+        sys.stdout.flush()
+    else:
+        out.stdout_console().print(out.task_view(task))
+    return 0
+
+
+async def _get_many(settings: _Settings, source: IO[bytes], fmt: str) -> int:
+    from . import _cli_output as out
+
+    configs = _configs(settings)
+    if fmt == "ndjson":
+        return await _get_many_stream(settings, configs, source)
+    refs = [
+        ref
+        for lineno, raw in enumerate(source.read().split(b"\n"), 1)
+        if (ref := _parse(lineno, raw)) is not None
+    ]
+    _check_configured(configs, dict.fromkeys(ref.provider for ref in refs))
+    async with _open_bridge(settings, configs) as bridge:
+        with out.progress(_show_progress(fmt), len(refs), "fetching") as advance:
+            results = await bridge.get_many(refs, on_result=advance)
+    failed = sum(not r.ok for r in results)
+    if fmt == "json":
+        sys.stdout.buffer.write(out.json_bytes([out.result_json(r) for r in results]))
+        sys.stdout.flush()
+        if failed:
+            kinds = Counter(out.error_kind(r.error) for r in results if not r.ok)
+            _say(out.failed_summary(kinds, len(results)))
+    else:
+        console = out.stdout_console()
+        console.print(out.results_table(results))
+        for line in out.failure_lines(results):
+            console.print(line, soft_wrap=True)
+        ok = len(results) - failed
+        console.print(f"{len(results)} refs: {ok} fetched, {failed} failed", markup=False)
+    return 1 if failed else 0
+
+
+async def _get_many_stream(
+    settings: _Settings, configs: dict[str, Config] | None, source: IO[bytes]
+) -> int:
+    from . import _cli_output as out
+
+    async def refs() -> AsyncIterator[TaskRef]:
+        async for lineno, raw in _read_lines(source):
+            ref = _parse(lineno, raw)
+            if ref is not None:
+                _check_configured(configs, [ref.provider], where=f"line {lineno}: ")
+                yield ref
+
+    total = 0
+    failures: Counter[str] = Counter()
+    write = sys.stdout.buffer.write
+    async with _open_bridge(settings, configs) as bridge:
+        with out.progress(_show_progress("ndjson"), None, "fetching") as advance:
+            results = bridge.stream(refs())
+            try:
+                async for result in results:
+                    write(out.json_bytes(out.result_json(result), indent=False))
+                    sys.stdout.buffer.flush()
+                    total += 1
+                    if not result.ok:
+                        failures[out.error_kind(result.error)] += 1
+                    advance(result)
+            finally:
+                # Leaving early (a closed pipe) cancels what is in flight, now.
+                aclose = getattr(results, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+    if failures:
+        _say(out.failed_summary(failures, total))
+    return 1 if failures else 0
+
+
+def _demo_refs(sb: Sandbox, seed: int, count: int) -> list[TaskRef]:
+    """Seeded ids of both providers, plus unknown ids and one invalid id, shuffled."""
+    rng = random.Random(seed)
+    unknown = max(1, count // 100)
+    special = [
+        ("cakewalk", "not-a-uuid"),
+        *(
+            ("cakewalk", str(uuid.UUID(int=rng.getrandbits(128), version=4)))
+            for _ in range(unknown)
+        ),
+        *(("alumio", f"no-such-task-{rng.randrange(10**6)}") for _ in range(unknown)),
+    ][: count // 10]
+    seeded = count - len(special)
+    half = (seeded + 1) // 2
+    pairs = [
+        *(("cakewalk", task_id) for task_id in sb.cakewalk_ids[:half]),
+        *(("alumio", task_id) for task_id in sb.alumio_ids[: seeded - half]),
+        *special,
+    ]
+    rng.shuffle(pairs)
+    return [TaskRef(provider, task_id) for provider, task_id in pairs]
+
+
+async def _demo(seed: int, count: int) -> int:
+    from . import _cli_output as out
+    from .sandbox import Faults, Sandbox
+
+    faults = Faults(
+        error_rate=0.04, rate_limit_rate=0.03, retry_after=0, malformed_rate=0.01, seed=seed
+    )
+    async with Sandbox(seed=seed, tasks_per_provider=max(50, -(-count // 2)), faults=faults) as sb:
+        refs = _demo_refs(sb, seed, count)
+        bridge = TaskBridge(
+            cakewalk=sb.cakewalk_config(requests_per_minute=None),
+            alumio=sb.alumio_config(),
+            retry=RetryPolicy(initial_backoff=0.01, max_backoff=0.1),
+        )
+        async with bridge:
+            with out.progress(sys.stderr.isatty(), len(refs), "demo") as advance:
+                started = time.perf_counter()
+                results = await bridge.get_many(refs, on_result=advance)
+                elapsed = time.perf_counter() - started
+        requests = sb.stats.cakewalk.requests + sb.stats.alumio.requests
+
+    out.demo_report(out.stdout_console(), results, elapsed, requests)
+    return 0
+
+
+def _write_refs(sb: Sandbox, path: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.writelines(f"{p} {i}\n" for p in _PROVIDERS for i in sb.ids(p))
+    except OSError as exc:
+        raise UsageProblem(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+async def _serve_sandbox(
+    host: str, port: int, seed: int, any_id: bool, refs_file: str | None
+) -> int:
+    from . import _cli_output as out
+    from .sandbox import serve
+
+    def ready(sb: Sandbox) -> None:
+        if refs_file is not None:
+            _write_refs(sb, refs_file)
+        sys.stdout.write("".join(f"{line}\n" for line in out.sandbox_banner(sb, refs_file)))
+        sys.stdout.flush()
+
+    server = asyncio.ensure_future(serve(host, port, seed, any_id=any_id, ready=ready))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # Windows has no loop signal handlers; Ctrl-C still ends asyncio.run there.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, server.cancel)
+    await asyncio.wait([server])
+    if not server.cancelled():
+        try:
+            server.result()
+        except OSError as exc:
+            raise UsageProblem(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}; pick another --host/--port"
+            ) from exc
+    return 0
+
+
+def _settings(options: dict[str, Any]) -> _Settings:
+    environ = {}
+    for option, var, _ in _CREDENTIALS:
+        value = options.pop(option.lstrip("-").replace("-", "_"))
+        if value:
+            environ[var] = value
+    return _Settings(environ, options["sandbox"], options["timeout"], options["concurrency"])
+
+
+def _build() -> click.Group:
+    """Build the click group; click is imported here, never at module import."""
+    import click
+
+    def connection_options(f: Any) -> Any:
+        for option, var, text in reversed(_CREDENTIALS):
+            # Never show_default: a secret taken from the environment must not be printed.
+            f = click.option(option, envvar=var, show_envvar=True, help=text)(f)
+        f = click.option(
+            "--concurrency", type=click.IntRange(min=1), help="Requests in flight per provider."
+        )(f)
+        f = click.option(
+            "--timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            default=30.0,
+            show_default=True,
+            help="Seconds allowed for each attempt.",
+        )(f)
+        return click.option(
+            "--sandbox",
+            is_flag=True,
+            help=f"Start a bundled sandbox (seed {SANDBOX_SEED}) in-process and fetch from it.",
+        )(f)
+
+    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(__version__, prog_name="taskbridge", message="%(prog)s %(version)s")
+    def cli() -> None:
+        """Fetch Cakewalk and Alumio tasks. Start with: taskbridge demo
+
+        Credentials come from the TASKBRIDGE_* variables or the options of each
+        command. Exit status: 0 all fetched, 1 some failed, 2 usage or configuration error.
+        """
+
+    @cli.command()
+    @click.option("--seed", type=int, default=1, show_default=True, help="Seeds data and faults.")
+    @click.option("--count", type=click.IntRange(1, 20_000), default=300, show_default=True)
+    def demo(seed: int, count: int) -> None:
+        """Fetch a mixed batch from a bundled sandbox, some failing on purpose.
+
+        Needs no credentials and no network.
+        """
+        _run(_demo(seed, count))
+
+    @cli.command()
+    @click.argument(
+        "provider", type=click.Choice(_PROVIDERS, case_sensitive=False), metavar="PROVIDER"
+    )
+    @click.argument("task_id")
+    @click.option("--json", "as_json", is_flag=True, help="Print the whole task as JSON.")
+    @connection_options
+    def get(provider: str, task_id: str, as_json: bool, **options: Any) -> None:
+        """Fetch one task: taskbridge get cakewalk 3fa85f64-5717-4562-b3fc-2c963f66afa6"""
+        _run(_get(_settings(options), provider.lower(), task_id, as_json))
+
+    @cli.command("get-many")
+    @click.argument("file", type=click.File("rb"), default="-")
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "json", "ndjson"]),
+        default="table",
+        show_default=True,
+        help="ndjson streams one result per line as it completes.",
+    )
+    @connection_options
+    def get_many(file: IO[bytes], fmt: str, **options: Any) -> None:
+        """Fetch the tasks listed in FILE (or stdin), one "PROVIDER TASK_ID" a line.
+
+        Blank lines and lines starting with # are skipped; the task id is the rest
+        of the line. A progress bar shows on stderr when it is a terminal.
+        """
+        _run(_get_many(_settings(options), file, fmt))
+
+    @cli.command()
+    @click.option("--host", default="127.0.0.1", show_default=True)
+    @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+    @click.option("--seed", type=int, default=SANDBOX_SEED, show_default=True)
+    @click.option("--any-id", is_flag=True, help="Also answer unseeded ids with made-up tasks.")
+    @click.option(
+        "--write-refs",
+        type=click.Path(dir_okay=False),
+        help="Write the seeded refs to this file, ready for get-many.",
+    )
+    def sandbox(host: str, port: int, seed: int, any_id: bool, write_refs: str | None) -> None:
+        """Serve a local emulator of both task APIs until Ctrl-C.
+
+        Prints the URL and the export lines that point taskbridge at it.
+        """
+        _run(_serve_sandbox(host, port, seed, any_id, write_refs))
+
+    return cli
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the ``taskbridge`` command line (the console script)."""
+    try:
+        import click  # noqa: F401
+        import rich  # noqa: F401
+    except ImportError:
+        sys.stderr.write(_MISSING_EXTRA + "\n")
+        raise SystemExit(2) from None
+    _build().main(args=None if argv is None else list(argv), prog_name="taskbridge")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,297 @@
+"""How the command line shows tasks: rich tables and summaries, JSON objects, a progress bar.
+
+Imported only by `taskbridge._cli` once it has checked that the ``cli`` extra
+(click and rich) is installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shlex
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import orjson
+from rich.console import Console, Group, RenderableType
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from ._errors import APIError, TaskBridgeError
+from ._models import TaskResult, TaskStatus, UnifiedTask
+
+if TYPE_CHECKING:
+    from .sandbox import Sandbox
+
+__all__ = [
+    "demo_report",
+    "error_json",
+    "error_kind",
+    "failed_summary",
+    "failure_lines",
+    "json_bytes",
+    "progress",
+    "result_json",
+    "results_table",
+    "sandbox_banner",
+    "stdout_console",
+    "summary_counts",
+    "task_json",
+    "task_view",
+]
+
+_STATUS_STYLE = {
+    TaskStatus.PENDING: "blue",
+    TaskStatus.RUNNING: "cyan",
+    TaskStatus.WAITING: "yellow",
+    TaskStatus.SUCCEEDED: "green",
+    TaskStatus.FAILED: "bold red",
+    TaskStatus.REJECTED: "red",
+    TaskStatus.CANCELLED: "dim",
+    TaskStatus.SKIPPED: "dim",
+    TaskStatus.UNKNOWN: "magenta",
+}
+
+_PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+# Piped output is not cut to 80 columns: ids would wrap and break grep and cut.
+_PIPED_WIDTH = 200
+
+
+def stdout_console() -> Console:
+    """Return the console for results: colours on a terminal, wide and plain when piped."""
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = max(console.width, _PIPED_WIDTH)
+    return console
+
+
+def _when(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return f"{value.astimezone(timezone.utc):%Y-%m-%d %H:%M}"
+
+
+def _status(status: TaskStatus) -> Text:
+    return Text(status.value, style=_STATUS_STYLE.get(status, ""))
+
+
+def error_kind(error: BaseException | None) -> str:
+    """Return the name shown for an error: its class name."""
+    return type(error).__name__ if error is not None else ""
+
+
+def results_table(results: Sequence[TaskResult], *, limit: int | None = None) -> RenderableType:
+    """Return a table of results (at most ``limit`` rows, then a "… N more" line).
+
+    Every cell is a `Text`, so ids that look like rich markup are shown as they are.
+    """
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    table.add_column("provider")
+    table.add_column("id", overflow="fold")
+    table.add_column("status")
+    table.add_column("provider status")
+    table.add_column("kind")
+    table.add_column("updated (UTC)", no_wrap=True)
+    shown = results if limit is None else results[:limit]
+    for result in shown:
+        task = result.task
+        if task is None:
+            table.add_row(
+                Text(result.ref.provider),
+                Text(str(result.ref.task_id)),
+                Text("error", style="bold red"),
+                Text(error_kind(result.error), style="red"),
+                Text(""),
+                Text(""),
+            )
+        else:
+            table.add_row(
+                Text(task.provider),
+                Text(task.id),
+                _status(task.status),
+                Text(task.provider_status),
+                Text(task.kind or ""),
+                Text(_when(task.updated_at)),
+            )
+    hidden = len(results) - len(shown)
+    if hidden > 0:
+        return Group(table, Text(f"… {hidden} more", style="dim"))
+    return table
+
+
+def task_view(task: UnifiedTask[Any]) -> RenderableType:
+    """Return a small ``key  value`` view of one task."""
+    status = _status(task.status)
+    if task.is_terminal:
+        status.append(" (terminal)", style="dim")
+    rows: list[tuple[str, Text]] = [
+        ("provider", Text(task.provider)),
+        ("id", Text(task.id)),
+        ("status", status),
+        ("provider status", Text(task.provider_status)),
+        ("kind", Text(task.kind or "")),
+        ("created (UTC)", Text(_when(task.created_at))),
+        ("updated (UTC)", Text(_when(task.updated_at))),
+    ]
+    return Group(*(Text.assemble((f"{key:<17}", "bold"), value) for key, value in rows))
+
+
+def failure_lines(results: Iterable[TaskResult], *, limit: int = 20) -> list[Text]:
+    """Return one line per failed result (at most ``limit``, then "… N more")."""
+    lines: list[Text] = []
+    hidden = 0
+    for result in results:
+        if result.error is None:
+            continue
+        if len(lines) >= limit:
+            hidden += 1
+            continue
+        # The message names the provider and the id already.
+        line = Text(f"{error_kind(result.error)}: ", style="red")
+        line.append(str(result.error))
+        lines.append(line)
+    if hidden:
+        lines.append(Text(f"… {hidden} more", style="dim"))
+    return lines
+
+
+def summary_counts(counts: Counter[str]) -> str:
+    """Return ``"a 3 · b 1"`` for a counter, largest first; ``"none"`` when empty."""
+    return " · ".join(f"{key} {n}" for key, n in counts.most_common()) or "none"
+
+
+def failed_summary(kinds: Counter[str], total: int) -> str:
+    """Return ``"2 of 10 refs failed (TaskNotFoundError 2)"``."""
+    return f"{kinds.total()} of {total} refs failed ({summary_counts(kinds)})"
+
+
+def demo_report(
+    console: Console, results: Sequence[TaskResult], elapsed: float, requests: int
+) -> None:
+    """Print the demo's table (40 rows at most), its failures and its summary."""
+    console.print(results_table(results, limit=40))
+    console.print()
+    failed = [r for r in results if not r.ok]
+    if failed:
+        console.print("Failures, on purpose (unknown ids, an invalid id, injected faults):")
+        for failure in failure_lines(failed, limit=10):
+            console.print(failure, soft_wrap=True)
+        console.print()
+    statuses = Counter(r.task.status.value for r in results if r.task is not None)
+    kinds = Counter(error_kind(r.error) for r in failed)
+    lines = [
+        f"Total: {len(results)} refs across cakewalk and alumio, {len(results) - len(failed)} "
+        f"fetched, {len(failed)} failed on purpose",
+        f"By status: {summary_counts(statuses)}",
+        f"Failures by kind: {summary_counts(kinds)}",
+        f"Elapsed: {elapsed:.2f} s for {requests} requests to the sandbox, retries included "
+        f"({requests / max(elapsed, 1e-9):,.0f} requests/s)",
+    ]
+    for line in lines:
+        console.print(line, markup=False)
+
+
+def _client_url(sb: Sandbox) -> str:
+    """The URL to reach the sandbox from this machine, even when it listens on every address."""
+    if sb.host in ("", "0.0.0.0"):
+        return f"http://127.0.0.1:{sb.port}"
+    if sb.host == "::":
+        return f"http://[::1]:{sb.port}"
+    return sb.url
+
+
+def sandbox_banner(sb: Sandbox, refs_file: str | None) -> list[str]:
+    """Return the lines `taskbridge sandbox` prints: its URL first, then ready exports.
+
+    The sandbox's credentials are fake, so printing them is the point.
+    """
+    url = _client_url(sb)
+    creds = sb.credentials
+    variables = {
+        "TASKBRIDGE_CAKEWALK_API_KEY": creds.cakewalk_api_key,
+        "TASKBRIDGE_CAKEWALK_API_SECRET": creds.cakewalk_api_secret,
+        "TASKBRIDGE_CAKEWALK_BASE_URL": url,
+        "TASKBRIDGE_ALUMIO_BASE_URL": url,
+        "TASKBRIDGE_ALUMIO_TOKEN": creds.alumio_token,
+    }
+    alumio_id = next((i for i in sb.alumio_ids if _PLAIN_ID.fullmatch(i)), sb.alumio_ids[0])
+    lines = [
+        f"taskbridge sandbox listening on {sb.url}",
+        "# Paste into a shell to point taskbridge at it (the credentials are fake):",
+        *(f"export {name}={shlex.quote(value)}" for name, value in variables.items()),
+        f"# Seeded tasks (seed {sb.state.seed}), for example:",
+        f"#   taskbridge get cakewalk {sb.cakewalk_ids[0]}",
+        f"#   taskbridge get alumio {shlex.quote(alumio_id)}",
+    ]
+    if refs_file is not None:
+        lines.append(f"#   taskbridge get-many {shlex.quote(refs_file)}")
+    lines.append("# Press Ctrl-C to stop.")
+    return lines
+
+
+def task_json(task: UnifiedTask[Any]) -> dict[str, Any]:
+    """Return a task as plain JSON-ready data: Python-style keys, the full ``detail``."""
+    data = attrs.asdict(task, recurse=True)
+    data["is_terminal"] = task.is_terminal
+    return data
+
+
+def error_json(error: TaskBridgeError) -> dict[str, Any]:
+    """Return ``{"type", "message", "status"?}`` for an error."""
+    data: dict[str, Any] = {"type": error_kind(error), "message": str(error)}
+    if isinstance(error, APIError):
+        data["status"] = error.status
+    return data
+
+
+def result_json(result: TaskResult) -> dict[str, Any]:
+    """Return ``{"provider", "task_id", "ok", "task" | "error"}`` for one result."""
+    data: dict[str, Any] = {
+        "provider": result.ref.provider,
+        "task_id": result.ref.task_id,
+        "ok": result.ok,
+    }
+    if result.task is not None:
+        data["task"] = task_json(result.task)
+    elif result.error is not None:
+        data["error"] = error_json(result.error)
+    return data
+
+
+def json_bytes(data: object, *, indent: bool = True) -> bytes:
+    """Serialize to JSON (datetimes as ISO 8601, enums as their values), newline-ended."""
+    option = orjson.OPT_INDENT_2 if indent else 0
+    return orjson.dumps(data, option=option | orjson.OPT_APPEND_NEWLINE)
+
+
+@contextlib.contextmanager
+def progress(
+    enabled: bool, total: int | None, description: str
+) -> Iterator[Callable[[object], None]]:
+    """Show a progress bar on stderr while the block runs; yield the "one more done" callback.
+
+    Shows nothing unless ``enabled`` (the caller checks that stderr is a terminal).
+    stdout is never redirected, so results written to it go where they were sent.
+    """
+    if not enabled:
+        yield lambda _: None
+        return
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(file=sys.stderr),
+        transient=True,
+        redirect_stdout=False,
+        redirect_stderr=False,
+    )
+    with bar:
+        task_id = bar.add_task(description, total=total)
+        yield lambda _: bar.advance(task_id)
