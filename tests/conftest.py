@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -11,9 +12,15 @@ import attrs
 import orjson
 import pytest
 from aiohttp import web
+from hypothesis import settings
 
 import taskbridge
 from taskbridge import AlumioConfig, CakewalkConfig, RetryPolicy, TaskBridge
+
+# CI sees the same examples on every run; set HYPOTHESIS_PROFILE=explore for fresh ones.
+settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 CAKEWALK_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 SECRET = "s3cr3t-CAKEWALK-secret-value"
