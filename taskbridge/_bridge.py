@@ -43,14 +43,11 @@ _sleep: Callable[[float], Any] = asyncio.sleep
 RefLike = TaskRef | tuple[str | Provider, str]
 
 
-class _Shared:
-    """One in-flight request and how many callers wait on it."""
-
-    __slots__ = ("task", "waiters")
-
-    def __init__(self, task: asyncio.Task[UnifiedTask[Any]]) -> None:
-        self.task = task
-        self.waiters = 0
+def _cancelling() -> bool:
+    """Whether the current task has a cancellation pending (3.11+; assumed not on 3.10)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return bool(cancelling and cancelling())
 
 
 class TaskBridge:
@@ -126,7 +123,7 @@ class TaskBridge:
         self._max_bytes = max_response_bytes
         self._session = session
         self._owns_session = session is None
-        self._inflight: dict[tuple[str, str], _Shared] = {}
+        self._inflight: dict[tuple[str, str], asyncio.Future[UnifiedTask[Any]]] = {}
         self._closed = False
         self._sleep = _sleep
 
@@ -183,13 +180,11 @@ class TaskBridge:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Cancel requests in flight and close the session, unless it was given to us."""
+        """Close the session, unless it was given to us; later calls are refused.
+
+        Requests still in flight on the bridge's own session end with a `TransportError`.
+        """
         self._closed = True
-        tasks = [shared.task for shared in self._inflight.values()]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
         session, self._session = self._session, None
         if session is not None and self._owns_session:
             await session.close()
@@ -283,31 +278,37 @@ class TaskBridge:
         return max(16, 2 * sum(gate.adapter.max_concurrency for gate in self._gates.values()))
 
     async def _fetch(self, gate: ProviderGate, task_id: str) -> UnifiedTask[Any]:
-        """Fetch with retries; identical requests in flight share one attempt loop."""
-        key = (gate.name, task_id)
-        shared = self._inflight.get(key)
-        if shared is None:
-            self._ensure_session()
-            task = asyncio.ensure_future(self._attempts(gate, task_id))
-            shared = _Shared(task)
-            self._inflight[key] = shared
-            task.add_done_callback(lambda _: self._forget(key, shared))
-        shared.waiters += 1
-        try:
-            return await asyncio.shield(shared.task)
-        except asyncio.CancelledError:
-            if shared.waiters == 1 and not shared.task.done():
-                shared.task.cancel()
-                await asyncio.wait([shared.task])
-            raise
-        finally:
-            shared.waiters -= 1
+        """Fetch with retries; identical requests in flight share one attempt loop.
 
-    def _forget(self, key: tuple[str, str], shared: _Shared) -> None:
-        if self._inflight.get(key) is shared:
+        The first caller runs the attempts in its own task (no task per request);
+        later callers for the same ref wait on its future. If that first caller is
+        cancelled, a waiter that was not takes the request over.
+        """
+        key = (gate.name, task_id)
+        while (shared := self._inflight.get(key)) is not None:
+            try:
+                return await asyncio.shield(shared)
+            except asyncio.CancelledError:
+                if not shared.cancelled() or _cancelling():
+                    raise
+                # The caller that ran it was cancelled, not us: run it ourselves.
+        self._ensure_session()
+        future: asyncio.Future[UnifiedTask[Any]] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            task = await self._attempts(gate, task_id)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no warning when nobody else was waiting
+            raise
+        else:
+            future.set_result(task)
+            return task
+        finally:
             del self._inflight[key]
-        if not shared.task.cancelled():
-            shared.task.exception()  # marks it retrieved: no "never retrieved" warning
 
     async def _attempts(self, gate: ProviderGate, task_id: str) -> UnifiedTask[Any]:
         session = self._ensure_session()

@@ -94,13 +94,14 @@ async def attempt(
 ) -> UnifiedTask[Any]:
     """Send one GET for ``task_id`` and return the task, or raise a `ProviderError`."""
     provider = adapter.name
-    request = adapter.request(task_id)
-    started = time.monotonic()
+    url, headers = adapter.request(task_id)
+    debug = logger.isEnabledFor(logging.DEBUG)
+    started = time.monotonic() if debug else 0.0
     retry_after: str | None = None
     outcome = "error"
     try:
         async with session.get(
-            request.url, headers=request.headers, allow_redirects=False, timeout=timeout
+            url, headers=headers, allow_redirects=False, timeout=timeout
         ) as response:
             status = response.status
             outcome = str(status)
@@ -133,7 +134,7 @@ async def attempt(
             task_id=task_id,
         ) from exc
     finally:
-        if logger.isEnabledFor(logging.DEBUG):
+        if debug:
             logger.debug(
                 "GET %s task %r -> %s in %.3fs (attempt %d)",
                 provider,

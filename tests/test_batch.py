@@ -157,12 +157,39 @@ async def test_cancelling_one_sharer_does_not_cancel_the_others(server: Scripted
     async with make_bridge(server) as bridge:
         first = asyncio.ensure_future(bridge.get("alumio", "same"))
         second = asyncio.ensure_future(bridge.get("alumio", "same"))
+        third = asyncio.ensure_future(bridge.get("alumio", "same"))
         await arrived.wait()
-        first.cancel()
+        first.cancel()  # the caller whose task was sending the request
         with pytest.raises(asyncio.CancelledError):
             await first
         release.set()
-        assert (await second).id == "order-export-42"
+        results = await asyncio.gather(second, third)
+    assert [t.id for t in results] == ["order-export-42"] * 2
+    # The cancelled caller's request went with it; the others shared one more.
+    assert len(server.requests) == 2
+
+
+async def test_cancelling_a_waiting_sharer_leaves_the_request_alone(
+    server: ScriptedServer,
+) -> None:
+    arrived = asyncio.Event()
+    release = asyncio.Event()
+
+    async def held(request: web.Request) -> web.StreamResponse:
+        arrived.set()
+        await release.wait()
+        return web.Response(body=dumps(alumio_body()), content_type="application/json")
+
+    server.handler = held
+    async with make_bridge(server) as bridge:
+        first = asyncio.ensure_future(bridge.get("alumio", "same"))
+        second = asyncio.ensure_future(bridge.get("alumio", "same"))
+        await arrived.wait()
+        second.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await second
+        release.set()
+        assert (await first).id == "order-export-42"
     assert len(server.requests) == 1
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 import attrs
 from yarl import URL
@@ -13,12 +13,17 @@ from .._models import UnifiedTask
 __all__ = ["ErrorInfo", "ProviderAdapter", "ProviderConfig", "Request"]
 
 
-@attrs.frozen(slots=True)
-class Request:
-    """One GET to send: the URL (already encoded) and the headers, secrets included."""
+class Request(NamedTuple):
+    """One GET to send: the URL (already encoded) and the headers, secrets included.
+
+    A named tuple, since one is built per request; its repr leaves the headers out.
+    """
 
     url: URL
-    headers: Mapping[str, str] = attrs.field(repr=False)
+    headers: Mapping[str, str]
+
+    def __repr__(self) -> str:
+        return f"Request(url={str(self.url)!r})"
 
 
 @attrs.frozen(slots=True)
