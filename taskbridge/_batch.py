@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -97,7 +97,7 @@ class _End:
 
 async def stream(  # noqa: PLR0915 - feeder, workers and consumer share the queues
     bridge: TaskBridge, refs: Iterable[Any] | AsyncIterable[Any]
-) -> AsyncIterator[TaskResult]:
+) -> AsyncGenerator[TaskResult, None]:
     """See `TaskBridge.stream`."""
     out: asyncio.Queue[TaskResult | _End] = asyncio.Queue()
     window = asyncio.Semaphore(bridge._window())

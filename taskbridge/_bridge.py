@@ -7,7 +7,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -242,7 +242,9 @@ class TaskBridge:
         """
         return await _batch.get_many(self, refs, on_result)
 
-    def stream(self, refs: Iterable[RefLike] | AsyncIterable[RefLike]) -> AsyncIterator[TaskResult]:
+    def stream(
+        self, refs: Iterable[RefLike] | AsyncIterable[RefLike]
+    ) -> AsyncGenerator[TaskResult, None]:
         """Fetch tasks from a sync or async iterable, yielding results as they complete.
 
         The input is read lazily, a bounded window ahead, so memory stays

@@ -17,6 +17,9 @@ from collections.abc import Awaitable, Callable
 __all__ = ["RateLimiter"]
 
 WINDOW = 60.0
+# Requests reach the server a little after their grant, each with its own lag: keep
+# each start in the 60-second log this much longer so arrivals, too, fit the limit.
+WINDOW_MARGIN = 0.1
 # Float slack: a wait shorter than this is no wait (and cannot spin on a coarse clock).
 _EPSILON = 1e-9
 
@@ -58,11 +61,11 @@ class RateLimiter:
         self._updated = now
         delay = (1.0 - self._tokens) / self._rate if self._tokens < 1.0 - _EPSILON else 0.0
         starts = self._starts
-        while starts and starts[0] + WINDOW <= now:
+        while starts and starts[0] + WINDOW + WINDOW_MARGIN <= now:
             starts.popleft()
         if len(starts) >= self._limit:
             # Never round this one down: the window's ceiling is a hard promise.
-            delay = max(delay, starts[0] + WINDOW - now, 2 * _EPSILON)
+            delay = max(delay, starts[0] + WINDOW + WINDOW_MARGIN - now, 2 * _EPSILON)
         return delay
 
     async def acquire(self) -> None:

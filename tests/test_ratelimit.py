@@ -7,7 +7,7 @@ import bisect
 
 import pytest
 
-from taskbridge._ratelimit import RateLimiter
+from taskbridge._ratelimit import WINDOW_MARGIN, RateLimiter
 
 
 class FakeTime:
@@ -74,10 +74,11 @@ async def test_sustained_rate_is_at_least_97_percent_of_the_limit() -> None:
     assert achieved <= 100 * (1 + 1 / 180)
 
 
-async def test_one_per_minute_waits_a_minute() -> None:
+async def test_one_per_minute_waits_a_minute_and_the_arrival_margin() -> None:
     fake = FakeTime()
     limiter = RateLimiter(1, clock=fake.clock, sleep=fake.sleep)
-    assert rel(await starts(limiter, fake, 3)) == pytest.approx([0.0, 60.0, 120.0])
+    gap = 60.0 + WINDOW_MARGIN
+    assert rel(await starts(limiter, fake, 3)) == pytest.approx([0.0, gap, 2 * gap])
 
 
 async def test_waiters_are_served_first_come_first_served() -> None:
