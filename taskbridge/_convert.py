@@ -33,7 +33,7 @@ from cattrs.v import format_exception
 
 from ._fastgen import make_fast_structure_fn
 
-__all__ = ["Decoder", "SchemaError", "decode", "make_converter", "parse_datetime", "wire"]
+__all__ = ["Decoder", "SchemaError", "make_converter", "parse_datetime", "wire"]
 
 T = TypeVar("T")
 
@@ -246,30 +246,27 @@ def _format(exc: BaseException, tp: type | None) -> str:
 
 def _wire_errors(exc: BaseException, path: str) -> list[str]:
     """Like `cattrs.transform_error`, but the paths use the wire names (``$.data.createdAt``)."""
+    located: list[tuple[BaseException, str, Any]]
+    without: list[Exception]
     if isinstance(exc, cattrs.IterableValidationError):
-        errors: list[str] = []
-        with_index, without = exc.group_exceptions()
-        for sub, note in with_index:
-            sub_path = f"{path}[{note.index!r}]"
-            if isinstance(sub, (cattrs.ClassValidationError, cattrs.IterableValidationError)):
-                errors.extend(_wire_errors(sub, sub_path))
-            else:
-                errors.append(f"{_format(sub, note.type)} @ {sub_path}")
-        errors.extend(f"{_format(sub, None)} @ {path}" for sub in without)
-        return errors
-    if isinstance(exc, cattrs.ClassValidationError):
+        by_index, without = exc.group_exceptions()
+        located = [(sub, f"{path}[{note.index!r}]", note.type) for sub, note in by_index]
+    elif isinstance(exc, cattrs.ClassValidationError):
         names = {f.name: _wire_name(f) for f in attrs.fields(exc.cl)} if attrs.has(exc.cl) else {}
-        errors = []
-        with_notes, without_notes = exc.group_exceptions()
-        for sub, attr_note in with_notes:
-            sub_path = f"{path}.{names.get(attr_note.name, attr_note.name)}"
-            if isinstance(sub, (cattrs.ClassValidationError, cattrs.IterableValidationError)):
-                errors.extend(_wire_errors(sub, sub_path))
-            else:
-                errors.append(f"{_format(sub, attr_note.type)} @ {sub_path}")
-        errors.extend(f"{_format(sub, None)} @ {path}" for sub in without_notes)
-        return errors
-    return [f"{_format(exc, None)} @ {path}"]
+        by_field, without = exc.group_exceptions()
+        located = [
+            (sub, f"{path}.{names.get(note.name, note.name)}", note.type) for sub, note in by_field
+        ]
+    else:
+        return [f"{_format(exc, None)} @ {path}"]
+    errors: list[str] = []
+    for sub, sub_path, tp in located:
+        if isinstance(sub, (cattrs.ClassValidationError, cattrs.IterableValidationError)):
+            errors.extend(_wire_errors(sub, sub_path))
+        else:
+            errors.append(f"{_format(sub, tp)} @ {sub_path}")
+    errors.extend(f"{_format(sub, None)} @ {path}" for sub in without)
+    return errors
 
 
 def _describe(exc: BaseException, detailed: cattrs.Converter, data: Any, cls: type[Any]) -> str:
@@ -308,8 +305,3 @@ class Decoder(Generic[T]):
             return self._hook(data, self._cls)
         except Exception as exc:
             raise SchemaError(_describe(exc, self._detailed, data, self._cls)) from exc
-
-
-def decode(body: bytes, cls: type[T], fast: cattrs.Converter, detailed: cattrs.Converter) -> T:
-    """Parse JSON ``body`` into ``cls``; raise `SchemaError` naming what is wrong."""
-    return Decoder(cls, fast, detailed)(body)

@@ -5,7 +5,7 @@ dispatches on every call; on a full Cakewalk task that was most of the decode ti
 These hooks check primitives, optionals, open enums and datetimes inline and call a
 hook only for nested models and lists. They are registered in the provider's own
 cattrs converter, which still resolves nested types; when they fail, decoding runs
-again through cattrs' detailed validation to name the field (see `_convert.decode`).
+again through cattrs' detailed validation to name the field (see `_convert.Decoder`).
 """
 
 from __future__ import annotations

@@ -54,6 +54,20 @@ async def echo(request: web.Request) -> web.StreamResponse:
     return web.Response(body=dumps(body), content_type="application/json")
 
 
+def hold(server: ScriptedServer) -> tuple[asyncio.Event, asyncio.Event]:
+    """Make the server hold every request until released; ``arrived`` is set by the first."""
+    arrived = asyncio.Event()
+    release = asyncio.Event()
+
+    async def held(request: web.Request) -> web.StreamResponse:
+        arrived.set()
+        await release.wait()
+        return web.Response(body=dumps(alumio_body()), content_type="application/json")
+
+    server.handler = held
+    return arrived, release
+
+
 @pytest.fixture
 def echoing(server: ScriptedServer) -> ScriptedServer:
     server.handler = echo
@@ -125,15 +139,7 @@ async def test_identical_refs_in_a_batch_cost_one_request(echoing: ScriptedServe
 
 
 async def test_concurrent_gets_of_one_task_share_a_request(server: ScriptedServer) -> None:
-    arrived = asyncio.Event()
-    release = asyncio.Event()
-
-    async def held(request: web.Request) -> web.StreamResponse:
-        arrived.set()
-        await release.wait()
-        return web.Response(body=dumps(alumio_body()), content_type="application/json")
-
-    server.handler = held
+    arrived, release = hold(server)
     async with make_bridge(server) as bridge:
         jobs = [asyncio.ensure_future(bridge.get("alumio", "same")) for _ in range(5)]
         await arrived.wait()
@@ -145,15 +151,7 @@ async def test_concurrent_gets_of_one_task_share_a_request(server: ScriptedServe
 
 
 async def test_cancelling_one_sharer_does_not_cancel_the_others(server: ScriptedServer) -> None:
-    arrived = asyncio.Event()
-    release = asyncio.Event()
-
-    async def held(request: web.Request) -> web.StreamResponse:
-        arrived.set()
-        await release.wait()
-        return web.Response(body=dumps(alumio_body()), content_type="application/json")
-
-    server.handler = held
+    arrived, release = hold(server)
     async with make_bridge(server) as bridge:
         first = asyncio.ensure_future(bridge.get("alumio", "same"))
         second = asyncio.ensure_future(bridge.get("alumio", "same"))
@@ -172,15 +170,7 @@ async def test_cancelling_one_sharer_does_not_cancel_the_others(server: Scripted
 async def test_cancelling_a_waiting_sharer_leaves_the_request_alone(
     server: ScriptedServer,
 ) -> None:
-    arrived = asyncio.Event()
-    release = asyncio.Event()
-
-    async def held(request: web.Request) -> web.StreamResponse:
-        arrived.set()
-        await release.wait()
-        return web.Response(body=dumps(alumio_body()), content_type="application/json")
-
-    server.handler = held
+    arrived, release = hold(server)
     async with make_bridge(server) as bridge:
         first = asyncio.ensure_future(bridge.get("alumio", "same"))
         second = asyncio.ensure_future(bridge.get("alumio", "same"))
