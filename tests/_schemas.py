@@ -1,4 +1,4 @@
-"""Self-contained JSON Schemas for the 200 bodies, built from the shared OpenAPI specs.
+"""Self-contained JSON Schemas for the 200 bodies, built from the vendored OpenAPI specs.
 
 `hypothesis_jsonschema.from_schema` wants plain JSON Schema, so the OpenAPI documents are
 rewritten: every ``$ref`` to ``components/schemas`` is inlined (the specs hold no
@@ -32,7 +32,7 @@ __all__ = [
     "cakewalk_task_record",
 ]
 
-SPECS = Path(__file__).resolve().parents[2] / "shared" / "specs"
+SPECS = Path(__file__).resolve().parents[1] / "specs"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 # A JSON scalar that orjson can always serialize, small enough to generate quickly.

@@ -209,9 +209,11 @@ async def test_429_pauses_the_whole_provider(
     skipped = [0.0]
     waits: list[float] = []
     release = asyncio.Event()
+    first_wait = asyncio.Event()
 
     async def fake_sleep(delay: float) -> None:
         waits.append(delay)
+        first_wait.set()
         if len(waits) == 1:  # the 429'd request's own wait: hold it, time stands still
             await release.wait()
         else:
@@ -222,8 +224,7 @@ async def test_429_pauses_the_whole_provider(
     server.script([(429, {}, {"Retry-After": "5"}), OK])
     async with make_bridge(server) as bridge:
         first = asyncio.ensure_future(bridge.get("alumio", "x"))
-        while not waits:
-            await asyncio.sleep(0)
+        await asyncio.wait_for(first_wait.wait(), timeout=10)
         await bridge.get("alumio", "y")  # another task, started during the pause
         release.set()
         await first

@@ -40,7 +40,7 @@ from taskbridge.sandbox import (
     create_app,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SPECS = Path(__file__).resolve().parents[1] / "specs"
 SANDBOX_DIR = Path(sandbox_pkg.__file__).parent
 CAKEWALK_CONTENT_TYPES = {
     "application/json; charset=utf-8",
@@ -90,10 +90,10 @@ class Specs:
     """Both providers' spec schemas, ready to validate bodies."""
 
     def __init__(self) -> None:
-        raw = json.loads((SHARED / "specs" / "cakewalk-get-task.openapi.json").read_text())
+        raw = json.loads((SPECS / "cakewalk-get-task.openapi.json").read_text())
         self.cakewalk_raw: dict[str, Any] = _nullable_to_jsonschema(raw)
         self.alumio_raw: dict[str, Any] = yaml.safe_load(
-            (SHARED / "specs" / "alumio-get-task.openapi.yaml").read_text()
+            (SPECS / "alumio-get-task.openapi.yaml").read_text()
         )
         self.relaxed_raw = copy.deepcopy(self.alumio_raw)
         del self.relaxed_raw["components"]["schemas"]["TaskStatus"]["enum"]
