@@ -37,7 +37,9 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
-_MISSING_EXTRA = 'taskbridge: the command line needs the cli extra: pip install "taskbridge[cli]"'
+_MISSING_EXTRA = (
+    'taskbridge: the command line needs the cli extra: pip install "aiotaskbridge[cli]"'
+)
 # The seed of `taskbridge sandbox` by default, so `--sandbox` serves the same tasks.
 SANDBOX_SEED = 1
 _PROVIDERS = ("cakewalk", "alumio")
@@ -438,7 +440,10 @@ def _build() -> click.Group:
     @click.option("--json", "as_json", is_flag=True, help="Print the whole task as JSON.")
     @connection_options
     def get(provider: str, task_id: str, as_json: bool, **options: Any) -> None:
-        """Fetch one task: taskbridge get cakewalk 3fa85f64-5717-4562-b3fc-2c963f66afa6"""
+        """Fetch one task: taskbridge get cakewalk 00abd83b-3f9b-4e37-8840-2b87b3c1c069
+
+        Add --sandbox to try it on the bundled sandbox, with no credentials.
+        """
         _run(_get(_settings(options), provider.lower(), task_id, as_json))
 
     @cli.command("get-many")

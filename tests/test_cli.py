@@ -105,7 +105,7 @@ def test_missing_cli_extra_is_one_line_and_exit_2() -> None:
     )
     assert result.returncode == 2
     assert result.stderr == (
-        'taskbridge: the command line needs the cli extra: pip install "taskbridge[cli]"\n'
+        'taskbridge: the command line needs the cli extra: pip install "aiotaskbridge[cli]"\n'
     )
 
 
