@@ -137,9 +137,19 @@ class TaskBridge:
         ``TASKBRIDGE_ALUMIO_BASE_URL`` and ``TASKBRIDGE_ALUMIO_TOKEN`` (and optionally
         ``TASKBRIDGE_ALUMIO_SPACE``). Other keyword arguments go to `TaskBridge`.
 
+        Args:
+            environ: the variables to read; ``os.environ`` when ``None``.
+            **options: further `TaskBridge` arguments (``retry``, ``timeout``, ...).
+
         Raises:
             ConfigurationError: a provider's variables are half set or invalid, or
                 none is set at all.
+
+        Example:
+            ```python
+            async with TaskBridge.from_env(timeout=10.0) as bridge:
+                print(bridge.providers)
+            ```
         """
         env = os.environ if environ is None else environ
         configs = [c for c in (kind.from_env(env) for kind in REGISTRY) if c is not None]
@@ -220,10 +230,24 @@ class TaskBridge:
     async def get(self, provider: str | Provider, task_id: str) -> UnifiedTask[Any]:
         """Fetch one task.
 
+        Args:
+            provider: ``"cakewalk"`` or ``"alumio"`` (or a `Provider`).
+            task_id: the provider's task id; a Cakewalk id must be a canonical UUID.
+
+        Returns:
+            The task, with the provider's typed record in ``detail``.
+
         Raises:
             ConfigurationError: the provider is unknown or not configured.
             InvalidTaskIdError: the id cannot be valid; nothing was sent.
             ProviderError: the request failed (see the error tree).
+
+        Example:
+            ```python
+            task = await bridge.get("alumio", "order-export-42")
+            if task.is_terminal:
+                print(task.status, task.updated_at)
+            ```
         """
         gate = self._gate(provider)
         return await self._fetch(gate, gate.adapter.check_id(task_id))
@@ -237,8 +261,20 @@ class TaskBridge:
         """Fetch many tasks concurrently; one `TaskResult` per ref, in input order.
 
         Never raises for a per-item failure: each is a typed error on its result.
-        ``on_result`` is called with each result as it completes (for progress).
         Identical refs are fetched once.
+
+        Args:
+            refs: ``(provider, task_id)`` pairs or `TaskRef` s, in any mix of providers.
+            on_result: called with each result as it completes (for progress).
+
+        Returns:
+            One result per ref, in the order of ``refs``.
+
+        Example:
+            ```python
+            results = await bridge.get_many([("cakewalk", id1), ("alumio", id2)])
+            failed = [r for r in results if not r.ok]
+            ```
         """
         return await _batch.get_many(self, refs, on_result)
 
@@ -250,6 +286,18 @@ class TaskBridge:
         The input is read lazily, a bounded window ahead, so memory stays
         O(concurrency) however long it is. Leaving the loop early cancels what is in
         flight; wrap in `contextlib.aclosing` to have that happen at once.
+
+        Args:
+            refs: a sync or async iterable of ``(provider, task_id)`` pairs or `TaskRef` s.
+
+        Yields:
+            One result per ref, in completion order.
+
+        Example:
+            ```python
+            async for result in bridge.stream(read_refs("refs.txt")):
+                print(result.ref, result.task.status if result.ok else result.error)
+            ```
         """
         return _batch.stream(self, refs)
 

@@ -14,12 +14,13 @@ own ``conftest.py`` to change the seed, the number of tasks, faults or ``any_id`
 The fixtures are async: they need pytest-asyncio (``asyncio_mode = "auto"``, or mark
 the tests with ``@pytest.mark.asyncio``).
 
-Example::
-
+Example:
+    ```python
     async def test_my_sync_job(taskbridge_bridge, taskbridge_sandbox):
         task_id = taskbridge_sandbox.cakewalk_ids[0]
         await my_sync_job(taskbridge_bridge, [("cakewalk", task_id)])
         assert taskbridge_sandbox.stats.cakewalk.requests == 1
+    ```
 """
 
 from __future__ import annotations

@@ -4,14 +4,15 @@ It writes the providers' wire JSON itself (it never imports the client), so it i
 an independent check of the client. Seeded data is deterministic; faults are
 reproducible per id under their seed.
 
-Example::
-
+Example:
+    ```python
     from taskbridge.sandbox import Faults, Sandbox
 
     async with Sandbox(seed=1, faults={"alumio": Faults(error_rate=0.1)}) as sb:
         config = sb.cakewalk_config(requests_per_minute=None)
         ...
         assert sb.stats.cakewalk.requests > 0
+    ```
 
 Run one from a shell with ``python -m taskbridge.sandbox --port 8080 --seed 1``.
 """

@@ -35,12 +35,13 @@ class Sandbox:
         credentials: what the sandbox accepts; default ``Credentials()``.
         track_requests: record each id and arrival time in ``stats``.
 
-    Example::
-
+    Example:
+        ```python
         async with Sandbox(seed=1) as sb:
             async with TaskBridge(cakewalk=sb.cakewalk_config()) as bridge:
                 task = await bridge.get("cakewalk", sb.cakewalk_ids[0])
             assert sb.stats.cakewalk.requests == 1
+        ```
     """
 
     def __init__(
