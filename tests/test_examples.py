@@ -69,10 +69,9 @@ def sandbox_env(sandbox: Sandbox) -> dict[str, str]:
 
 
 def test_every_example_file_is_run_by_a_test() -> None:
-    files = {
-        p.relative_to(EXAMPLES).as_posix()
-        for p in EXAMPLES.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts
+    relative = [p.relative_to(EXAMPLES) for p in EXAMPLES.rglob("*") if p.is_file()]
+    files = {  # caches (__pycache__, .mypy_cache) are not examples
+        p.as_posix() for p in relative if not any(part.startswith((".", "__")) for part in p.parts)
     }
     assert files == set(RUN_BY)
     names = {name for name in globals() if name.startswith("test_")}
