@@ -11,6 +11,8 @@ under a typed ``web.AppKey``. Credentials come from the ``TASKBRIDGE_*`` variabl
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -27,6 +29,7 @@ from taskbridge import (
 )
 
 BRIDGE = web.AppKey("bridge", TaskBridge)
+logger = logging.getLogger("taskbridge_service")
 
 
 async def bridge_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -48,6 +51,9 @@ async def get_task(request: web.Request) -> web.Response:
     task_id = request.match_info["task_id"]
     try:
         task = await request.app[BRIDGE].get(provider, task_id)
+    except asyncio.CancelledError:  # the client hung up (with handler_cancellation=True)
+        logger.info("client went away: cancelled the fetch of %s %r", provider, task_id)
+        raise
     except (InvalidTaskIdError, ConfigurationError) as exc:
         return json_response({"error": type(exc).__name__, "message": str(exc)}, 400)
     except TaskNotFoundError as exc:
@@ -70,6 +76,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # handler_cancellation: a client that hangs up cancels its handler, and with it
     # the fetch in flight (aiohttp >= 3.9 leaves handlers running by default).
     web.run_app(create_app(), host=args.host, port=args.port, handler_cancellation=True)

@@ -28,7 +28,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 # Every file in examples/ and the test that runs it; a new example must be added here.
 RUN_BY = {
-    "aiohttp_service.py": "test_aiohttp_service",
+    "aiohttp_service.py": "test_aiohttp_service*",
     "batch_job.py": "test_batch_job_*",
     "starlette_service.py": "test_starlette_service_*",
     "testing/conftest.py": "test_users_test_suite_passes",
@@ -133,6 +133,11 @@ async def test_batch_job_reports_failures_and_exits_1(
     assert "FAILED cakewalk '00000000-0000-4000-8000-000000000000': TaskNotFoundError" in out
     assert "FAILED cakewalk 'not-a-uuid': InvalidTaskIdError" in out
     assert err.splitlines()[-1] == "progress: 3/3 (100%)"
+
+
+async def get_json(session: aiohttp.ClientSession, url: Any) -> tuple[int, Any]:
+    async with session.get(url) as response:
+        return response.status, await response.json()
 
 
 # The Starlette service.
@@ -334,6 +339,53 @@ async def test_aiohttp_service(
         assert response.status == 400
         bridge = app[aiohttp_service.BRIDGE]
     assert "closed" in repr(bridge)
+
+
+async def test_aiohttp_service_cancels_the_fetch_when_the_client_hangs_up(
+    sandbox: Sandbox,
+    sandbox_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Served as its main() serves it (``handler_cancellation=True``), a hang-up cancels."""
+    from aiohttp import web
+
+    for name, value in sandbox_env.items():
+        if name.startswith("TASKBRIDGE_"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    import aiohttp_service
+
+    caplog.set_level("INFO", logger="taskbridge_service")
+    sandbox.set_faults("cakewalk", Faults(slow_rate=1.0, slow_delay=30))
+    task_id = sandbox.cakewalk_ids[0]
+    runner = web.AppRunner(aiohttp_service.create_app(), handler_cancellation=True)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/tasks/cakewalk/{task_id}"
+        async with aiohttp.ClientSession() as session:
+            request = asyncio.ensure_future(session.get(url))
+
+            async def arrived() -> bool:
+                return sandbox.stats.cakewalk.in_flight == 1
+
+            await within(20, arrived)
+            request.cancel()  # the client hangs up: its connection is closed
+            await asyncio.gather(request, return_exceptions=True)
+
+        async def logged() -> bool:
+            return "client went away: cancelled the fetch of cakewalk" in caplog.text
+
+        await within(20, logged)
+        sandbox.set_faults("cakewalk", None)
+        async with aiohttp.ClientSession() as session:  # the bridge serves the next client
+            status, body = await get_json(session, url)
+        assert (status, body["id"]) == (200, task_id)
+    finally:
+        await runner.cleanup()
+    assert sandbox.stats.cakewalk.requests == 2
 
 
 # The user's test suite.
