@@ -264,7 +264,7 @@ class TaskBridge:
         Identical refs are fetched once.
 
         Args:
-            refs: ``(provider, task_id)`` pairs or `TaskRef` s, in any mix of providers.
+            refs: ``(provider, task_id)`` pairs or `TaskRef` values, in any mix of providers.
             on_result: called with each result as it completes (for progress).
 
         Returns:
@@ -288,7 +288,7 @@ class TaskBridge:
         flight; wrap in `contextlib.aclosing` to have that happen at once.
 
         Args:
-            refs: a sync or async iterable of ``(provider, task_id)`` pairs or `TaskRef` s.
+            refs: a sync or async iterable of ``(provider, task_id)`` pairs or `TaskRef` values.
 
         Yields:
             One result per ref, in completion order.
