@@ -209,3 +209,12 @@ def test_python_blocks_and_examples_pass_mypy_strict(tmp_path: Path) -> None:
         cwd=EXAMPLES / "testing",  # so test_sync_job.py finds sync_job
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_sandbox_credentials_named_in_the_testing_guide_are_its_own() -> None:
+    from taskbridge.sandbox import Credentials
+
+    text = (DOCS / "guides" / "testing.md").read_text()
+    creds = Credentials()
+    for value in (creds.cakewalk_api_key, creds.cakewalk_api_secret, creds.alumio_token):
+        assert f"`{value}`" in text
