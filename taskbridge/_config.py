@@ -33,6 +33,21 @@ class RetryPolicy:
     on a retried answer is waited for instead, unless it is above ``max_retry_after``: then
     the error is raised at once. ``max_attempts`` counts the first try, so
     ``RetryPolicy(max_attempts=1)`` never retries.
+
+    Args:
+        max_attempts: attempts in all, the first included.
+        initial_backoff: seconds; the cap of the first random wait.
+        max_backoff: seconds; no wait is longer.
+        max_retry_after: seconds; a ``Retry-After`` above this is raised, not waited for.
+
+    Raises:
+        ConfigurationError: a value is not a finite number >= 0 (``max_attempts``: an
+            integer >= 1).
+
+    Example:
+        ```python
+        TaskBridge(cakewalk=config, retry=RetryPolicy(max_attempts=6, max_backoff=5.0))
+        ```
     """
 
     max_attempts: int = attrs.field(default=4, validator=_positive_int)

@@ -75,10 +75,13 @@ class RequestTimeoutError(TransportError, TimeoutError):
 class APIError(ProviderError):
     """The provider answered with an unexpected HTTP status.
 
-    ``status`` is the HTTP status, ``title`` and ``detail`` come from the provider's
-    error body when it has one, and ``body`` holds that body parsed into the provider's
-    error model (or ``None`` when there was no parseable body). ``retry_after`` is the
-    answer's ``Retry-After`` in seconds, when it had a usable one.
+    Attributes:
+        status: the HTTP status.
+        title: the title of the provider's error body, when it has one.
+        detail: the detail of the provider's error body, when it has one.
+        body: that body parsed into the provider's error model, or ``None`` when there
+            was no parseable body.
+        retry_after: the answer's ``Retry-After`` in seconds, when it had a usable one.
     """
 
     def __init__(
