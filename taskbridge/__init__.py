@@ -24,9 +24,11 @@ from ._errors import (
     TaskBridgeError,
     TaskNotFoundError,
     TransportError,
+    WaitTimeoutError,
 )
 from ._models import Provider, TaskRef, TaskResult, TaskStatus, UnifiedTask
 from ._version import __version__
+from ._watch import TaskUpdate
 from .providers.alumio import AlumioConfig, AlumioTask
 from .providers.cakewalk import CakewalkConfig, CakewalkTask
 
@@ -52,7 +54,9 @@ __all__ = [
     "TaskRef",
     "TaskResult",
     "TaskStatus",
+    "TaskUpdate",
     "TransportError",
     "UnifiedTask",
+    "WaitTimeoutError",
     "__version__",
 ]

@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from . import _batch
+from . import _batch, _watch
 from ._config import RetryPolicy
 from ._errors import (
     APIError,
@@ -26,6 +26,7 @@ from ._gate import ProviderGate
 from ._models import Provider, TaskRef, TaskResult, UnifiedTask
 from ._retry import RETRY_STATUSES, backoff
 from ._transport import Redactor, attempt
+from ._watch import Watch
 from .providers import REGISTRY, ProviderConfig
 from .providers.alumio import AlumioConfig
 from .providers.cakewalk import CakewalkConfig
@@ -126,6 +127,7 @@ class TaskBridge:
         self._inflight: dict[tuple[str, str], asyncio.Future[UnifiedTask[Any]]] = {}
         self._closed = False
         self._sleep = _sleep
+        self._polling = _watch.Scheduler(self, clock=_clock, sleep=_sleep)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> TaskBridge:
@@ -195,6 +197,7 @@ class TaskBridge:
         Requests still in flight on the bridge's own session end with a `TransportError`.
         """
         self._closed = True
+        self._polling.close()
         session, self._session = self._session, None
         if session is not None and self._owns_session:
             await session.close()
@@ -300,6 +303,51 @@ class TaskBridge:
             ```
         """
         return _batch.stream(self, refs)
+
+    async def wait(
+        self,
+        provider: str | Provider,
+        task_id: str,
+        *,
+        timeout: float | None = None,
+        until: Callable[[UnifiedTask[Any]], object] | None = None,
+    ) -> UnifiedTask[Any]:
+        """Poll a task until it is terminal (or ``until(task)`` is true) and return it.
+
+        Polls start every ``poll_interval`` of the provider's config and slow down to
+        ``max_poll_interval`` while nothing changes; they share the provider's limits
+        with every other call. A terminal task ends the wait whatever ``until`` says.
+
+        Raises:
+            WaitTimeoutError: not done within ``timeout`` seconds; ``.last`` holds the
+                last task seen (or ``None``).
+            ProviderError: a fatal error (not found, auth, ...); retryable errors are
+                retried and polled again, and do not end the wait.
+        """
+        return await self._polling.wait(provider, task_id, timeout=timeout, until=until)
+
+    def watch(
+        self,
+        refs: Iterable[RefLike],
+        *,
+        until: Callable[[UnifiedTask[Any]], object] | None = None,
+    ) -> Watch:
+        """Follow many tasks; an async iterator of `TaskUpdate`.
+
+        Yields each ref's first observation, then an update each time its
+        ``provider_status`` changes. A ref leaves when terminal (or when ``until(task)``
+        is true: that observation is always yielded), or on a fatal error, yielded once
+        as an update with ``error``. Ends when no ref is left. One scheduler per bridge
+        polls the most overdue task first, so thousands of refs share the rate budget
+        fairly. Leaving the loop stops every poll of the watch at once.
+
+        Example:
+            ```python
+            async for update in bridge.watch([("alumio", "order-42"), ("cakewalk", tid)]):
+                print(update.ref.task_id, update.task and update.task.status)
+            ```
+        """
+        return self._polling.watch(refs, until=until)
 
     # Internals shared with _batch.
 

@@ -10,7 +10,7 @@ import attrs
 
 from ._errors import ConfigurationError
 
-__all__ = ["RetryPolicy", "check_base_url", "check_limits"]
+__all__ = ["RetryPolicy", "check_base_url", "check_limits", "check_polling"]
 
 
 def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -108,3 +108,17 @@ def check_limits(owner: str, max_concurrency: object, requests_per_minute: objec
         or requests_per_minute <= 0
     ):
         raise ConfigurationError(f"{owner}.requests_per_minute must be a number > 0, or None")
+
+
+def check_polling(owner: str, poll_interval: object, max_poll_interval: object) -> None:
+    """Validate the per-provider polling settings of `wait` and `watch`."""
+    for name, value in (("poll_interval", poll_interval), ("max_poll_interval", max_poll_interval)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            raise ConfigurationError(f"{owner}.{name} must be a number of seconds > 0")
+    if max_poll_interval < poll_interval:  # type: ignore[operator]  # both checked above
+        raise ConfigurationError(f"{owner}.max_poll_interval must be >= poll_interval")

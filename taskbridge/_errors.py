@@ -4,6 +4,7 @@
 TaskBridgeError
 ├── ConfigurationError          bad/missing config, unknown or unconfigured provider
 ├── InvalidTaskIdError          also a ValueError; raised before any request is sent
+├── WaitTimeoutError            also the builtin TimeoutError; .last
 └── ProviderError               .provider, .task_id
     ├── TransportError          connection failures
     │   └── RequestTimeoutError also the builtin TimeoutError
@@ -21,6 +22,8 @@ task id, the HTTP status and the provider's own error text only.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "APIError",
     "AuthenticationError",
@@ -34,6 +37,7 @@ __all__ = [
     "TaskBridgeError",
     "TaskNotFoundError",
     "TransportError",
+    "WaitTimeoutError",
     "api_error_for_status",
 ]
 
@@ -53,6 +57,18 @@ class InvalidTaskIdError(TaskBridgeError, ValueError):
         super().__init__(message)
         self.provider = provider
         self.task_id = task_id
+
+
+class WaitTimeoutError(TaskBridgeError, TimeoutError):
+    """`TaskBridge.wait` gave up: the task did not finish within its ``timeout``.
+
+    ``last`` is the last `UnifiedTask` seen before the deadline, or ``None`` when no
+    poll had answered yet.
+    """
+
+    def __init__(self, message: str, *, last: Any = None) -> None:
+        super().__init__(message)
+        self.last = last
 
 
 class ProviderError(TaskBridgeError):

@@ -23,6 +23,8 @@ from ._alumio_data import ALUMIO_STATUSES, ALUMIO_UNUSUAL_IDS
 from ._app import STATE_KEY, create_app
 from ._data import CAKEWALK_REASONS, CAKEWALK_STATUSES, CAKEWALK_TYPES
 from ._faults import Faults
+from ._lifecycle import STAGES as LIFECYCLE_STAGES
+from ._lifecycle import Lifecycle
 from ._server import Sandbox, serve
 from ._state import Credentials, SandboxState
 from ._stats import ProviderStats, SandboxStats
@@ -33,9 +35,11 @@ __all__ = [
     "CAKEWALK_REASONS",
     "CAKEWALK_STATUSES",
     "CAKEWALK_TYPES",
+    "LIFECYCLE_STAGES",
     "STATE_KEY",
     "Credentials",
     "Faults",
+    "Lifecycle",
     "ProviderStats",
     "Sandbox",
     "SandboxState",

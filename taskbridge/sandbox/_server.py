@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -11,6 +12,7 @@ from aiohttp import web
 
 from ._app import create_app
 from ._faults import Faults
+from ._lifecycle import Lifecycle
 from ._state import Credentials, SandboxState
 from ._stats import SandboxStats
 
@@ -34,6 +36,9 @@ class Sandbox:
         port: the port; 0 picks a free one (read it back from ``url`` or ``port``).
         credentials: what the sandbox accepts; default ``Credentials()``.
         track_requests: record each id and arrival time in ``stats``.
+        lifecycle: make tasks advance through their statuses (see `Lifecycle`).
+        clock: the monotonic clock of the rate limit and the lifecycle (injectable
+            for tests).
 
     Example:
         ```python
@@ -55,6 +60,8 @@ class Sandbox:
         port: int = 0,
         credentials: Credentials | None = None,
         track_requests: bool = True,
+        lifecycle: Lifecycle | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.state = SandboxState(
             seed=seed,
@@ -63,6 +70,8 @@ class Sandbox:
             any_id=any_id,
             credentials=credentials,
             track_requests=track_requests,
+            lifecycle=lifecycle,
+            clock=clock,
         )
         self.host = host
         self._requested_port = port
@@ -157,6 +166,18 @@ class Sandbox:
     def expected(self, provider: str, task_id: str) -> dict[str, Any]:
         """Return the exact ``data``/``object`` dict served for an id; ``KeyError`` if none."""
         return self.state.expected(provider, task_id)
+
+    def advance(self, seconds: float) -> None:
+        """Move the lifecycle ``seconds`` ahead at once (needs ``lifecycle=``)."""
+        self.state.advance(seconds)
+
+    def schedule(self, provider: str, task_id: str) -> tuple[tuple[float, str], ...]:
+        """Return ``(lifecycle time, status)`` of each stage of a task (needs ``lifecycle=``).
+
+        ``sb.state.lifecycle_clock.clock_time(at)`` turns a stage's time into a reading
+        of the sandbox's clock.
+        """
+        return self.state.schedule(provider, task_id)
 
     def reset_stats(self) -> None:
         """Forget the requests counted so far."""

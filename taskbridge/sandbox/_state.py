@@ -14,6 +14,7 @@ import orjson
 
 from . import _alumio_data, _data
 from ._faults import Decision, Faults, Outcome, SlidingWindow, decide
+from ._lifecycle import Lifecycle, LifecycleClock, schedule, status_at
 from ._stats import SandboxStats
 
 __all__ = ["PROVIDERS", "Credentials", "SandboxState", "Served", "is_uuid", "provider_name"]
@@ -95,6 +96,8 @@ class SandboxState:
         templates: distinct on-demand bodies per provider. An on-demand task is one of
             these, picked by its id, with the id spliced in: answering a new id costs
             about as little as a seeded one, and memory stays bounded.
+        lifecycle: make every task advance through its statuses on ``clock`` (see
+            `Lifecycle`); ``None`` (the default) keeps each status fixed.
     """
 
     def __init__(
@@ -108,6 +111,7 @@ class SandboxState:
         track_requests: bool = True,
         clock: Callable[[], float] = time.monotonic,
         templates: int = 1024,
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         if tasks_per_provider < 0:
             raise ValueError("tasks_per_provider must be >= 0")
@@ -135,6 +139,40 @@ class SandboxState:
             self.set_faults(name, value)
         self._sleepers: set[asyncio.Future[None]] = set()
         self.closing = False
+        self.lifecycle = lifecycle
+        self.lifecycle_clock = LifecycleClock(lifecycle, clock) if lifecycle is not None else None
+        # Each seeded task's body per status it has reached: at most three per task.
+        self._staged: dict[tuple[str, str, str], Served] = {}
+
+    def schedule(self, provider: str, task_id: str) -> tuple[tuple[float, str], ...]:
+        """Return ``(lifecycle time, status)`` of each stage of a task; needs a lifecycle."""
+        if self.lifecycle is None:
+            raise RuntimeError("this sandbox has no lifecycle")
+        name = provider_name(provider)
+        if name == "cakewalk":
+            task_id = task_id.lower()
+        return schedule(self.lifecycle, self.seed, name, task_id)
+
+    def advance(self, seconds: float) -> None:
+        """Move lifecycle time ``seconds`` ahead at once; needs a lifecycle."""
+        if self.lifecycle_clock is None:
+            raise RuntimeError("this sandbox has no lifecycle")
+        self.lifecycle_clock.advance(seconds)
+
+    def _staged_answer(self, provider: str, task_id: str, served: Served, seeded: bool) -> Served:
+        assert self.lifecycle is not None
+        assert self.lifecycle_clock is not None
+        stages = schedule(self.lifecycle, self.seed, provider, task_id)
+        status = status_at(stages, self.lifecycle_clock.now())
+        key = (provider, task_id, status)
+        if seeded and (cached := self._staged.get(key)) is not None:
+            return cached
+        body = orjson.loads(served.body)
+        body["data" if provider == "cakewalk" else "object"]["status"] = status
+        staged = attrs.evolve(served, body=orjson.dumps(body))
+        if seeded:
+            self._staged[key] = staged
+        return staged
 
     def ids(self, provider: str) -> tuple[str, ...]:
         """Return the seeded ids of a provider, in seeded order."""
@@ -153,8 +191,11 @@ class SandboxState:
         elif not task_id:
             return None
         served = self._seeded[provider].get(task_id)
+        seeded = served is not None
         if served is None and self.any_id:
             served = self._on_demand(provider, task_id)
+        if served is not None and self.lifecycle is not None:
+            served = self._staged_answer(provider, task_id, served, seeded)
         return served
 
     def _on_demand(self, provider: str, task_id: str) -> Served:

@@ -64,6 +64,8 @@ class AlumioAdapter:
         "_headers",
         "_query",
         "max_concurrency",
+        "max_poll_interval",
+        "poll_interval",
         "requests_per_minute",
     )
 
@@ -72,6 +74,8 @@ class AlumioAdapter:
     def __init__(self, config: AlumioConfig) -> None:
         self.max_concurrency = config.max_concurrency
         self.requests_per_minute = config.requests_per_minute
+        self.poll_interval = config.poll_interval
+        self.max_poll_interval = config.max_poll_interval
         self._base = f"{config.base_url}/api/v1/tasks/"
         self._query = "" if config.space is None else f"?space={quote(config.space, safe='')}"
         self._headers = {

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import attrs
 
-from ..._config import check_base_url, check_limits
+from ..._config import check_base_url, check_limits, check_polling
 from ..._errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -49,6 +49,10 @@ class AlumioConfig:
         max_concurrency: requests in flight at once.
         requests_per_minute: client-side limit; ``None`` (the default) for none, since
             Alumio documents no limit.
+        poll_interval: seconds between the first polls of a task that `TaskBridge.wait`
+            or `TaskBridge.watch` follows; each poll without a change multiplies it by
+            1.5, up to ``max_poll_interval``, and a change resets it.
+        max_poll_interval: the longest wait between two polls of one task.
     """
 
     provider: ClassVar[str] = "alumio"
@@ -58,6 +62,9 @@ class AlumioConfig:
     space: str | None = attrs.field(default=None, kw_only=True, validator=_space)
     max_concurrency: int = attrs.field(default=16, kw_only=True)
     requests_per_minute: float | None = attrs.field(default=None, kw_only=True)
+    # Integration tasks finish in seconds to minutes: poll soon, settle at half a minute.
+    poll_interval: float = attrs.field(default=1.0, kw_only=True)
+    max_poll_interval: float = attrs.field(default=30.0, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         url = check_base_url(self.base_url, what="AlumioConfig.base_url")
@@ -65,6 +72,7 @@ class AlumioConfig:
             url = url[: -len("/api/v1")]
         object.__setattr__(self, "base_url", url)
         check_limits("AlumioConfig", self.max_concurrency, self.requests_per_minute)
+        check_polling("AlumioConfig", self.poll_interval, self.max_poll_interval)
 
     def adapter(self) -> AlumioAdapter:
         """Build the adapter that serves this configuration."""

@@ -42,6 +42,8 @@ class CakewalkAdapter:
         "_decode",
         "_headers",
         "max_concurrency",
+        "max_poll_interval",
+        "poll_interval",
         "requests_per_minute",
     )
 
@@ -50,6 +52,8 @@ class CakewalkAdapter:
     def __init__(self, config: CakewalkConfig) -> None:
         self.max_concurrency = config.max_concurrency
         self.requests_per_minute = config.requests_per_minute
+        self.poll_interval = config.poll_interval
+        self.max_poll_interval = config.max_poll_interval
         self._base = f"{config.base_url}/api/v1/Tasks/"
         self._headers = {
             "X-API-KEY": config.api_key,

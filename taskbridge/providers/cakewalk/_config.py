@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import attrs
 
-from ..._config import check_base_url, check_limits
+from ..._config import check_base_url, check_limits, check_polling
 from ..._errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -40,6 +40,10 @@ class CakewalkConfig:
         max_concurrency: requests in flight at once.
         requests_per_minute: client-side limit (Cakewalk allows 1,000 a minute per key);
             ``None`` for none.
+        poll_interval: seconds between the first polls of a task that `TaskBridge.wait`
+            or `TaskBridge.watch` follows; each poll without a change multiplies it by
+            1.5, up to ``max_poll_interval``, and a change resets it.
+        max_poll_interval: the longest wait between two polls of one task.
     """
 
     provider: ClassVar[str] = "cakewalk"
@@ -49,11 +53,15 @@ class CakewalkConfig:
     base_url: str = attrs.field(default=DEFAULT_BASE_URL, kw_only=True)
     max_concurrency: int = attrs.field(default=16, kw_only=True)
     requests_per_minute: float | None = attrs.field(default=1000, kw_only=True)
+    # Reviews take minutes to days: start at a few seconds, settle at a minute.
+    poll_interval: float = attrs.field(default=5.0, kw_only=True)
+    max_poll_interval: float = attrs.field(default=60.0, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         url = check_base_url(self.base_url, what="CakewalkConfig.base_url")
         object.__setattr__(self, "base_url", url)
         check_limits("CakewalkConfig", self.max_concurrency, self.requests_per_minute)
+        check_polling("CakewalkConfig", self.poll_interval, self.max_poll_interval)
 
     def adapter(self) -> CakewalkAdapter:
         """Build the adapter that serves this configuration."""
