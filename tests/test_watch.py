@@ -1,0 +1,504 @@
+"""`wait` and `watch` end to end: the real client polling the sandbox, tasks moving on a
+virtual clock that the bridge, its rate limiter and the sandbox all read."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import itertools
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+import taskbridge._bridge
+from taskbridge import (
+    AlumioConfig,
+    AuthenticationError,
+    CakewalkConfig,
+    ConfigurationError,
+    InvalidTaskIdError,
+    RetryPolicy,
+    TaskBridge,
+    TaskBridgeError,
+    TaskNotFoundError,
+    TaskRef,
+    TaskStatus,
+    TaskUpdate,
+    WaitTimeoutError,
+)
+from taskbridge.sandbox import Faults, Lifecycle, Sandbox
+
+from ._vtime import VirtualTime
+
+PROVIDERS = [pytest.param("cakewalk", id="cakewalk"), pytest.param("alumio", id="alumio")]
+POLL = {"poll_interval": 5.0, "max_poll_interval": 20.0}
+# Stages last 30 to 90 virtual seconds: polls (at most 20 s apart) see every one.
+STEP = Lifecycle(step=60.0, jitter=0.5)
+
+
+@pytest.fixture
+async def vtime(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[VirtualTime]:
+    vt = VirtualTime()
+    monkeypatch.setattr(taskbridge._bridge, "_clock", vt.clock)
+    monkeypatch.setattr(taskbridge._bridge, "_sleep", vt.sleep)
+    monkeypatch.setattr(taskbridge._bridge, "attempt", vt.counted(taskbridge._bridge.attempt))
+    ticker = asyncio.create_task(vt.run())
+    try:
+        yield vt
+    finally:
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
+
+
+def sandbox(vt: VirtualTime, lifecycle: Lifecycle | None = STEP, **kwargs: Any) -> Sandbox:
+    return Sandbox(seed=5, lifecycle=lifecycle, clock=vt.clock, **kwargs)
+
+
+def bridge_for(sb: Sandbox, **options: Any) -> TaskBridge:
+    cakewalk: dict[str, Any] = {"requests_per_minute": None, **POLL}
+    alumio: dict[str, Any] = {**POLL}
+    cakewalk.update(options.pop("cakewalk", {}))
+    alumio.update(options.pop("alumio", {}))
+    options.setdefault("retry", RetryPolicy(initial_backoff=0.0, max_backoff=0.0))
+    return TaskBridge(
+        cakewalk=sb.cakewalk_config(**cakewalk), alumio=sb.alumio_config(**alumio), **options
+    )
+
+
+def seeded(sb: Sandbox, provider: str, n: int = 0) -> str:
+    return sb.ids(provider)[n]
+
+
+def requests_for(sb: Sandbox, provider: str, task_id: str) -> int:
+    return sb.stats[provider].by_id[task_id]
+
+
+# wait
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_wait_returns_the_task_once_it_is_terminal(vtime: VirtualTime, provider: str) -> None:
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        task_id = seeded(sb, provider)
+        stages = sb.schedule(provider, task_id)
+        task = await bridge.wait(provider, task_id)
+        assert task.is_terminal
+        assert task.provider_status == stages[-1][1]
+        # Seen at the first poll after the change: never before it, at most one capped
+        # interval after it.
+        assert stages[-1][0] <= vtime.now <= stages[-1][0] + POLL["max_poll_interval"]
+        assert bridge._polling.following == 0
+
+
+async def test_wait_on_a_task_already_terminal_costs_one_request(vtime: VirtualTime) -> None:
+    async with sandbox(vtime, lifecycle=None) as sb, bridge_for(sb) as bridge:
+        # Seeded statuses rotate through the list; the first Cakewalk one is Approved.
+        task_id = seeded(sb, "cakewalk")
+        task = await bridge.wait("cakewalk", task_id)
+        assert task.status is TaskStatus.SUCCEEDED
+        assert sb.stats.cakewalk.requests == 1
+        assert vtime.now == 0.0
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_wait_timeout_raises_with_the_last_task_seen(
+    vtime: VirtualTime, provider: str
+) -> None:
+    async with sandbox(vtime, lifecycle=Lifecycle(speed=0)) as sb, bridge_for(sb) as bridge:
+        task_id = seeded(sb, provider)
+        with pytest.raises(WaitTimeoutError) as info:
+            await bridge.wait(provider, task_id, timeout=30)
+        error = info.value
+        assert isinstance(error, TimeoutError)
+        assert isinstance(error, TaskBridgeError)
+        assert error.last is not None
+        assert error.last.id == task_id
+        assert error.last.provider_status == sb.schedule(provider, task_id)[0][1]
+        assert vtime.now == 30
+        # Polled at 0, 5, 12.5 and 23.75: the back-off, and nothing after the deadline.
+        assert requests_for(sb, provider, task_id) == 4
+        await vtime.sleep(600)
+        assert requests_for(sb, provider, task_id) == 4
+        assert bridge._polling.idle
+
+
+async def test_wait_timeout_zero_gives_up_before_any_answer(vtime: VirtualTime) -> None:
+    async with sandbox(vtime, lifecycle=Lifecycle(speed=0)) as sb, bridge_for(sb) as bridge:
+        with pytest.raises(WaitTimeoutError) as info:
+            await bridge.wait("alumio", seeded(sb, "alumio"), timeout=0)
+        assert info.value.last is None
+        assert bridge._polling.following == 0
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_wait_not_found_ends_at_once(vtime: VirtualTime, provider: str) -> None:
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        task_id = "3fa85f64-5717-4562-b3fc-2c963f66afa6" if provider == "cakewalk" else "nope"
+        with pytest.raises(TaskNotFoundError):
+            await bridge.wait(provider, task_id, timeout=600)
+        assert sb.stats[provider].requests == 1
+        assert vtime.now == 0.0
+        assert bridge._polling.following == 0
+
+
+async def test_wait_authentication_error_ends_at_once(vtime: VirtualTime) -> None:
+    async with sandbox(vtime) as sb:
+        config = AlumioConfig(sb.url, "wrong-token", **POLL)
+        async with TaskBridge(alumio=config) as bridge:
+            with pytest.raises(AuthenticationError):
+                await bridge.wait("alumio", seeded(sb, "alumio"))
+        assert sb.stats.alumio.requests == 1
+
+
+async def test_wait_keeps_polling_through_retryable_errors(vtime: VirtualTime) -> None:
+    faults = Faults(error_rate=0.5, error_statuses=(500, 503), seed=3)
+    async with sandbox(vtime, faults=faults) as sb:
+        async with bridge_for(sb, retry=RetryPolicy(max_attempts=1)) as bridge:
+            task_id = seeded(sb, "alumio", 2)
+            task = await bridge.wait("alumio", task_id)
+        assert task.provider_status == sb.schedule("alumio", task_id)[-1][1]
+
+
+async def test_wait_invalid_id_is_refused_before_any_request(vtime: VirtualTime) -> None:
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        with pytest.raises(InvalidTaskIdError):
+            await bridge.wait("cakewalk", "not-a-uuid")
+        assert sb.stats.total == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param({"timeout": -1}, "timeout", id="negative-timeout"),
+        pytest.param({"timeout": float("nan")}, "timeout", id="nan-timeout"),
+        pytest.param({"timeout": "5"}, "timeout", id="text-timeout"),
+        pytest.param({"until": "running"}, "until", id="until-not-callable"),
+    ],
+)
+async def test_wait_bad_arguments_are_configuration_errors(
+    vtime: VirtualTime, kwargs: dict[str, Any], message: str
+) -> None:
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        with pytest.raises(ConfigurationError, match=message):
+            await bridge.wait("alumio", seeded(sb, "alumio"), **kwargs)
+        assert sb.stats.total == 0
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_wait_until_returns_the_first_task_it_holds_for(
+    vtime: VirtualTime, provider: str
+) -> None:
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        task_id = seeded(sb, provider, 3)
+        stages = sb.schedule(provider, task_id)
+        task = await bridge.wait(provider, task_id, until=lambda t: t.status is TaskStatus.RUNNING)
+        assert task.provider_status == stages[1][1]
+        assert stages[1][0] <= vtime.now < stages[2][0]
+
+
+async def test_wait_until_that_raises_ends_the_wait_with_its_error(vtime: VirtualTime) -> None:
+    def until(task: object) -> bool:
+        raise ZeroDivisionError
+
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        with pytest.raises(ZeroDivisionError):
+            await bridge.wait("alumio", seeded(sb, "alumio"), until=until)
+        assert bridge._polling.following == 0
+
+
+async def test_unchanged_task_is_polled_less_often_and_a_change_resets_it(
+    vtime: VirtualTime,
+) -> None:
+    lifecycle = Lifecycle(step=100.0, jitter=0.0)
+    async with sandbox(vtime, lifecycle=lifecycle) as sb, bridge_for(sb) as bridge:
+        task_id = seeded(sb, "alumio")
+        polls: list[float] = []
+        draw = sb.state.draw
+
+        def recording(provider: str, tid: str) -> Any:
+            polls.append(vtime.now)
+            return draw(provider, tid)
+
+        sb.state.draw = recording  # type: ignore[method-assign]
+        await bridge.wait("alumio", task_id)
+    gaps = [round(b - a, 6) for a, b in itertools.pairwise(polls)]
+    # 5 * 1.5**n up to the 20 s cap; the change (at 100 s) seen at 100.625 s starts
+    # again at 5.
+    assert gaps[:7] == [5.0, 7.5, 11.25, 16.875, 20.0, 20.0, 20.0]
+    assert polls[7] == pytest.approx(100.625)
+    assert gaps[7] == 5.0
+
+
+async def test_concurrent_waits_on_one_task_share_its_polls(vtime: VirtualTime) -> None:
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        alone = seeded(sb, "alumio", 0)
+        await bridge.wait("alumio", alone)
+        alone_polls = requests_for(sb, "alumio", alone)
+        start = vtime.now
+        # Same lifecycle as `alone`, shifted: restart the clock for a fair comparison.
+        sb.state.lifecycle_clock._origin = start  # type: ignore[union-attr]
+        first, second = await asyncio.gather(
+            bridge.wait("alumio", alone), bridge.wait("alumio", alone)
+        )
+        assert first == second
+        assert requests_for(sb, "alumio", alone) == 2 * alone_polls
+
+
+# watch
+
+
+async def collect(
+    vt: VirtualTime, updates: AsyncIterator[TaskUpdate]
+) -> list[tuple[float, TaskUpdate]]:
+    return [(vt.now, u) async for u in updates]
+
+
+async def test_watch_yields_each_change_of_a_mix_of_providers_in_order(
+    vtime: VirtualTime,
+) -> None:
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        refs = [TaskRef("cakewalk", i) for i in sb.cakewalk_ids[:4]]
+        refs += [TaskRef("alumio", i) for i in sb.alumio_ids[:4]]
+        missing = TaskRef("alumio", "no-such-task")
+        seen = await asyncio.wait_for(collect(vtime, bridge.watch([*refs, missing])), 30)
+        assert bridge._polling.following == 0
+        # Terminal refs cost no further polls.
+        attempts = vtime.attempts
+        await vtime.sleep(3600)
+        assert vtime.attempts == attempts
+
+    times = [t for t, _ in seen]
+    assert times == sorted(times)
+    by_ref: dict[TaskRef, list[tuple[float, TaskUpdate]]] = {}
+    for t, update in seen:
+        by_ref.setdefault(update.ref, []).append((t, update))
+    assert set(by_ref) == {*refs, missing}
+    (only,) = by_ref.pop(missing)
+    assert isinstance(only[1].error, TaskNotFoundError)
+    assert only[1].task is None
+    for ref, updates in by_ref.items():
+        stages = sb.schedule(ref.provider, ref.task_id)
+        assert [u.task.provider_status for _, u in updates if u.task] == [s for _, s in stages]
+        assert updates[0][1].previous is None
+        for (_, before), (_, after) in itertools.pairwise(updates):
+            assert after.previous == before.task
+        for (t, _), (at, _) in zip(updates, stages, strict=False):
+            assert at <= t <= at + POLL["max_poll_interval"]
+        assert all(u.error is None for _, u in updates)
+
+
+async def test_watch_until_lets_a_ref_leave_early(vtime: VirtualTime) -> None:
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        refs = [("cakewalk", i) for i in sb.cakewalk_ids[:3]]
+        watch = bridge.watch(refs, until=lambda t: t.status is TaskStatus.RUNNING)
+        seen = await asyncio.wait_for(collect(vtime, watch), 30)
+    statuses = [u.task.provider_status for _, u in seen if u.task]
+    assert sorted(statuses) == ["InProgress"] * 3 + ["Pending"] * 3
+    assert vtime.now < max(sb.schedule("cakewalk", i)[2][0] for _, i in refs)
+
+
+async def test_watch_reports_each_ref_asked_twice_once(vtime: VirtualTime) -> None:
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        task_id = seeded(sb, "cakewalk", 2)
+        refs = [("cakewalk", task_id), ("cakewalk", task_id), TaskRef("cakewalk", task_id)]
+        seen = await asyncio.wait_for(collect(vtime, bridge.watch(refs)), 30)
+    assert len(seen) == 3  # one per stage, not three
+    assert requests_for(sb, "cakewalk", task_id) <= 1 + int(vtime.now // 5)
+
+
+async def test_watch_and_wait_on_the_same_task_share_its_polls(vtime: VirtualTime) -> None:
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        task_id = seeded(sb, "alumio", 4)
+
+        async def watch_it() -> list[tuple[float, TaskUpdate]]:
+            return await collect(vtime, bridge.watch([("alumio", task_id)]))
+
+        seen, task = await asyncio.gather(watch_it(), bridge.wait("alumio", task_id))
+        both = requests_for(sb, "alumio", task_id)
+    assert seen[-1][1].task == task
+    async with sandbox(vtime) as sb2, bridge_for(sb2) as bridge2:
+        await bridge2.wait("alumio", task_id)
+        assert requests_for(sb2, "alumio", task_id) == both
+
+
+async def test_watch_invalid_refs_are_reported_once_and_do_not_stop_the_others(
+    vtime: VirtualTime,
+) -> None:
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        refs: list[Any] = [("cakewalk", "not-a-uuid"), ("nowhere", "x"), "junk"]
+        refs.append(("alumio", seeded(sb, "alumio")))
+        seen = await asyncio.wait_for(collect(vtime, bridge.watch(refs)), 30)
+    errors = [u.error for _, u in seen if u.error is not None]
+    assert [type(e) for e in errors] == [
+        InvalidTaskIdError,
+        ConfigurationError,
+        ConfigurationError,
+    ]
+    assert seen[-1][1].task is not None
+    assert seen[-1][1].task.is_terminal
+
+
+@pytest.mark.parametrize("how", ["break", "aclose", "context", "cancel"])
+async def test_leaving_a_watch_stops_all_polling_at_once(vtime: VirtualTime, how: str) -> None:
+    async with sandbox(vtime, lifecycle=Lifecycle(speed=0)) as sb, bridge_for(sb) as bridge:
+        refs = [("cakewalk", i) for i in sb.cakewalk_ids[:10]]
+        refs += [("alumio", i) for i in sb.alumio_ids[:10]]
+        got: list[TaskUpdate] = []
+
+        three = asyncio.Event()
+
+        async def consume() -> None:
+            if how == "context":
+                async with bridge.watch(refs) as updates:
+                    async for update in updates:
+                        got.append(update)
+                        if len(got) == 3:
+                            break
+                return
+            updates = bridge.watch(refs)
+            async for update in updates:
+                got.append(update)
+                if len(got) == 3:
+                    if how == "cancel":
+                        three.set()
+                        continue  # and wait for more, until cancelled
+                    break
+            if how == "aclose":
+                await updates.aclose()
+
+        if how == "cancel":
+            consumer = asyncio.ensure_future(consume())
+            await asyncio.wait_for(three.wait(), 30)
+            consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await consumer
+            del consumer
+        else:
+            await consume()
+        gc.collect()
+        assert len(got) == 3 or (how == "cancel" and len(got) >= 3)
+        assert bridge._polling.following == 0
+        # Attempts already sent were cancelled (the sandbox may still see them): none
+        # starts afterwards.
+        before = vtime.attempts
+        await vtime.sleep(3600)
+        assert vtime.attempts == before
+        assert bridge._polling.idle
+
+
+async def test_watch_never_breaks_the_rate_limit_and_uses_all_of_it(vtime: VirtualTime) -> None:
+    rpm = 60
+    faults = Faults(rate_limit_per_minute=rpm)
+    async with (
+        sandbox(vtime, lifecycle=Lifecycle(step=120.0), faults=faults) as sb,
+        bridge_for(
+            sb, cakewalk={"requests_per_minute": rpm, "poll_interval": 1, "max_poll_interval": 2}
+        ) as bridge,
+    ):
+        arrivals: list[float] = []
+        polled: list[tuple[float, str]] = []
+        limited: list[float] = []
+        draw = sb.state.draw
+
+        def recording(provider: str, tid: str) -> Any:
+            decision, wait = draw(provider, tid)
+            arrivals.append(vtime.now)
+            polled.append((vtime.now, tid))
+            if wait is not None:
+                limited.append(vtime.now)
+            return decision, wait
+
+        sb.state.draw = recording  # type: ignore[method-assign]
+        refs = [("cakewalk", i) for i in sb.cakewalk_ids[:40]]
+        left = len(refs)
+        last_left_at = first_left_at = 0.0
+        async for update in bridge.watch(refs):
+            if update.task is not None and update.task.is_terminal:
+                left -= 1
+                if left == len(refs) - 1:
+                    first_left_at = vtime.now
+                if left == len(refs) // 2:
+                    last_left_at = vtime.now
+    assert limited == []
+    # The client limiter's promise: a burst of one, then one a second.
+    for i, start in enumerate(arrivals):
+        later = [t for t in arrivals[i:] if t - start < 10.0]
+        assert len(later) <= 10 + 1
+    # While half of the refs remain (each wants 1 poll every 1-2 s), every slot is used.
+    busy = [t for t in arrivals if t <= last_left_at]
+    assert len(busy) >= 0.95 * last_left_at * rpm / 60
+    # Shared fairly: while all were watched, each ref got its turn in the same rounds.
+    counts = Counter(tid for t, tid in polled if t < first_left_at)
+    assert len(counts) == len(refs)
+    assert max(counts.values()) - min(counts.values()) <= 1
+
+
+async def test_watching_does_not_starve_other_calls(vtime: VirtualTime) -> None:
+    async with (
+        sandbox(vtime, lifecycle=Lifecycle(speed=0)) as sb,
+        bridge_for(
+            sb,
+            cakewalk={
+                "requests_per_minute": 60,
+                "poll_interval": 1,
+                "max_poll_interval": 1,
+                "max_concurrency": 4,
+            },
+        ) as bridge,
+    ):
+        refs = [("cakewalk", i) for i in sb.cakewalk_ids[:30]]
+        async with bridge.watch(refs) as updates:
+            async for _ in updates:
+                if vtime.now > 20:
+                    break
+            start = vtime.now
+            task = await bridge.get("cakewalk", sb.cakewalk_ids[40])
+            # Behind at most the polls already holding a slot (2), at 1/s.
+            assert vtime.now - start <= 4
+            assert task.id == sb.cakewalk_ids[40]
+
+
+async def test_closing_the_bridge_ends_waits_and_watches(vtime: VirtualTime) -> None:
+    async with sandbox(vtime, lifecycle=Lifecycle(speed=0)) as sb:
+        bridge = bridge_for(sb)
+        async with bridge:
+            waiting = asyncio.ensure_future(bridge.wait("alumio", seeded(sb, "alumio")))
+            watch = bridge.watch([("cakewalk", seeded(sb, "cakewalk"))])
+            first = await watch.__anext__()
+            assert first.task is not None
+        with pytest.raises(TaskBridgeError, match="closed"):
+            await waiting
+        with pytest.raises(TaskBridgeError, match="closed"):
+            await watch.__anext__()
+        with pytest.raises(TaskBridgeError, match="closed"):
+            await bridge.wait("alumio", seeded(sb, "alumio"))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param({"poll_interval": 0}, "poll_interval", id="zero"),
+        pytest.param({"poll_interval": float("inf")}, "poll_interval", id="inf"),
+        pytest.param({"max_poll_interval": True}, "max_poll_interval", id="bool"),
+        pytest.param({"poll_interval": 10, "max_poll_interval": 5}, ">=", id="cap-below-start"),
+    ],
+)
+def test_bad_polling_options_are_configuration_errors(
+    options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        CakewalkConfig("k", "s", **options)
+    with pytest.raises(ConfigurationError, match=message):
+        AlumioConfig("https://acme.alumio.com", "t", **options)
+
+
+def test_polling_defaults_suit_each_provider() -> None:
+    cakewalk = CakewalkConfig("k", "s")
+    alumio = AlumioConfig("https://acme.alumio.com", "t")
+    assert 0 < alumio.poll_interval < cakewalk.poll_interval
+    assert cakewalk.poll_interval <= cakewalk.max_poll_interval
+    assert alumio.poll_interval <= alumio.max_poll_interval
