@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import random
 import signal
@@ -42,6 +43,8 @@ _MISSING_EXTRA = (
 )
 # The seed of `taskbridge sandbox` by default, so `--sandbox` serves the same tasks.
 SANDBOX_SEED = 1
+# Seconds per lifecycle stage of the sandbox that `wait --sandbox` and `watch --sandbox` start.
+SANDBOX_STEP = 2.0
 _PROVIDERS = ("cakewalk", "alumio")
 # (option, variable, help); the option wins over the variable.
 _CREDENTIALS = (
@@ -144,17 +147,24 @@ def _check_configured(
 
 @contextlib.asynccontextmanager
 async def _open_bridge(
-    settings: _Settings, configs: dict[str, Config] | None
+    settings: _Settings, configs: dict[str, Config] | None, *, lifecycle: bool = False
 ) -> AsyncIterator[TaskBridge]:
-    """Yield a bridge for ``configs``, or for a bundled sandbox started here when ``None``."""
+    """Yield a bridge for ``configs``, or for a bundled sandbox started here when ``None``.
+
+    With ``lifecycle``, that sandbox's tasks finish within seconds (for wait and watch).
+    """
     async with contextlib.AsyncExitStack() as stack:
         if configs is None:
-            from .sandbox import Sandbox
+            from .sandbox import Lifecycle, Sandbox
 
-            sb = await stack.enter_async_context(Sandbox(seed=SANDBOX_SEED))
+            # The variable lets tests and demos speed the lifecycle up.
+            step = float(os.environ.get("TASKBRIDGE_SANDBOX_STEP") or SANDBOX_STEP)
+            life = Lifecycle(step=step) if lifecycle else None
+            sb = await stack.enter_async_context(Sandbox(seed=SANDBOX_SEED, lifecycle=life))
+            poll = {"poll_interval": step / 4, "max_poll_interval": step} if lifecycle else {}
             configs = {
-                "cakewalk": sb.cakewalk_config(requests_per_minute=None),
-                "alumio": sb.alumio_config(),
+                "cakewalk": sb.cakewalk_config(requests_per_minute=None, **poll),
+                "alumio": sb.alumio_config(**poll),
             }
         if settings.concurrency is not None:
             limit = settings.concurrency
@@ -320,6 +330,7 @@ def _demo_refs(sb: Sandbox, seed: int, count: int) -> list[TaskRef]:
 
 async def _demo(seed: int, count: int) -> int:
     from . import _cli_output as out
+    from ._cli_watch import demo_watch
     from .sandbox import Faults, Sandbox
 
     faults = Faults(
@@ -339,7 +350,9 @@ async def _demo(seed: int, count: int) -> int:
                 elapsed = time.perf_counter() - started
         requests = sb.stats.cakewalk.requests + sb.stats.alumio.requests
 
-    out.demo_report(out.stdout_console(), results, elapsed, requests)
+    console = out.stdout_console()
+    out.demo_report(console, results, elapsed, requests)
+    await demo_watch(console, seed)
     return 0
 
 
@@ -393,7 +406,7 @@ def _build() -> click.Group:
     """Build the click group; click is imported here, never at module import."""
     import click
 
-    def connection_options(f: Any) -> Any:
+    def connection_options(f: Any, timeout_flag: str = "--timeout") -> Any:
         for option, var, text in reversed(_CREDENTIALS):
             # Never show_default: a secret taken from the environment must not be printed.
             f = click.option(option, envvar=var, show_envvar=True, help=text)(f)
@@ -401,7 +414,8 @@ def _build() -> click.Group:
             "--concurrency", type=click.IntRange(min=1), help="Requests in flight per provider."
         )(f)
         f = click.option(
-            "--timeout",
+            timeout_flag,
+            "timeout",
             type=click.FloatRange(min=0, min_open=True),
             default=30.0,
             show_default=True,
@@ -464,6 +478,52 @@ def _build() -> click.Group:
         of the line. A progress bar shows on stderr when it is a terminal.
         """
         _run(_get_many(_settings(options), file, fmt))
+
+    @cli.command()
+    @click.argument(
+        "provider", type=click.Choice(_PROVIDERS, case_sensitive=False), metavar="PROVIDER"
+    )
+    @click.argument("task_id")
+    @click.option(
+        "--timeout",
+        "wait_timeout",
+        type=click.FloatRange(min=0),
+        help="Give up after this many seconds (exit status 124); default: no limit.",
+    )
+    @click.option("--json", "as_json", is_flag=True, help="Print the final task as JSON.")
+    @functools.partial(connection_options, timeout_flag="--request-timeout")
+    def wait(
+        provider: str, task_id: str, wait_timeout: float | None, as_json: bool, **options: Any
+    ) -> None:
+        """Poll a task until it is finished, then print it.
+
+        Exit status: 0 succeeded, 1 ended otherwise (failed, rejected, cancelled,
+        skipped) or could not be fetched, 124 timed out, 2 usage or configuration error.
+        """
+        from ._cli_watch import wait_command
+
+        _run(wait_command(_settings(options), provider.lower(), task_id, wait_timeout, as_json))
+
+    @cli.command()
+    @click.argument("file", type=click.File("rb"), default="-")
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["auto", "table", "ndjson"]),
+        default="auto",
+        show_default=True,
+        help="auto: a live table on a terminal, one JSON update a line otherwise.",
+    )
+    @connection_options
+    def watch(file: IO[bytes], fmt: str, **options: Any) -> None:
+        """Follow the tasks listed in FILE (or stdin) until each one is finished.
+
+        One "PROVIDER TASK_ID" a line, as for get-many. Prints each task's first state,
+        then every status change. Exit status: 0 all succeeded, 1 otherwise.
+        """
+        from ._cli_watch import watch_command
+
+        _run(watch_command(_settings(options), file, fmt))
 
     @cli.command()
     @click.option("--host", default="127.0.0.1", show_default=True)

@@ -391,3 +391,77 @@ def test_progress_bar_shows_when_stderr_is_a_terminal(tmp_path: Path) -> None:
         assert proc.wait(timeout=30) == 0
     assert b"fetching" in shown
     assert len(orjson.loads((tmp_path / "out.json").read_bytes())) == 4
+
+
+# wait and watch, against a sandbox whose tasks finish within a fraction of a second.
+
+FAST = {"TASKBRIDGE_SANDBOX_STEP": "0.05"}
+
+
+def lifecycle_ids(provider: str) -> tuple[str, str]:
+    """A seeded id that ends in success and one that ends otherwise."""
+    from taskbridge.sandbox import LIFECYCLE_STAGES, Lifecycle
+
+    sb = Sandbox(seed=1, lifecycle=Lifecycle())
+    success = LIFECYCLE_STAGES[provider][2][0]
+    ids = sb.ids(provider)
+    good = next(i for i in ids if sb.schedule(provider, i)[-1][1] == success)
+    bad = next(i for i in ids if sb.schedule(provider, i)[-1][1] != success)
+    return good, bad
+
+
+@pytest.mark.parametrize("provider", ["cakewalk", "alumio"])
+def test_wait_exits_0_when_the_task_succeeds_and_1_otherwise(provider: str) -> None:
+    good, bad = lifecycle_ids(provider)
+    ok = run("wait", provider, good, "--sandbox", "--json", env=clean_env(**FAST))
+    assert ok.returncode == 0, ok.stderr
+    task = orjson.loads(ok.stdout)
+    assert task["id"] == good
+    assert task["status"] == "succeeded"
+    failed = run("wait", provider, bad, "--sandbox", env=clean_env(**FAST))
+    assert failed.returncode == 1, failed.stderr
+    assert "terminal" in failed.stdout
+
+
+def test_wait_exits_124_on_timeout() -> None:
+    good, _ = lifecycle_ids("alumio")
+    result = run("wait", "alumio", good, "--sandbox", "--timeout", "0")
+    assert result.returncode == 124
+    assert "did not finish within 0 s" in result.stderr
+    assert result.stdout == ""
+
+
+def test_wait_unknown_task_exits_1() -> None:
+    result = run("wait", "cakewalk", UNKNOWN_UUID, "--sandbox", env=clean_env(**FAST))
+    assert result.returncode == 1
+    assert "404" in result.stderr
+
+
+def test_wait_bad_timeout_is_a_usage_error() -> None:
+    result = run("wait", "alumio", "x", "--sandbox", "--timeout", "-1")
+    assert result.returncode == 2
+
+
+def test_watch_streams_ndjson_updates_until_every_task_is_done() -> None:
+    good, bad = lifecycle_ids("cakewalk")
+    text = f"cakewalk {good}\ncakewalk {bad}\nalumio no-such-task\n"
+    result = run("watch", "--sandbox", stdin=text, env=clean_env(**FAST))
+    assert result.returncode == 1  # one declined, one not found
+    lines = [orjson.loads(line) for line in result.stdout.splitlines()]
+    by_id: dict[str, list[dict[str, object]]] = {}
+    for line in lines:
+        by_id.setdefault(str(line["task_id"]), []).append(line)
+    assert [u["provider_status"] for u in by_id[good]] == ["Pending", "InProgress", "Approved"]
+    assert [u["previous_status"] for u in by_id[good]] == [None, "Pending", "InProgress"]
+    assert [u["provider_status"] for u in by_id[bad]][-1] == "Declined"
+    (missing,) = by_id["no-such-task"]
+    assert missing["error"]["type"] == "TaskNotFoundError"  # type: ignore[index]
+    assert "did not succeed" in result.stderr
+
+
+def test_demo_ends_by_watching_tasks_finish() -> None:
+    result = run("demo", "--count", "20")
+    assert result.returncode == 0, result.stderr
+    assert "Watching 6 tasks finish" in result.stdout
+    assert "Pending -> InProgress" in result.stdout
+    assert "new -> processing" in result.stdout
