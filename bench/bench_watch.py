@@ -183,7 +183,7 @@ async def run_memory(n: int, rpm: int, seconds: float) -> dict[str, Any]:
                         break
                 following = bridge._polling.following
             subscribe_and_run = time.monotonic() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # KiB on Linux
     return {
         "n": n,
         "following": following,
@@ -221,7 +221,9 @@ def main() -> None:
     rows = []
     if "below" in only:
         n = args.n or max(1, int(rate * 0.8))
-        r = asyncio.run(run_watch(n, args.rpm, poll=1.0, max_poll=1.0, step=args.step or 6.0, cap=40))
+        r = asyncio.run(
+            run_watch(n, args.rpm, poll=1.0, max_poll=1.0, step=args.step or 6.0, cap=40)
+        )
         rows.append(("below (interval 1 s)", r, 1.0))
     if "saturated" in only:
         n = args.n or int(rate * 10)

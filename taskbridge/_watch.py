@@ -358,9 +358,10 @@ class _WatchState:
 
 
 class _WatchSub:
-    __slots__ = ("entry", "owner", "ref", "seen", "until")
+    __slots__ = ("entry", "lane", "owner", "ref", "seen", "until")
 
-    def __init__(self, owner: _WatchState, ref: TaskRef, until: Until | None) -> None:
+    def __init__(self, lane: _Lane, owner: _WatchState, ref: TaskRef, until: Until | None) -> None:
+        self.lane = lane
         self.owner = owner
         self.ref = ref
         self.until = until
@@ -409,7 +410,7 @@ class Watch:
         self._refs: Iterable[object] | None = refs
         self._until = until
         self._state = _WatchState()
-        self._subs: list[tuple[_Lane, _WatchSub]] = []
+        self._subs: list[_WatchSub] = []
         self._closed = False
 
     def __repr__(self) -> str:
@@ -441,9 +442,9 @@ class Watch:
             lane = self._scheduler.lane(gate)
             if lane.follows(task_id, state):
                 continue  # a ref asked twice is followed (and reported) once
-            sub = _WatchSub(state, TaskRef(gate.name, task_id), self._until)
+            sub = _WatchSub(lane, state, TaskRef(gate.name, task_id), self._until)
             state.active += 1
-            self._subs.append((lane, sub))
+            self._subs.append(sub)
             lane.add(sub.ref, sub)
 
     async def __anext__(self) -> TaskUpdate:
@@ -484,8 +485,8 @@ class Watch:
         self._closed = True
         self._refs = None
         subs, self._subs = self._subs, []
-        for lane, sub in subs:
-            lane.discard(sub)
+        for sub in subs:
+            sub.lane.discard(sub)
         self._state.queue.clear()
 
     async def aclose(self) -> None:
