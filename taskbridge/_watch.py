@@ -238,6 +238,10 @@ class _Lane:
                 entry.poll = task
                 self.polls.add(task)
                 task.add_done_callback(self._polled)
+        except Exception as exc:  # a bug: end every call on this lane rather than hang them
+            logger.exception("taskbridge polling of %s stopped", self.gate.name)
+            self.driver = None
+            self.close(exc)
         finally:
             if self.driver is asyncio.current_task():
                 self.driver = None
