@@ -161,7 +161,7 @@ async def _open_bridge(
             step = float(os.environ.get("TASKBRIDGE_SANDBOX_STEP") or SANDBOX_STEP)
             life = Lifecycle(step=step) if lifecycle else None
             sb = await stack.enter_async_context(Sandbox(seed=SANDBOX_SEED, lifecycle=life))
-            poll = {"poll_interval": step / 4, "max_poll_interval": step} if lifecycle else {}
+            poll = {"poll_interval": step / 4, "max_poll_interval": step / 2} if lifecycle else {}
             configs = {
                 "cakewalk": sb.cakewalk_config(requests_per_minute=None, **poll),
                 "alumio": sb.alumio_config(**poll),

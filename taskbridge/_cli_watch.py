@@ -167,7 +167,8 @@ async def demo_watch(console: Console, seed: int, count: int = 6) -> None:
     from ._bridge import TaskBridge
     from .sandbox import Lifecycle, Sandbox
 
-    poll = {"poll_interval": 0.1, "max_poll_interval": 0.3}
+    # Polled more often than the shortest stage (0.2 s) lasts, so every change shows.
+    poll = {"poll_interval": 0.05, "max_poll_interval": 0.15}
     async with Sandbox(seed=seed, lifecycle=Lifecycle(step=0.4)) as sb:
         refs = [TaskRef("cakewalk", i) for i in sb.cakewalk_ids[: count // 2]]
         refs += [TaskRef("alumio", i) for i in sb.alumio_ids[: count - count // 2]]

@@ -451,8 +451,10 @@ def test_watch_streams_ndjson_updates_until_every_task_is_done() -> None:
     by_id: dict[str, list[dict[str, object]]] = {}
     for line in lines:
         by_id.setdefault(str(line["task_id"]), []).append(line)
-    assert [u["provider_status"] for u in by_id[good]] == ["Pending", "InProgress", "Approved"]
-    assert [u["previous_status"] for u in by_id[good]] == [None, "Pending", "InProgress"]
+    statuses = [u["provider_status"] for u in by_id[good]]
+    # Real time here: on a loaded machine a short stage can pass between two polls.
+    assert statuses in (["Pending", "InProgress", "Approved"], ["Pending", "Approved"])
+    assert [u["previous_status"] for u in by_id[good]] == [None, *statuses[:-1]]
     assert [u["provider_status"] for u in by_id[bad]][-1] == "Declined"
     (missing,) = by_id["no-such-task"]
     assert missing["error"]["type"] == "TaskNotFoundError"  # type: ignore[index]
@@ -463,5 +465,5 @@ def test_demo_ends_by_watching_tasks_finish() -> None:
     result = run("demo", "--count", "20")
     assert result.returncode == 0, result.stderr
     assert "Watching 6 tasks finish" in result.stdout
-    assert "Pending -> InProgress" in result.stdout
-    assert "new -> processing" in result.stdout
+    assert "Pending -> " in result.stdout
+    assert "new -> " in result.stdout
