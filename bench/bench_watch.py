@@ -150,7 +150,8 @@ async def run_watch(
     }
 
 
-async def run_memory(n: int, rpm: int, seconds: float) -> dict[str, Any]:
+async def run_memory(n: int, rpm: int | None, seconds: float) -> dict[str, Any]:
+    """Watch ``n`` refs for ``seconds`` (rpm set) or until each was seen once (rpm None)."""
     gc.collect()
     before = rss_mb()
     sb = Sandbox(
@@ -167,8 +168,11 @@ async def run_memory(n: int, rpm: int, seconds: float) -> dict[str, Any]:
             _common.API_SECRET,
             base_url=sb.url,
             requests_per_minute=rpm,
-            poll_interval=1.0,
-            max_poll_interval=60.0,
+            # Without a rate limit, each ref is polled once in the run: every one keeps
+            # its last task (the `previous` of a later update), the most memory it takes.
+            poll_interval=1.0 if rpm else 3600.0,
+            max_poll_interval=60.0 if rpm else 3600.0,
+            max_concurrency=16 if rpm else 32,
         )
         async with TaskBridge(cakewalk=config) as bridge:
             started = time.monotonic()
@@ -179,13 +183,14 @@ async def run_memory(n: int, rpm: int, seconds: float) -> dict[str, Any]:
                     if not seen:
                         after_subscribe = rss_mb()
                     seen += 1
-                    if time.monotonic() - started > seconds:
+                    if seen >= n or time.monotonic() - started > seconds:
                         break
                 following = bridge._polling.following
             subscribe_and_run = time.monotonic() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # KiB on Linux
     return {
         "n": n,
+        "rpm": rpm,
         "following": following,
         "updates": seen,
         "seconds": subscribe_and_run,
@@ -195,7 +200,7 @@ async def run_memory(n: int, rpm: int, seconds: float) -> dict[str, Any]:
     }
 
 
-def memory_in_subprocess(n: int, rpm: int, seconds: float) -> dict[str, Any]:
+def memory_in_subprocess(n: int, rpm: int | None, seconds: float) -> dict[str, Any]:
     code = (
         "import asyncio, json, sys; sys.path.insert(0, 'bench'); import bench_watch as b; "
         f"print(json.dumps(asyncio.run(b.run_memory({n}, {rpm}, {seconds}))))"
@@ -214,6 +219,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=0, help="refs for below/saturated")
     parser.add_argument("--step", type=float, default=0.0, help="lifecycle seconds per stage")
     parser.add_argument("--memory-n", type=int, default=100_000)
+    parser.add_argument(
+        "--memory-all",
+        action="store_true",
+        help="also watch --memory-n refs with no rate limit until each was seen once",
+    )
     args = parser.parse_args()
     only = set(args.only.split(","))
     _common.print_machine("bench_watch")
@@ -269,10 +279,13 @@ def main() -> None:
             memory_in_subprocess(size, args.rpm, 8.0)
             for size in sorted({args.memory_n // 10, args.memory_n})
         ]
+        if args.memory_all:
+            results.append(memory_in_subprocess(args.memory_n, None, 110.0))
         print()
         _common.print_table(
             [
                 "refs",
+                "rpm",
                 "followed at end",
                 "updates",
                 "s",
@@ -283,6 +296,7 @@ def main() -> None:
             [
                 (
                     m["n"],
+                    m["rpm"] or "none",
                     m["following"],
                     m["updates"],
                     f"{m['seconds']:.1f}",

@@ -25,6 +25,7 @@ BENCHES: list[tuple[str, list[str], list[str]]] = [
     ("bench_throughput.py", ["--profile", "20"], ["--n", "1000", "--rounds", "2"]),
     ("bench_memory.py", [], ["--sizes", "2000,10000"]),
     ("bench_ratelimit.py", [], ["--duration", "5"]),
+    ("bench_watch.py", [], ["--only", "below,memory", "--step", "2", "--memory-n", "5000"]),
 ]
 
 
