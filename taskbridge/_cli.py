@@ -365,7 +365,7 @@ def _write_refs(sb: Sandbox, path: str) -> None:
 
 
 async def _serve_sandbox(
-    host: str, port: int, seed: int, any_id: bool, refs_file: str | None
+    host: str, port: int, seed: int, any_id: bool, refs_file: str | None, *, step: float | None
 ) -> int:
     from . import _cli_output as out
     from .sandbox import serve
@@ -376,7 +376,12 @@ async def _serve_sandbox(
         sys.stdout.write("".join(f"{line}\n" for line in out.sandbox_banner(sb, refs_file)))
         sys.stdout.flush()
 
-    server = asyncio.ensure_future(serve(host, port, seed, any_id=any_id, ready=ready))
+    from .sandbox import Lifecycle
+
+    life = None if step is None else Lifecycle(step=step)
+    server = asyncio.ensure_future(
+        serve(host, port, seed, any_id=any_id, ready=ready, lifecycle=life)
+    )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         # Windows has no loop signal handlers; Ctrl-C still ends asyncio.run there.
@@ -535,12 +540,26 @@ def _build() -> click.Group:
         type=click.Path(dir_okay=False),
         help="Write the seeded refs to this file, ready for get-many.",
     )
-    def sandbox(host: str, port: int, seed: int, any_id: bool, write_refs: str | None) -> None:
+    @click.option(
+        "--lifecycle",
+        type=click.FloatRange(min=0, min_open=True),
+        metavar="STEP",
+        help="Tasks advance through their statuses, about STEP seconds per stage.",
+    )
+    def sandbox(
+        *,
+        host: str,
+        port: int,
+        seed: int,
+        any_id: bool,
+        write_refs: str | None,
+        lifecycle: float | None,
+    ) -> None:
         """Serve a local emulator of both task APIs until Ctrl-C.
 
         Prints the URL and the export lines that point taskbridge at it.
         """
-        _run(_serve_sandbox(host, port, seed, any_id, write_refs))
+        _run(_serve_sandbox(host, port, seed, any_id, write_refs, step=lifecycle))
 
     return cli
 

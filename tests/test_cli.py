@@ -467,3 +467,43 @@ def test_demo_ends_by_watching_tasks_finish() -> None:
     assert "Watching 6 tasks finish" in result.stdout
     assert "Pending -> " in result.stdout
     assert "new -> " in result.stdout
+
+
+def test_watch_follows_tasks_of_a_served_sandbox_with_a_lifecycle() -> None:
+    proc = subprocess.Popen(
+        [*CLI, "sandbox", "--port", "0", "--lifecycle", "0.05"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
+    assert proc.stdout is not None
+    try:
+        line = proc.stdout.readline()
+        assert "listening on " in line, line
+        url = line.rsplit(" ", 1)[1].strip()
+        good, _ = lifecycle_ids("alumio")
+        result = run("watch", stdin=f"alumio {good}\n", env=env_for(url))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stdout.close()
+    assert result.returncode == 0, result.stderr
+    updates = [orjson.loads(line) for line in result.stdout.splitlines()]
+    # The lifecycle runs from the sandbox's start, so the first look may come late.
+    assert updates[-1]["provider_status"] == "finished"
+    assert updates[-1]["terminal"] is True
+
+
+def test_sandbox_refuses_a_bad_lifecycle_step() -> None:
+    result = run("sandbox", "--port", "0", "--lifecycle", "0")
+    assert result.returncode == 2
+    module = subprocess.run(
+        [sys.executable, "-m", "taskbridge.sandbox", "--lifecycle", "-1"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=30,
+        check=False,
+    )
+    assert module.returncode == 2
+    assert "Lifecycle.step" in module.stderr

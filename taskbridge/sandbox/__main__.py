@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from ._faults import Faults
+from ._lifecycle import Lifecycle
 from ._server import serve
 from ._state import PROVIDERS, Credentials
 
@@ -28,6 +29,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tasks", type=int, default=50, help="seeded tasks per provider")
     parser.add_argument("--any-id", action="store_true", help="answer any well-formed id")
+    parser.add_argument(
+        "--lifecycle",
+        type=float,
+        default=None,
+        metavar="STEP",
+        help="tasks advance through their statuses, about STEP seconds per stage",
+    )
     parser.add_argument("--api-key", default=Credentials().cakewalk_api_key)
     parser.add_argument("--api-secret", default=Credentials().cakewalk_api_secret)
     parser.add_argument("--token", default=Credentials().alumio_token)
@@ -72,6 +80,7 @@ async def _run(args: argparse.Namespace, faults: dict[str, Faults]) -> None:
             faults=faults,
             any_id=args.any_id,
             credentials=credentials,
+            lifecycle=args.lifecycle,
         )
     )
     loop = asyncio.get_running_loop()
@@ -90,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         faults = _faults(args)
+        args.lifecycle = None if args.lifecycle is None else Lifecycle(step=args.lifecycle)
     except ValueError as exc:
         parser.error(str(exc))
     with contextlib.suppress(KeyboardInterrupt):

@@ -222,13 +222,15 @@ async def serve(
     credentials: Credentials | None = None,
     track_requests: bool = False,
     ready: Callable[[Sandbox], object] | None = None,
+    lifecycle: Lifecycle | None = None,
 ) -> None:
     """Serve the sandbox until cancelled, then shut it down cleanly.
 
     ``ready`` is called with the started ``Sandbox``; by default it prints
     ``taskbridge sandbox listening on http://HOST:PORT`` to stdout, flushed.
     Requests are only counted (``track_requests=False``), so memory stays flat
-    over millions of requests; ``GET /_sandbox/stats`` reads the counters.
+    over millions of requests; ``GET /_sandbox/stats`` reads the counters. With a
+    ``lifecycle``, tasks advance through their statuses (see `Lifecycle`).
     """
     sandbox = Sandbox(
         seed=seed,
@@ -239,6 +241,7 @@ async def serve(
         port=port,
         credentials=credentials,
         track_requests=track_requests,
+        lifecycle=lifecycle,
     )
     async with sandbox:
         (ready or _announce)(sandbox)
