@@ -502,3 +502,31 @@ def test_polling_defaults_suit_each_provider() -> None:
     assert 0 < alumio.poll_interval < cakewalk.poll_interval
     assert cakewalk.poll_interval <= cakewalk.max_poll_interval
     assert alumio.poll_interval <= alumio.max_poll_interval
+
+
+async def test_watch_of_no_refs_ends_at_once(vtime: VirtualTime) -> None:
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        assert [u async for u in bridge.watch([])] == []
+        assert sb.stats.total == 0
+
+
+async def test_a_poll_and_a_concurrent_get_of_one_task_cost_one_request(
+    vtime: VirtualTime,
+) -> None:
+    async with sandbox(vtime, lifecycle=Lifecycle(speed=0)) as sb, bridge_for(sb) as bridge:
+        task_id = seeded(sb, "cakewalk", 4)
+        watch = bridge.watch([("cakewalk", task_id)])
+        got, first = await asyncio.gather(bridge.get("cakewalk", task_id), watch.__anext__())
+        watch.close()
+        assert first.task == got
+        assert requests_for(sb, "cakewalk", task_id) == 1
+
+
+async def test_watch_on_a_closed_bridge_is_refused(vtime: VirtualTime) -> None:
+    async with sandbox(vtime) as sb:
+        bridge = bridge_for(sb)
+        await bridge.aclose()
+        with pytest.raises(TaskBridgeError, match="closed"):
+            await bridge.watch([("alumio", seeded(sb, "alumio"))]).__anext__()
+        with pytest.raises(ConfigurationError, match="until"):
+            bridge.watch([], until=42)  # type: ignore[arg-type]
