@@ -328,11 +328,12 @@ class TaskBridge:
 
     def watch(
         self,
-        refs: Iterable[RefLike],
+        refs: Iterable[RefLike] | AsyncIterable[RefLike],
         *,
         until: Callable[[UnifiedTask[Any]], object] | None = None,
     ) -> Watch:
-        """Follow many tasks; an async iterator of `TaskUpdate`.
+        """Follow many tasks (``refs``: a sync or async iterable); an async iterator of
+        `TaskUpdate`.
 
         Yields each ref's first observation, then an update each time its
         ``provider_status`` changes. A ref leaves when terminal (or when ``until(task)``

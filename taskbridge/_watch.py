@@ -18,7 +18,7 @@ import heapq
 import logging
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -407,11 +407,16 @@ class Watch:
     so explicitly.
     """
 
-    def __init__(self, scheduler: Scheduler, refs: Iterable[object], until: Until | None) -> None:
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        refs: Iterable[object] | AsyncIterable[object],
+        until: Until | None,
+    ) -> None:
         if until is not None and not callable(until):
             raise ConfigurationError("until must be a callable or None")
         self._scheduler = scheduler
-        self._refs: Iterable[object] | None = refs
+        self._refs: Iterable[object] | AsyncIterable[object] | None = refs
         self._until = until
         self._state = _WatchState()
         self._subs: list[_WatchSub] = []
@@ -434,22 +439,31 @@ class Watch:
     ) -> None:
         self.close()
 
-    def _start(self, refs: Iterable[object]) -> None:
+    def _add(self, item: object) -> None:
         bridge = self._scheduler.bridge
-        bridge._ensure_session()
         state = self._state
-        for item in refs:
-            ref, gate, task_id, error = bridge._resolve(item)
-            if gate is None or error is not None:
-                state.push(TaskUpdate(ref, None, None, error))
-                continue
-            lane = self._scheduler.lane(gate)
-            if lane.follows(task_id, state):
-                continue  # a ref asked twice is followed (and reported) once
-            sub = _WatchSub(lane, state, TaskRef(gate.name, task_id), self._until)
-            state.active += 1
-            self._subs.append(sub)
-            lane.add(sub.ref, sub)
+        ref, gate, task_id, error = bridge._resolve(item)
+        if gate is None or error is not None:
+            state.push(TaskUpdate(ref, None, None, error))
+            return
+        lane = self._scheduler.lane(gate)
+        if lane.follows(task_id, state):
+            return  # a ref asked twice is followed (and reported) once
+        sub = _WatchSub(lane, state, TaskRef(gate.name, task_id), self._until)
+        state.active += 1
+        self._subs.append(sub)
+        lane.add(sub.ref, sub)
+
+    async def _start(self, refs: Iterable[object] | AsyncIterable[object]) -> None:
+        self._scheduler.bridge._ensure_session()
+        if isinstance(refs, AsyncIterable):
+            async for item in refs:
+                if self._closed:
+                    return
+                self._add(item)
+        else:
+            for item in refs:
+                self._add(item)
 
     async def __anext__(self) -> TaskUpdate:
         if self._closed:
@@ -457,7 +471,7 @@ class Watch:
         if self._refs is not None:
             refs, self._refs = self._refs, None
             try:
-                self._start(refs)
+                await self._start(refs)
             except BaseException:
                 self.close()
                 raise
@@ -586,5 +600,7 @@ class Scheduler:
             if not future.done():
                 future.cancel()
 
-    def watch(self, refs: Iterable[object], *, until: Until | None) -> Watch:
+    def watch(
+        self, refs: Iterable[object] | AsyncIterable[object], *, until: Until | None
+    ) -> Watch:
         return Watch(self, refs, until)

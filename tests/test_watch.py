@@ -530,3 +530,26 @@ async def test_watch_on_a_closed_bridge_is_refused(vtime: VirtualTime) -> None:
             await bridge.watch([("alumio", seeded(sb, "alumio"))]).__anext__()
         with pytest.raises(ConfigurationError, match="until"):
             bridge.watch([], until=42)  # type: ignore[arg-type]
+
+
+async def test_watch_reads_an_async_iterable_of_refs(vtime: VirtualTime) -> None:
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+
+        async def refs() -> AsyncIterator[tuple[str, str]]:
+            for task_id in sb.alumio_ids[:3]:
+                yield ("alumio", task_id)
+
+        seen = await asyncio.wait_for(collect(vtime, bridge.watch(refs())), 30)
+    finals = {u.ref.task_id: u.task.provider_status for _, u in seen if u.task}
+    assert finals == {i: sb.schedule("alumio", i)[-1][1] for i in sb.alumio_ids[:3]}
+
+
+async def test_watch_until_that_raises_ends_the_watch_with_its_error(vtime: VirtualTime) -> None:
+    def until(task: object) -> bool:
+        raise ZeroDivisionError
+
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        with pytest.raises(ZeroDivisionError):
+            async for _ in bridge.watch([("alumio", seeded(sb, "alumio"))], until=until):
+                pass
+        assert bridge._polling.following == 0
