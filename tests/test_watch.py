@@ -553,3 +553,22 @@ async def test_watch_until_that_raises_ends_the_watch_with_its_error(vtime: Virt
             async for _ in bridge.watch([("alumio", seeded(sb, "alumio"))], until=until):
                 pass
         assert bridge._polling.following == 0
+
+
+async def test_cancelling_a_wait_stops_its_polling(vtime: VirtualTime) -> None:
+    async with sandbox(vtime, lifecycle=Lifecycle(speed=0)) as sb, bridge_for(sb) as bridge:
+        seen = asyncio.Event()
+
+        def until(task: object) -> bool:
+            seen.set()
+            return False
+
+        waiting = asyncio.ensure_future(bridge.wait("alumio", seeded(sb, "alumio"), until=until))
+        await asyncio.wait_for(seen.wait(), 30)
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+        assert bridge._polling.following == 0
+        attempts = vtime.attempts
+        await vtime.sleep(3600)
+        assert vtime.attempts == attempts
