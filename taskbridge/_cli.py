@@ -106,6 +106,9 @@ def _run(coro: Coroutine[Any, Any, int]) -> NoReturn:
         # The reader left (`| head`): stop quietly, and let the final flush go nowhere.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 1
+    except KeyboardInterrupt:
+        # Ctrl-C ends a long `watch` or `wait`: what ran was cancelled and closed cleanly.
+        code = 130
     raise SystemExit(code)
 
 

@@ -507,3 +507,35 @@ def test_sandbox_refuses_a_bad_lifecycle_step() -> None:
     )
     assert module.returncode == 2
     assert "Lifecycle.step" in module.stderr
+
+
+def test_ctrl_c_ends_a_watch_quietly_with_130() -> None:
+    import signal
+
+    good, _ = lifecycle_ids("cakewalk")
+    proc = subprocess.Popen(
+        [*CLI, "watch", "--sandbox"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(TASKBRIDGE_SANDBOX_STEP="3600"),
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    proc.stdin.write(f"cakewalk {good}\n")
+    proc.stdin.close()
+    try:
+        first = orjson.loads(proc.stdout.readline())  # the first look: Pending, for an hour
+        assert first["provider_status"] == "Pending"
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.stdout.close()
+        if proc.stderr is not None:
+            proc.stderr.close()
+    assert proc.returncode == 130
+    assert "Traceback" not in err
