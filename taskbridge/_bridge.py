@@ -318,6 +318,15 @@ class TaskBridge:
         ``max_poll_interval`` while nothing changes; they share the provider's limits
         with every other call. A terminal task ends the wait whatever ``until`` says.
 
+        Args:
+            provider: ``"cakewalk"`` or ``"alumio"`` (or a `Provider`).
+            task_id: the provider's task id.
+            timeout: seconds to wait at most; ``None`` waits as long as it takes.
+            until: return as soon as this is true of a polled task (e.g. running).
+
+        Returns:
+            The task as last polled: terminal, or the first one ``until`` held for.
+
         Raises:
             WaitTimeoutError: not done within ``timeout`` seconds; ``.last`` holds the
                 last task seen (or ``None``).
@@ -342,9 +351,13 @@ class TaskBridge:
         polls the most overdue task first, so thousands of refs share the rate budget
         fairly. Leaving the loop stops every poll of the watch at once.
 
+        Args:
+            refs: ``(provider, task_id)`` pairs or `TaskRef` values, sync or async.
+            until: a ref also leaves once this is true of its task.
+
         Example:
             ```python
-            async for update in bridge.watch([("alumio", "order-42"), ("cakewalk", tid)]):
+            async for update in bridge.watch([("alumio", "order-export-529368")]):
                 print(update.ref.task_id, update.task and update.task.status)
             ```
         """
