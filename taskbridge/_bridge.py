@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from . import _batch, _watch
+from . import _batch, _limiter, _watch
 from ._config import RetryPolicy
 from ._errors import (
     APIError,
@@ -62,6 +62,10 @@ class TaskBridge:
         session: an `aiohttp.ClientSession` to use; the bridge never closes it.
         max_response_bytes: larger bodies are a `DecodeError`, read no further.
         providers: configs of further registered providers.
+        limiter: where the rate budgets live: ``None`` for this process alone (the
+            default), or a `taskbridge.redis.RedisLimiter` to share each credential's
+            budget and 429 pauses with every process using the same Redis. The bridge
+            closes it in `aclose`.
 
     Example:
         ```python
@@ -81,6 +85,7 @@ class TaskBridge:
         session: aiohttp.ClientSession | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         providers: Iterable[ProviderConfig] = (),
+        limiter: _limiter.LimiterBackend | None = None,
     ) -> None:
         if cakewalk is not None and not isinstance(cakewalk, CakewalkConfig):
             raise ConfigurationError("cakewalk must be a CakewalkConfig or None")
@@ -103,6 +108,8 @@ class TaskBridge:
             raise ConfigurationError("max_response_bytes must be an integer >= 1")
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise ConfigurationError("session must be an aiohttp.ClientSession or None")
+        if limiter is not None and not isinstance(limiter, _limiter.LimiterBackend):
+            raise ConfigurationError("limiter must be a RedisLimiter or None")
 
         configs = [c for c in (cakewalk, alumio, *providers) if c is not None]
         self._gates: dict[str, ProviderGate] = {}
@@ -110,8 +117,13 @@ class TaskBridge:
         for config in configs:
             if config.provider in self._gates:
                 raise ConfigurationError(f"provider {config.provider!r} is configured twice")
+            adapter = config.adapter()
+            shared = None
+            if limiter is not None:
+                rpm = adapter.requests_per_minute
+                shared = limiter.limiter(config.provider, per_minute=rpm, config=config)
             self._gates[config.provider] = ProviderGate(
-                config.adapter(), clock=_clock, sleep=_sleep
+                adapter, clock=_clock, sleep=_sleep, limiter=shared
             )
             secrets.extend(
                 str(getattr(config, name))
@@ -128,6 +140,7 @@ class TaskBridge:
         self._closed = False
         self._sleep = _sleep
         self._polling = _watch.Scheduler(self, clock=_clock, sleep=_sleep)
+        self._limiter = limiter
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> TaskBridge:
@@ -137,7 +150,10 @@ class TaskBridge:
         ``TASKBRIDGE_CAKEWALK_API_KEY`` and ``TASKBRIDGE_CAKEWALK_API_SECRET`` (and
         optionally ``TASKBRIDGE_CAKEWALK_BASE_URL``), Alumio by
         ``TASKBRIDGE_ALUMIO_BASE_URL`` and ``TASKBRIDGE_ALUMIO_TOKEN`` (and optionally
-        ``TASKBRIDGE_ALUMIO_SPACE``). Other keyword arguments go to `TaskBridge`.
+        ``TASKBRIDGE_ALUMIO_SPACE``). With ``TASKBRIDGE_REDIS_URL`` set (and no
+        ``limiter`` argument), rate budgets are shared through that Redis (a
+        `taskbridge.redis.RedisLimiter`; needs ``pip install "aiotaskbridge[redis]"``).
+        Other keyword arguments go to `TaskBridge`.
 
         Args:
             environ: the variables to read; ``os.environ`` when ``None``.
@@ -168,6 +184,8 @@ class TaskBridge:
                 kwargs[config.provider] = config
             else:
                 extra.append(config)
+        if options.get("limiter") is None:
+            options["limiter"] = _limiter.from_env(env)
         return cls(**kwargs, providers=[*extra, *options.pop("providers", ())], **options)
 
     def __repr__(self) -> str:
@@ -199,8 +217,13 @@ class TaskBridge:
         self._closed = True
         self._polling.close()
         session, self._session = self._session, None
-        if session is not None and self._owns_session:
-            await session.close()
+        limiter, self._limiter = self._limiter, None
+        try:
+            if session is not None and self._owns_session:
+                await session.close()
+        finally:
+            if limiter is not None:
+                await limiter.aclose()
 
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._closed:

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+from ._limiter import Limiter
 from ._ratelimit import RateLimiter
 from .providers import ProviderAdapter
 
@@ -25,11 +26,14 @@ class ProviderGate:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        limiter: Limiter | None = None,
     ) -> None:
         self.adapter = adapter
         self._semaphore = asyncio.Semaphore(adapter.max_concurrency)
         rpm = adapter.requests_per_minute
-        self._limiter = RateLimiter(rpm, clock=clock, sleep=sleep) if rpm else None
+        self._limiter: Limiter | None = limiter
+        if limiter is None and rpm:
+            self._limiter = RateLimiter(rpm, clock=clock, sleep=sleep)
         self._paused_until = 0.0
         self._clock = clock
         self._sleep = sleep
@@ -44,6 +48,8 @@ class ProviderGate:
     def pause(self, seconds: float) -> None:
         """Hold every new request of this provider for ``seconds`` (a 429's Retry-After)."""
         self._paused_until = max(self._paused_until, self._clock() + seconds)
+        if self._limiter is not None:
+            self._limiter.pause(seconds)
 
     async def enter(self) -> None:
         """Wait for a concurrency slot, the end of any pause, and the rate limiter."""

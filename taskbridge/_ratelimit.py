@@ -12,7 +12,7 @@ import asyncio
 import collections
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 __all__ = ["RateLimiter"]
 
@@ -55,6 +55,16 @@ class RateLimiter:
 
     def __repr__(self) -> str:
         return f"<RateLimiter {self.per_minute:g}/min>"
+
+    def pause(self, seconds: float) -> None:
+        """Nothing to share: the gate itself holds a 429's pause for this process."""
+
+    def _seed(self, *, tokens: float, not_before: float, starts: Iterable[float]) -> None:
+        """Start from ``tokens`` (negative: a debt) accruing from ``not_before``, with
+        ``starts`` already in the 60-s log (a fallback taking over a shared budget)."""
+        self._tokens = min(self._burst, tokens)
+        self._updated = not_before
+        self._starts.extend(sorted(starts))
 
     def _delay(self, now: float) -> float:
         self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
