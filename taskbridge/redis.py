@@ -209,8 +209,11 @@ class _SharedBudget:
         Cancelled while waiting, the slot stays spent (the budget errs on the safe side).
         """
         stale = 0
+        probed = False
         while True:
-            if self._fallen_back and (self._probing or time.monotonic() < self._next_probe):
+            if self._fallen_back and (
+                probed or self._probing or time.monotonic() < self._next_probe
+            ):
                 if self._fallback is not None:
                     await self._fallback.acquire()
                 self._granted(reported=False)
@@ -221,6 +224,7 @@ class _SharedBudget:
                 delay = await self._call()
             except _failures() as exc:
                 self._fall_back(exc)
+                probed = True
                 continue
             finally:
                 if probing:
@@ -229,6 +233,7 @@ class _SharedBudget:
                 stale += 1
                 if stale >= _MAX_STALE:
                     self._fall_back(RuntimeError("Redis keeps losing the budget"))
+                    probed = True
                 continue
             if delay > 0:
                 await asyncio.sleep(delay)

@@ -1,0 +1,426 @@
+"""RedisLimiter on a real redis-server: one budget and one 429 pause for many processes."""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import logging
+import secrets
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import orjson
+import pytest
+import pytest_asyncio
+
+from taskbridge import CakewalkConfig, ConfigurationError, RetryPolicy, TaskBridge
+from taskbridge._limiter import credential_fingerprint
+from taskbridge.sandbox import Faults, Sandbox
+from taskbridge.sandbox._state import Credentials
+
+from ._redis_server import RedisServer, free_port, redis_server, require_redis_server
+from .conftest import KEY, SECRET
+
+redis = pytest.importorskip("redis.asyncio", reason='needs pip install "aiotaskbridge[redis]"')
+from taskbridge import redis as tb_redis  # noqa: E402  # after the importorskip
+from taskbridge.redis import RedisLimiter  # noqa: E402
+
+__all__ = ["redis_server"]  # the fixture, imported for this module's tests
+
+WORKER = Path(__file__).with_name("_redis_worker.py")
+
+
+def max_in_window(times: Sequence[float], width: float) -> int:
+    """The most of ``times`` (any order) in any half-open window ``[t, t + width)``."""
+    times = sorted(times)
+    return max(
+        (bisect.bisect_left(times, t + width, lo=i) - i for i, t in enumerate(times)),
+        default=0,
+    )
+
+
+@pytest_asyncio.fixture
+async def client(redis_server: RedisServer) -> AsyncIterator[redis.Redis]:
+    conn = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    yield conn
+    await conn.aclose()
+
+
+async def all_keys_and_values(conn: redis.Redis) -> dict[str, str]:
+    """Every key with a dump of its value, whatever its type."""
+    found: dict[str, str] = {}
+    async for key in conn.scan_iter():
+        kind = await conn.type(key)
+        if kind == "string":
+            value: object = await conn.get(key)
+        elif kind == "hash":
+            value = await conn.hgetall(key)
+        elif kind == "zset":
+            value = await conn.zrange(key, 0, -1, withscores=True)
+        else:
+            value = kind
+        found[key] = repr(value)
+    return found
+
+
+# The admission script itself: what Redis decides for concurrent callers.
+
+
+async def test_script_grants_never_exceed_the_window_limit_across_processes(
+    redis_server: RedisServer,
+) -> None:
+    # A 1-s window of 5 (the 60-s window's logic, shortened) and a 10-ms interval:
+    # 4 limiters (4 "processes") ask 40 times at once; the granted starts, read on
+    # Redis' clock, never put more than 5 in any 1-s window.
+    limiters = [RedisLimiter(redis_server.url) for _ in range(4)]
+    try:
+        keys = limiters[0].limiter("cakewalk", per_minute=6000, config=object()).keys
+        interval_us, tau_us, limit, window_us = 10_000, 0, 5, 1_000_000
+
+        async def ask(limiter: RedisLimiter, seq: int) -> int:
+            args = [interval_us, tau_us, limit, window_us, "", "g", limiter._process, seq, 60_000]
+            reply = await limiter._admit(keys=keys, args=args)
+            assert reply[0] == 1
+            return int(reply[5])  # microseconds of Redis clock
+
+        starts = await asyncio.gather(
+            *(ask(limiters[i % 4], i) for i in range(40)),
+        )
+    finally:
+        for limiter in limiters:
+            await limiter.aclose()
+    assert max_in_window(starts, window_us) <= limit
+    gaps = [b - a for a, b in zip(sorted(starts), sorted(starts)[1:], strict=False)]
+    assert min(gaps) >= interval_us  # the smooth rate, too
+    assert len(set(starts)) == 40
+
+
+async def test_script_burst_is_one_seconds_worth_then_smooth(redis_server: RedisServer) -> None:
+    async with RedisLimiter(redis_server.url) as limiter:
+        budget = limiter.limiter("cakewalk", per_minute=600, config=object())
+        delays = [await budget._call() for _ in range(15)]
+    # 600/min: a burst of 10 at once, then one every 100 ms (on Redis' clock).
+    assert all(d is not None and d < 0.05 for d in delays[:10])
+    assert all(d is not None and d > 0.05 for d in delays[10:])
+    assert delays[14] is not None and delays[14] > 0.4
+
+
+# Many processes, one credential, against the sandbox.
+
+
+async def test_processes_share_one_budget_and_get_no_429(redis_server: RedisServer) -> None:
+    rpm, processes, per_process = 300, 3, 12  # 5/s, a burst of 5
+    async with Sandbox(any_id=True, faults=Faults(rate_limit_per_minute=rpm)) as sandbox:
+        ids = [
+            f"{n:08x}-0000-4000-8000-{secrets.token_hex(6)}" for n in range(processes * per_process)
+        ]
+        procs = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                str(WORKER),
+                sandbox.url,
+                redis_server.url,
+                str(rpm),
+                *ids[k * per_process : (k + 1) * per_process],
+                stdout=subprocess.PIPE,
+            )
+            for k in range(processes)
+        ]
+        outs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in procs)), 45)
+        arrivals = list(sandbox.stats.cakewalk.started_at)
+        received = sandbox.stats.cakewalk.requests
+    summaries = [orjson.loads(out) for out, _ in outs]
+    assert [s["errors"] for s in summaries] == [[]] * processes
+    assert received == processes * per_process  # no retry: no 429, nothing lost
+    # Rate plus one burst in any second, for the three together (each alone would
+    # allow that much: three times over). Two of slack for arrival jitter.
+    assert max_in_window(arrivals, 1.0) <= 5 + 5 + 2
+
+
+async def test_a_429_pauses_every_process(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    published = asyncio.Event()
+    publish = tb_redis._SharedBudget._publish_pause
+
+    async def signalling(self: tb_redis._SharedBudget, seconds: float) -> None:
+        await publish(self, seconds)
+        published.set()
+
+    monkeypatch.setattr(tb_redis._SharedBudget, "_publish_pause", signalling)
+    faults = Faults(rate_limit_rate=1.0, retry_after=20)
+    async with (
+        Sandbox(faults=faults) as sandbox,
+        RedisLimiter(redis_server.url) as other,
+    ):
+        config = sandbox.cakewalk_config(requests_per_minute=600)
+        bridge = TaskBridge(
+            cakewalk=config,
+            limiter=RedisLimiter(redis_server.url),
+            retry=RetryPolicy(max_attempts=2),
+        )
+        async with bridge:
+            first = asyncio.ensure_future(bridge.get("cakewalk", sandbox.cakewalk_ids[0]))
+            budget = other.limiter("cakewalk", per_minute=600, config=config)
+            try:
+                await asyncio.wait_for(published.wait(), 10)
+                delay = await budget._call()
+            finally:
+                first.cancel()
+                await asyncio.gather(first, return_exceptions=True)
+    # The other process is told to wait out (most of) the 20 s Retry-After.
+    assert delay is not None and delay > 15
+
+
+async def test_pause_is_shared_and_never_shortened(redis_server: RedisServer) -> None:
+    async with RedisLimiter(redis_server.url) as a, RedisLimiter(redis_server.url) as b:
+        mine = a.limiter("cakewalk", per_minute=None, config=object())
+        theirs = b.limiter("cakewalk", per_minute=None, config=object())
+        mine.pause(30)
+        mine.pause(1)
+        await asyncio.wait_for(asyncio.gather(*a._tasks), 5)
+        delay = await theirs._call()
+    assert delay is not None and 25 < delay <= 30
+
+
+# Keys: a fingerprint, never a secret.
+
+
+async def test_no_secret_ever_reaches_redis(redis_server: RedisServer, client: redis.Redis) -> None:
+    seen: list[bytes] = []
+    reader, writer = await asyncio.open_connection("127.0.0.1", redis_server.port)
+    writer.write(b"MONITOR\r\n")
+    assert (await asyncio.wait_for(reader.readline(), 5)).startswith(b"+OK")
+
+    async def record() -> None:
+        while line := await reader.readline():
+            seen.append(line)
+
+    monitor = asyncio.ensure_future(record())
+    try:
+        creds = Credentials(cakewalk_api_key=KEY, cakewalk_api_secret=SECRET)
+        async with Sandbox(credentials=creds) as sandbox:
+            config = sandbox.cakewalk_config(requests_per_minute=600)
+            async with TaskBridge(cakewalk=config, limiter=RedisLimiter(redis_server.url)) as br:
+                results = await br.get_many(("cakewalk", i) for i in sandbox.cakewalk_ids[:3])
+                br._gate("cakewalk").pause(5)
+                await asyncio.sleep(0)
+            stored = await all_keys_and_values(client)
+            await client.ping()  # flushes the monitor past our own commands
+    finally:
+        monitor.cancel()
+        await asyncio.gather(monitor, return_exceptions=True)
+        writer.close()
+        await writer.wait_closed()
+    assert all(r.ok for r in results)
+    traffic = b"".join(seen)
+    assert b"EVALSHA" in traffic.upper() or b"EVAL" in traffic.upper()
+    fingerprint = credential_fingerprint("cakewalk", config)
+    assert stored and all(fingerprint in key for key in stored)
+    for secret in (KEY, SECRET):
+        assert secret.encode() not in traffic
+        assert all(secret not in key and secret not in value for key, value in stored.items())
+
+
+def test_keys_are_per_credential_and_prefix() -> None:
+    a = CakewalkConfig(KEY, SECRET)
+    limiter = RedisLimiter("redis://127.0.0.1:1/0")
+    other = RedisLimiter("redis://127.0.0.1:1/0", prefix="staging")
+    same = limiter.limiter("cakewalk", per_minute=1000, config=CakewalkConfig(KEY, SECRET))
+    assert limiter.limiter("cakewalk", per_minute=1000, config=a).keys == same.keys
+    rotated = limiter.limiter("cakewalk", per_minute=1000, config=CakewalkConfig(KEY, "x" * 9))
+    assert rotated.keys[0] != same.keys[0]
+    staging = other.limiter("cakewalk", per_minute=1000, config=a)
+    assert staging.keys[0].startswith("staging:{cakewalk:")
+    assert same.keys[0].startswith("taskbridge:{cakewalk:")
+    assert all(KEY not in k and SECRET not in k for k in (*same.keys, *staging.keys))
+
+
+# Redis down, slow, or restarted.
+
+
+async def test_redis_down_falls_back_with_one_warning(caplog: pytest.LogCaptureFixture) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    async with Sandbox() as sandbox:
+        bridge = TaskBridge(
+            cakewalk=sandbox.cakewalk_config(requests_per_minute=6000),
+            limiter=RedisLimiter(url, timeout=0.5, fallback_share=1.0),
+        )
+        with caplog.at_level(logging.INFO, logger="taskbridge"):
+            async with bridge:
+                results = await bridge.get_many(("cakewalk", i) for i in sandbox.cakewalk_ids[:8])
+    assert all(r.ok for r in results)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "Redis unreachable" in warnings[0].getMessage()
+
+
+async def test_unresponsive_redis_never_hangs_an_admission() -> None:
+    # A server that accepts connections and never answers: each call ends at `timeout`.
+    writers: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        await reader.read(1 << 16)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with RedisLimiter(f"redis://127.0.0.1:{port}/0", timeout=0.2) as limiter:
+            budget = limiter.limiter("cakewalk", per_minute=6000, config=object())
+            await asyncio.wait_for(budget.acquire(), 5)
+            assert budget._fallen_back
+    finally:
+        server.close()
+        for writer in writers:
+            writer.close()
+        await asyncio.wait_for(server.wait_closed(), 5)
+
+
+async def test_recovers_when_redis_comes_back(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    binary = require_redis_server()
+    server = RedisServer(binary, free_port(), str(tmp_path))
+    monkeypatch.setattr(tb_redis, "PROBE_INTERVAL", 0.0)
+    async with RedisLimiter(server.url, timeout=0.5, fallback_share=1.0) as limiter:
+        budget = limiter.limiter("cakewalk", per_minute=6000, config=object())
+        with caplog.at_level(logging.INFO, logger="taskbridge"):
+            await asyncio.wait_for(budget.acquire(), 5)  # Redis down: granted alone
+            assert budget._fallen_back
+            await server.start()
+            try:
+                await asyncio.wait_for(budget.acquire(), 5)
+                conn = redis.Redis.from_url(server.url)
+                logged = await conn.zcard(budget.keys[1])
+                await conn.aclose()
+            finally:
+                await server.stop()
+    assert not budget._fallen_back
+    assert any("shared again" in r.getMessage() for r in caplog.records)
+    assert logged == 2  # the start granted alone was told to Redis, then this one
+
+
+async def test_redis_restart_mid_batch_loses_nothing_and_holds_the_limit(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    rpm, count = 300, 25  # 5/s, a burst of 5: the batch runs ~4 s
+    restart: asyncio.Task[None] | None = None
+
+    async def restart_redis() -> None:
+        await redis_server.stop()
+        await asyncio.sleep(0.3)
+        await redis_server.start()
+
+    def on_result(_: object) -> None:
+        nonlocal restart
+        if restart is None:
+            restart = asyncio.ensure_future(restart_redis())
+
+    async with Sandbox(any_id=True, faults=Faults(rate_limit_per_minute=rpm)) as sandbox:
+        ids = [f"{n:08x}-0000-4000-8000-{secrets.token_hex(6)}" for n in range(count)]
+        limiter = RedisLimiter(redis_server.url, timeout=0.3)
+        bridge = TaskBridge(
+            # Two at a time, so admissions go on after Redis is back.
+            cakewalk=sandbox.cakewalk_config(requests_per_minute=rpm, max_concurrency=2),
+            limiter=limiter,
+        )
+        with caplog.at_level(logging.INFO, logger="taskbridge"):
+            async with bridge:
+                budget = bridge._gate("cakewalk")._limiter
+                results = await asyncio.wait_for(
+                    bridge.get_many([("cakewalk", i) for i in ids], on_result=on_result), 40
+                )
+                assert restart is not None
+                await restart
+                # Redis came back empty: every start of the last minute was told again.
+                conn = redis.Redis.from_url(redis_server.url)
+                try:
+                    logged = await conn.zcard(budget.keys[1])  # type: ignore[union-attr]
+                finally:
+                    await conn.aclose()
+        arrivals = list(sandbox.stats.cakewalk.started_at)
+        received = sandbox.stats.cakewalk.requests
+    assert all(r.ok for r in results)
+    assert received == count  # no 429, no retry, nothing lost
+    assert max_in_window(arrivals, 1.0) <= 5 + 5 + 2
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) <= 1  # a restart between two calls may go unnoticed but for STALE
+    assert logged == count
+
+
+# Wiring: from_env, bad input, the optional dependency.
+
+
+async def test_from_env_reads_the_redis_url(redis_server: RedisServer) -> None:
+    env = {
+        "TASKBRIDGE_CAKEWALK_API_KEY": KEY,
+        "TASKBRIDGE_CAKEWALK_API_SECRET": SECRET,
+        "TASKBRIDGE_REDIS_URL": redis_server.url,
+    }
+    async with TaskBridge.from_env(env) as bridge:
+        assert isinstance(bridge._limiter, RedisLimiter)
+        assert "RedisLimiter" not in repr(bridge)
+    async with TaskBridge.from_env({k: v for k, v in env.items() if "REDIS" not in k}) as plain:
+        assert plain._limiter is None
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [
+        pytest.param((42,), {}, id="not-a-url"),
+        pytest.param(("http://localhost",), {}, id="wrong-scheme"),
+        pytest.param(("redis://localhost",), {"prefix": ""}, id="empty-prefix"),
+        pytest.param(("redis://localhost",), {"timeout": 0}, id="zero-timeout"),
+        pytest.param(("redis://localhost",), {"fallback_share": 1.5}, id="share-above-one"),
+    ],
+)
+def test_bad_settings_are_configuration_errors(
+    args: tuple[object], kwargs: dict[str, object]
+) -> None:
+    with pytest.raises(ConfigurationError):
+        RedisLimiter(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_bridge_rejects_a_limiter_of_the_wrong_kind() -> None:
+    with pytest.raises(ConfigurationError, match="limiter"):
+        TaskBridge(cakewalk=CakewalkConfig(KEY, SECRET), limiter="redis://x")  # type: ignore[arg-type]
+
+
+def test_url_password_stays_out_of_repr_and_errors() -> None:
+    limiter = RedisLimiter("redis://:hunter2-pass@127.0.0.1:6390/3")
+    assert "hunter2" not in repr(limiter)
+    assert "127.0.0.1:6390" in repr(limiter)
+    with pytest.raises(ConfigurationError) as info:
+        RedisLimiter("redis://:hunter2-pass@[bad")
+    assert "hunter2" not in str(info.value)
+
+
+def test_missing_redis_client_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "redis.asyncio", None)
+    with pytest.raises(ConfigurationError, match=r"aiotaskbridge\[redis\]"):
+        RedisLimiter("redis://localhost")
+
+
+async def test_fallback_takes_its_share_after_the_known_schedule() -> None:
+    async with RedisLimiter("redis://127.0.0.1:1/0") as limiter:
+        budget = limiter.limiter("cakewalk", per_minute=600, config=object())
+        budget._processes = 4  # as Redis last counted
+        budget._horizon = asyncio.get_running_loop().time() + 100.0  # far ahead, to see it
+        budget._fall_back(ConnectionError("down"))
+        fallback = budget._fallback
+        assert fallback is not None
+        assert fallback.per_minute == 150  # a quarter of 600
+        # It owes a quarter of one burst (10) and accrues only from the known horizon.
+        assert fallback._tokens == -2.5
+        assert fallback._updated >= budget._horizon
+
+
+async def test_fallback_share_before_any_answer_is_conservative() -> None:
+    async with RedisLimiter("redis://127.0.0.1:1/0") as limiter:
+        budget = limiter.limiter("cakewalk", per_minute=600, config=object())
+        budget._fall_back(ConnectionError("down"))
+        assert budget._fallback is not None
+        assert budget._fallback.per_minute == pytest.approx(600 * tb_redis.UNKNOWN_SHARE)
