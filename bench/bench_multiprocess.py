@@ -251,7 +251,7 @@ def main() -> None:
                             r["max_60s"],
                             f"{r['span']:.1f}",
                             f"{r['cpu_ms']:.2f}",
-                            "PASS" if ok else "MISS" if mode == "redis" else "-",
+                            ("PASS" if ok else "MISS") if mode == "redis" else "-",
                         ]
                     )
                     print(f"  {mode} N={n}: done", flush=True)
