@@ -1,7 +1,7 @@
 """Run every benchmark with its defaults, one after another, each in its own interpreter.
 
 Each benchmark starts (and stops) its own sandbox in a separate process. Expect about
-16 minutes on an idle 2-core machine; ``--quick`` shrinks every run to a smoke test.
+19 minutes on an idle 2-core machine; ``--quick`` shrinks every run to a smoke test.
 
 Run from the repo root::
 
@@ -26,6 +26,12 @@ BENCHES: list[tuple[str, list[str], list[str]]] = [
     ("bench_memory.py", [], ["--sizes", "2000,10000"]),
     ("bench_ratelimit.py", [], ["--duration", "5"]),
     ("bench_watch.py", [], ["--only", "below,memory", "--step", "2", "--memory-n", "5000"]),
+    # Needs redis-server and the [redis] extra.
+    (
+        "bench_multiprocess.py",
+        [],
+        ["--duration", "5", "--processes", "1,3", "--admissions", "500"],
+    ),
 ]
 
 

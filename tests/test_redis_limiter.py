@@ -424,3 +424,18 @@ async def test_fallback_share_before_any_answer_is_conservative() -> None:
         budget._fall_back(ConnectionError("down"))
         assert budget._fallback is not None
         assert budget._fallback.per_minute == pytest.approx(600 * tb_redis.UNKNOWN_SHARE)
+
+
+async def test_the_bridge_closes_its_limiter(redis_server: RedisServer) -> None:
+    limiter = RedisLimiter(redis_server.url)
+    closed: list[bool] = []
+    close = limiter.aclose
+
+    async def recording() -> None:
+        closed.append(True)
+        await close()
+
+    limiter.aclose = recording  # type: ignore[method-assign]
+    async with TaskBridge(cakewalk=CakewalkConfig(KEY, SECRET), limiter=limiter):
+        pass
+    assert closed == [True]
