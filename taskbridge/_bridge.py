@@ -184,7 +184,7 @@ class TaskBridge:
                 kwargs[config.provider] = config
             else:
                 extra.append(config)
-        if options.get("limiter") is None:
+        if "limiter" not in options:  # an explicit limiter=None keeps the local one
             options["limiter"] = _limiter.from_env(env)
         return cls(**kwargs, providers=[*extra, *options.pop("providers", ())], **options)
 

@@ -378,6 +378,8 @@ async def test_from_env_reads_the_redis_url(redis_server: RedisServer) -> None:
         assert "RedisLimiter" not in repr(bridge)
     async with TaskBridge.from_env({k: v for k, v in env.items() if "REDIS" not in k}) as plain:
         assert plain._limiter is None
+    async with TaskBridge.from_env(env, limiter=None) as local:
+        assert local._limiter is None
 
 
 @pytest.mark.parametrize(
