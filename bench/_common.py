@@ -171,7 +171,16 @@ def machine_info() -> dict[str, str]:
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "platform": platform.platform(),
     }
-    for dist in ("taskbridge", "aiohttp", "orjson", "cattrs", "attrs", "httpx", "pydantic"):
+    for dist in (
+        "aiotaskbridge",
+        "aiohttp",
+        "orjson",
+        "cattrs",
+        "attrs",
+        "httpx",
+        "pydantic",
+        "msgspec",
+    ):
         info[dist] = _version(dist)
     return info
 

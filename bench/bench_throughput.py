@@ -1,49 +1,82 @@
-"""Throughput: taskbridge ``get_many`` vs hand-written aiohttp + orjson vs httpx.
+"""Throughput: taskbridge against what users would write instead, in one run.
 
 All contenders fetch the same N distinct ids from one sandbox running in a separate
-process (``--any-id``), with the same concurrency C, the same headers, and each checks
-``status == 200``, parses the JSON body and keeps the result in input order (as
-``get_many`` returns its list); taskbridge also decodes each body into its
-typed models and a ``UnifiedTask`` (that is the point of it); a diagnostic contender
-runs taskbridge with decoding stubbed to ``orjson.loads``, to split the cost. Contenders
-alternate in rounds; each run gets a fresh client whose connections are opened by a
-C-request warm-up outside the timing. Reported: median requests/s and client CPU
-microseconds per request.
+process (``--any-id``), with the same concurrency C and the same headers; each checks
+``status == 200``, decodes the body and keeps the result in input order:
+
+- ``aiohttp+orjson``: untyped dicts, the floor;
+- ``aiohttp+msgspec`` / ``aiohttp+pydantic``: msgspec Structs / pydantic v2 models
+  generated from the vendored specs by datamodel-code-generator (``bench/generated/``,
+  see ``bench/generate_models.py``), ``Decoder.decode`` / ``model_validate_json``;
+- ``httpx+pydantic``: the same pydantic models over ``httpx.AsyncClient`` (the stack of
+  generated SDKs), as installed; it runs ``--httpx-n`` ids, since it is ~15x slower;
+- ``taskbridge get_many`` and ``taskbridge stream``: typed models and a ``UnifiedTask``.
+
+Diagnostics: ``taskbridge (decode stubbed)`` (decoding replaced by ``orjson.loads``),
+``httpx+orjson`` and ``httpx+sniffio`` (see BENCHMARKS.md). Contenders alternate in
+rounds; each run gets a fresh client whose connections are opened by a C-request warm-up
+outside the timing. Reported per contender: median requests/s, median client CPU
+microseconds per request, and "tb is": that contender's CPU/request divided by
+taskbridge ``get_many``'s (>= 1 means taskbridge uses less CPU per request), as the
+median of the per-round ratios. Compare ratios within one run, not absolute figures
+across runs: the box is shared.
 
 Run from the repo root::
 
-    .venv/bin/python bench/bench_throughput.py                      # defaults below
-    .venv/bin/python bench/bench_throughput.py --n 5000 --rounds 5 --concurrency 16,50 \\
-        --providers cakewalk,alumio --profile 20      # + cProfile of one taskbridge run
+    .venv/bin/python bench/bench_throughput.py             # N=3000, 3 rounds, C=1,16,64
+    .venv/bin/python bench/bench_throughput.py --providers cakewalk --concurrency 16 \\
+        --contenders "taskbridge get_many,aiohttp+orjson" --profile 25
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import io
 import pstats
 import sys
 import time
 import types
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 from urllib.parse import quote
 
 import _common
 import aiohttp
 import httpx
+import msgspec
 import orjson
+from generated import alumio_msgspec, alumio_pydantic, cakewalk_msgspec, cakewalk_pydantic
 
 from taskbridge import AlumioConfig, CakewalkConfig, TaskBridge, __version__
 from taskbridge.providers.alumio import AlumioAdapter
 from taskbridge.providers.cakewalk import CakewalkAdapter
 
 Runner = Callable[[str, str, list[str], int], Coroutine[Any, Any, None]]
+Decode = Callable[[bytes], object]
 
-TARGET_RAW = 0.90
-TARGET_HTTPX = 3.0
+TB = "taskbridge get_many"
+TARGET = 0.90  # taskbridge CPU/request at most 1/0.9 of the floor's and msgspec's
+TARGETS = {"aiohttp+orjson": TARGET, "aiohttp+msgspec": TARGET}
+
+PYDANTIC_ROOTS = {
+    "cakewalk": cakewalk_pydantic.TaskDetailedRecordViewModelV1,
+    "alumio": alumio_pydantic.DetailedTaskResult,
+}
+MSGSPEC_ROOTS = {
+    "cakewalk": cakewalk_msgspec.TaskDetailedRecordViewModelV1,
+    "alumio": alumio_msgspec.DetailedTaskResult,
+}
+
+
+def decoder_for(kind: str, provider: str) -> Decode:
+    if kind == "orjson":
+        return orjson.loads
+    if kind == "msgspec":
+        return msgspec.json.Decoder(MSGSPEC_ROOTS[provider]).decode
+    return PYDANTIC_ROOTS[provider].model_validate_json
 
 
 def ids_for(provider: str, start: int, count: int) -> list[str]:
@@ -66,7 +99,7 @@ def url_for(base: str, provider: str, task_id: str) -> str:
     return f"{base}/api/v1/tasks/{quote(task_id, safe='')}"
 
 
-async def run_taskbridge(base: str, provider: str, ids: list[str], c: int) -> None:
+def make_bridge(base: str, provider: str, c: int) -> TaskBridge:
     if provider == "cakewalk":
         config = CakewalkConfig(
             _common.API_KEY,
@@ -75,10 +108,12 @@ async def run_taskbridge(base: str, provider: str, ids: list[str], c: int) -> No
             requests_per_minute=None,
             max_concurrency=c,
         )
-        bridge = TaskBridge(cakewalk=config)
-    else:
-        bridge = TaskBridge(alumio=AlumioConfig(base, _common.TOKEN, max_concurrency=c))
-    async with bridge:
+        return TaskBridge(cakewalk=config)
+    return TaskBridge(alumio=AlumioConfig(base, _common.TOKEN, max_concurrency=c))
+
+
+async def run_taskbridge(base: str, provider: str, ids: list[str], c: int) -> None:
+    async with make_bridge(base, provider, c) as bridge:
         warm = await bridge.get_many([(provider, i) for i in ids_for(provider, 10**8, c)])
         assert all(r.ok for r in warm)
         refs = [(provider, i) for i in ids]
@@ -89,66 +124,98 @@ async def run_taskbridge(base: str, provider: str, ids: list[str], c: int) -> No
         assert not bad, f"{len(bad)} failures, first: {bad[0].error!r}"
 
 
-async def run_raw(base: str, provider: str, ids: list[str], c: int) -> None:
-    headers = headers_for(provider)
-    connector = aiohttp.TCPConnector(limit=c)
-
-    async def fetch_all(session: aiohttp.ClientSession, todo: list[str]) -> list[object]:
-        out: list[object] = [None] * len(todo)
-        it = iter(enumerate(todo))
-
-        async def worker() -> None:
-            for i, task_id in it:
-                async with session.get(url_for(base, provider, task_id), headers=headers) as r:
-                    if r.status != 200:
-                        raise RuntimeError(f"HTTP {r.status}")
-                    out[i] = orjson.loads(await r.read())
-
-        await asyncio.gather(*(worker() for _ in range(c)))
-        return out
-
-    async with aiohttp.ClientSession(connector=connector) as session:
-        await fetch_all(session, ids_for(provider, 10**8, c))
+async def run_taskbridge_stream(base: str, provider: str, ids: list[str], c: int) -> None:
+    async with make_bridge(base, provider, c) as bridge:
+        warm = await bridge.get_many([(provider, i) for i in ids_for(provider, 10**8, c)])
+        assert all(r.ok for r in warm)
+        results = []
         started = _start()
-        await fetch_all(session, ids)
+        async with contextlib.aclosing(
+            _common.as_generator(bridge.stream((provider, i) for i in ids))
+        ) as stream:
+            async for result in stream:
+                results.append(result)
         _stop(started)
+        bad = [r for r in results if not r.ok]
+        assert not bad, f"{len(bad)} failures, first: {bad[0].error!r}"
+        assert len(results) == len(ids)
 
 
-async def run_httpx(base: str, provider: str, ids: list[str], c: int) -> None:
-    headers = headers_for(provider)
-    # Keep-alive pool as large as the connection limit (the default keeps only 20).
-    limits = httpx.Limits(max_connections=c, max_keepalive_connections=c)
+def aiohttp_runner(kind: str) -> Runner:
+    """aiohttp, one session with ``limit=C``, C workers pulling from one iterator."""
 
-    async def fetch_all(client: httpx.AsyncClient, todo: list[str]) -> list[object]:
-        out: list[object] = [None] * len(todo)
-        it = iter(enumerate(todo))
+    async def run(base: str, provider: str, ids: list[str], c: int) -> None:
+        headers = headers_for(provider)
+        decode = decoder_for(kind, provider)
+        connector = aiohttp.TCPConnector(limit=c)
 
-        async def worker() -> None:
-            for i, task_id in it:
-                r = await client.get(url_for(base, provider, task_id), headers=headers)
-                if r.status_code != 200:
-                    raise RuntimeError(f"HTTP {r.status_code}")
-                out[i] = orjson.loads(r.content)
+        async def fetch_all(session: aiohttp.ClientSession, todo: list[str]) -> list[object]:
+            out: list[object] = [None] * len(todo)
+            it = iter(enumerate(todo))
 
-        await asyncio.gather(*(worker() for _ in range(c)))
-        return out
+            async def worker() -> None:
+                for i, task_id in it:
+                    url = url_for(base, provider, task_id)
+                    async with session.get(url, headers=headers) as r:
+                        if r.status != 200:
+                            raise RuntimeError(f"HTTP {r.status}")
+                        out[i] = decode(await r.read())
 
-    async with httpx.AsyncClient(limits=limits) as client:
-        await fetch_all(client, ids_for(provider, 10**8, c))
-        started = _start()
-        await fetch_all(client, ids)
-        _stop(started)
+            await asyncio.gather(*(worker() for _ in range(c)))
+            return out
+
+        async with aiohttp.ClientSession(connector=connector) as session:
+            await fetch_all(session, ids_for(provider, 10**8, c))
+            started = _start()
+            await fetch_all(session, ids)
+            _stop(started)
+
+    return run
 
 
-async def run_httpx_sniffio(base: str, provider: str, ids: list[str], c: int) -> None:
-    """httpx with ``sniffio`` importable. httpcore 1.0.9 imports sniffio on every lock it
+def httpx_runner(kind: str, *, sniffio: bool = False) -> Runner:
+    """httpx ``AsyncClient``, keep-alive pool as large as the connection limit (the
+    default keeps only 20). ``sniffio``: see `_sniffio_stub`."""
+
+    async def run(base: str, provider: str, ids: list[str], c: int) -> None:
+        headers = headers_for(provider)
+        decode = decoder_for(kind, provider)
+        limits = httpx.Limits(max_connections=c, max_keepalive_connections=c)
+
+        async def fetch_all(client: httpx.AsyncClient, todo: list[str]) -> list[object]:
+            out: list[object] = [None] * len(todo)
+            it = iter(enumerate(todo))
+
+            async def worker() -> None:
+                for i, task_id in it:
+                    r = await client.get(url_for(base, provider, task_id), headers=headers)
+                    if r.status_code != 200:
+                        raise RuntimeError(f"HTTP {r.status_code}")
+                    out[i] = decode(r.content)
+
+            await asyncio.gather(*(worker() for _ in range(c)))
+            return out
+
+        with _sniffio_stub() if sniffio else contextlib.nullcontext():
+            async with httpx.AsyncClient(limits=limits) as client:
+                await fetch_all(client, ids_for(provider, 10**8, c))
+                started = _start()
+                await fetch_all(client, ids)
+                _stop(started)
+
+    return run
+
+
+@contextlib.contextmanager
+def _sniffio_stub() -> Iterator[None]:
+    """Make ``sniffio`` importable. httpcore 1.0.9 imports sniffio on every lock it
     makes and anyio 4.16 no longer installs it, so as installed each of those imports fails
     anew (a ``sys.path`` scan); a stub standing for the real package removes that cost."""
     stub = types.ModuleType("sniffio")
     stub.current_async_library = lambda: "asyncio"  # type: ignore[attr-defined]
     sys.modules["sniffio"] = stub
     try:
-        await run_httpx(base, provider, ids, c)
+        yield
     finally:
         del sys.modules["sniffio"]
 
@@ -161,8 +228,8 @@ async def run_taskbridge_loads_only(base: str, provider: str, ids: list[str], c:
     adapters: tuple[type, ...] = (CakewalkAdapter, AlumioAdapter)
     saved = [getattr(a, "decode_task") for a in adapters]  # noqa: B009
 
-    def loads_only(_self: object, body: bytes, _task_id: str) -> None:
-        orjson.loads(body)
+    def loads_only(_self: object, body: bytes, _task_id: str) -> object:
+        return orjson.loads(body)
 
     for a in adapters:
         setattr(a, "decode_task", loads_only)  # noqa: B010
@@ -174,12 +241,19 @@ async def run_taskbridge_loads_only(base: str, provider: str, ids: list[str], c:
 
 
 CONTENDERS: dict[str, Runner] = {
-    "taskbridge": run_taskbridge,
+    TB: run_taskbridge,
+    "taskbridge stream": run_taskbridge_stream,
+    "aiohttp+orjson": aiohttp_runner("orjson"),
+    "aiohttp+msgspec": aiohttp_runner("msgspec"),
+    "aiohttp+pydantic": aiohttp_runner("pydantic"),
+    "httpx+pydantic": httpx_runner("pydantic"),
+    # diagnostics, not in the default set
     "taskbridge (decode stubbed)": run_taskbridge_loads_only,
-    "raw aiohttp+orjson": run_raw,
-    "httpx": run_httpx,
-    "httpx+sniffio": run_httpx_sniffio,
+    "httpx+orjson": httpx_runner("orjson"),
+    "httpx+sniffio+orjson": httpx_runner("orjson", sniffio=True),
 }
+DEFAULT = list(CONTENDERS)[:6]
+SLOW = {"httpx+pydantic", "httpx+orjson", "httpx+sniffio+orjson"}
 
 _last: dict[str, float] = {}
 
@@ -194,7 +268,7 @@ def _stop(started: tuple[float, float]) -> None:
 
 
 def measure(
-    base: str, provider: str, c: int, n: int, *, rounds: int, names: list[str]
+    base: str, provider: str, c: int, n: int, *, rounds: int, names: list[str], slow_n: int
 ) -> dict[str, list[tuple[float, float]]]:
     """Return, per contender, ``(req/s, client CPU us per request)`` for each round."""
     ids = ids_for(provider, 0, n)
@@ -202,56 +276,54 @@ def measure(
     for r, order in _common.alternate(names, rounds):
         line = []
         for name in order:
-            asyncio.run(CONTENDERS[name](base, provider, ids, c))
-            rps, cpu_us = n / _last["wall"], _last["cpu"] / n * 1e6
+            todo = ids[:slow_n] if name in SLOW else ids
+            asyncio.run(CONTENDERS[name](base, provider, todo, c))
+            rps, cpu_us = len(todo) / _last["wall"], _last["cpu"] / len(todo) * 1e6
             out[name].append((rps, cpu_us))
-            line.append(f"{name} {rps:,.0f}/s")
+            line.append(f"{name} {rps:,.0f}/s {cpu_us:,.0f}us")
         print(f"  {provider} C={c} round {r + 1}/{rounds}: " + ", ".join(line), flush=True)
     return out
 
 
-def report(provider: str, c: int, data: dict[str, list[tuple[float, float]]]) -> list[str]:
+def tb_is(data: dict[str, list[tuple[float, float]]], other: str) -> float:
+    """Median over rounds of (other's CPU/request) / (taskbridge get_many's): >= 1 is
+    taskbridge using less CPU per request."""
+    return _common.median([o[1] / t[1] for o, t in zip(data[other], data[TB], strict=True)])
+
+
+def report(provider: str, c: int, data: dict[str, list[tuple[float, float]]]) -> None:
     rows = []
-    tb = data["taskbridge"]
     for name, runs in data.items():
-        rps = [x[0] for x in runs]
         rows.append(
             [
                 name,
-                _common.median(rps),
-                min(rps),
-                max(rps),
+                _common.median([x[0] for x in runs]),
                 _common.median([x[1] for x in runs]),
+                "" if name == TB else f"{tb_is(data, name):.2f}x",
             ]
         )
-    print(f"\n### {provider}, concurrency {c}, {len(tb)} rounds")
-    _common.print_table(["contender", "median req/s", "min", "max", "client CPU us/req"], rows)
-    verdicts = []
-    pairs = (("raw aiohttp+orjson", TARGET_RAW), ("httpx", TARGET_HTTPX))
-    if "taskbridge (decode stubbed)" in data:
-        stub = data["taskbridge (decode stubbed)"]
-        ceiling = _common.median(
-            [a[0] / b[0] for a, b in zip(stub, data[pairs[0][0]], strict=True)]
-        )
-        verdicts.append(f"(diagnostic) decode stubbed / raw, paired median: {ceiling:.3f}")
-    for other, target in (*pairs, ("httpx+sniffio", TARGET_HTTPX)):
-        if other not in data:
-            continue
-        med = _common.ratio(
-            _common.median([x[0] for x in tb]), _common.median([x[0] for x in data[other]])
-        )
-        paired = _common.median([a[0] / b[0] for a, b in zip(tb, data[other], strict=True)])
-        cpu = _common.ratio(
-            _common.median([x[1] for x in data[other]]), _common.median([x[1] for x in tb])
-        )
-        ok = "PASS" if med >= target else "MISS"
-        verdicts.append(
-            f"taskbridge/{other}: {med:.3f} (paired per-round median {paired:.3f}; "
-            f"CPU-per-request ratio {cpu:.3f}) target >= {target} -> {ok}"
-        )
-    for v in verdicts:
-        print("  " + v)
-    return verdicts
+    print(f"\n### {provider}, concurrency {c}, {len(data[TB])} rounds")
+    _common.print_table(["contender", "median req/s", "client CPU us/req", f"{TB} is"], rows)
+    for other, target in TARGETS.items():
+        if other in data:
+            ratio = tb_is(data, other)
+            verdict = "PASS" if ratio >= target else "MISS"
+            print(f"  taskbridge vs {other}: {ratio:.2f}x (target >= {target}) -> {verdict}")
+
+
+def summary_table(results: dict[tuple[str, int], dict[str, list[tuple[float, float]]]]) -> None:
+    """One row per provider and C: each contender's CPU us/request and taskbridge's ratio."""
+    names = list(next(iter(results.values())))
+    headers = ["provider", "C", *names]
+    rows = []
+    for (provider, c), data in results.items():
+        cells: list[object] = [provider, c]
+        for name in names:
+            cpu = _common.median([x[1] for x in data[name]])
+            cells.append(f"{cpu:,.0f}" if name == TB else f"{cpu:,.0f} ({tb_is(data, name):.2f}x)")
+        rows.append(cells)
+    print("\n## CPU us/request (in brackets: that / taskbridge get_many, median of rounds)")
+    _common.print_table(headers, rows)
 
 
 def profile_taskbridge(base: str, provider: str, c: int, n: int, top: int) -> None:
@@ -270,12 +342,13 @@ def profile_taskbridge(base: str, provider: str, c: int, n: int, top: int) -> No
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=5000, help="ids per run (default 5000)")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds (default 5)")
-    parser.add_argument("--concurrency", default="16,50", help="comma list (default 16,50)")
+    parser.add_argument("--n", type=int, default=3000, help="ids per run (default 3000)")
+    parser.add_argument("--httpx-n", type=int, default=0, help="ids per httpx run (default N/6)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
+    parser.add_argument("--concurrency", default="1,16,64", help="comma list (default 1,16,64)")
     parser.add_argument("--providers", default="cakewalk,alumio", help="comma list")
     parser.add_argument(
-        "--contenders", default=",".join(CONTENDERS), help=f"comma list of: {', '.join(CONTENDERS)}"
+        "--contenders", default=",".join(DEFAULT), help=f"comma list of: {', '.join(CONTENDERS)}"
     )
     parser.add_argument("--profile", type=int, default=0, metavar="TOP", help="print top rows")
     args = parser.parse_args()
@@ -283,22 +356,25 @@ def main() -> None:
     levels = [int(x) for x in args.concurrency.split(",")]
     providers = [p.strip() for p in args.providers.split(",")]
     names = [x.strip() for x in args.contenders.split(",")]
-    if "taskbridge" not in names or not set(names) <= set(CONTENDERS):
-        parser.error(f"--contenders: taskbridge plus any of {', '.join(CONTENDERS)}")
-    summary: list[str] = []
+    if TB not in names or not set(names) <= set(CONTENDERS):
+        parser.error(f"--contenders: {TB!r} plus any of {', '.join(CONTENDERS)}")
+    slow_n = args.httpx_n or max(args.n // 6, 1)
+    results: dict[tuple[str, int], dict[str, list[tuple[float, float]]]] = {}
     with _common.sandbox() as base:
-        print(f"sandbox (separate process): {base}; N={args.n}, rounds={args.rounds}\n")
+        print(f"sandbox (separate process): {base}; N={args.n} (httpx: {slow_n}), ", end="")
+        print(f"rounds={args.rounds}\n")
         for provider in providers:
             for c in levels:
-                data = measure(base, provider, c, args.n, rounds=args.rounds, names=names)
-                summary += [f"{provider} C={c}: {v}" for v in report(provider, c, data)]
+                data = measure(
+                    base, provider, c, args.n, rounds=args.rounds, names=names, slow_n=slow_n
+                )
+                results[provider, c] = data
+                report(provider, c, data)
                 print()
         for provider in providers if args.profile else ():
-            profile_taskbridge(base, provider, levels[0], args.n, args.profile)
-    print("\n## summary")
-    for line in summary:
-        print("  " + line)
-    print(f"  load average at the end: {_common.machine_info()['load avg (1/5/15 min)']}")
+            profile_taskbridge(base, provider, levels[-1], args.n, args.profile)
+    summary_table(results)
+    print(f"\nload average at the end: {_common.machine_info()['load avg (1/5/15 min)']}")
 
 
 if __name__ == "__main__":
