@@ -1,0 +1,216 @@
+"""Where taskbridge's per-request CPU goes, outside aiohttp: each layer timed alone.
+
+Every figure is microseconds of CPU per request for one layer of the request path, run
+in a tight loop in this process, with the layers below it replaced by a stub that
+returns a prebuilt result (so a layer's figure is its own cost, not its callees'):
+
+- ``_resolve``: checking one ref (``TaskRef``, provider lookup, ``check_id``);
+- ``get_many`` bookkeeping: the dedup map, per-provider queues, workers, result slots
+  (with ``_fetch`` stubbed);
+- ``_fetch``: the in-flight dedup future (with ``_attempts`` stubbed);
+- ``_attempts``: the retry loop with the gate (with ``attempt`` stubbed);
+- the gate alone, and the rate limiter alone (a rate too high to ever wait);
+- ``adapter.request``: the URL and headers of one GET;
+- ``TaskResult``: one result object; the ``logging`` check ``attempt`` does;
+- decoding a body: ``decode_task`` (bytes to ``UnifiedTask``), and for comparison
+  ``orjson.loads``, the generated msgspec Structs and pydantic models (the sandbox's 50
+  seeded bodies of each provider, mean per body).
+
+Not covered here: aiohttp itself, and the garbage collector's passes over the models
+kept in memory; ``bench_throughput.py`` reports those inside the request loop.
+
+Run from the repo root::
+
+    .venv/bin/python bench/bench_overhead.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import timeit
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import _common
+import msgspec
+import orjson
+from bench_throughput import MSGSPEC_ROOTS, PYDANTIC_ROOTS
+
+from taskbridge import AlumioConfig, CakewalkConfig, TaskBridge, TaskRef, TaskResult
+from taskbridge import _bridge as bridge_module
+from taskbridge._gate import ProviderGate
+from taskbridge._ratelimit import RateLimiter
+from taskbridge.sandbox import SandboxState
+
+BATCH = 2000
+
+
+def per_call_us(fn: Callable[[], object], repeat: int, per: int = 1) -> float:
+    """Best of ``repeat`` timeit runs, in microseconds per item (``per`` items a call)."""
+    timer = timeit.Timer(fn)
+    number, _ = timer.autorange()
+    return min(timer.repeat(repeat=repeat, number=number)) / number / per * 1e6
+
+
+def async_us(make: Callable[[], Awaitable[object]], repeat: int, per: int) -> float:
+    """Like `per_call_us` for a coroutine run ``per`` items at a time in one loop."""
+    loop = asyncio.new_event_loop()
+    try:
+        return per_call_us(lambda: loop.run_until_complete(make()), repeat, per)
+    finally:
+        loop.close()
+
+
+def sandbox_bodies(provider: str) -> list[tuple[str, bytes]]:
+    state = SandboxState(seed=1, tasks_per_provider=50)
+    ids = state.cakewalk_ids if provider == "cakewalk" else state.alumio_ids
+    out = []
+    for task_id in ids:
+        served = state.lookup(provider, task_id)
+        assert served is not None
+        out.append((task_id, served.body))
+    return out
+
+
+def layers(provider: str, repeat: int) -> list[tuple[str, float]]:
+    if provider == "cakewalk":
+        bridge = TaskBridge(cakewalk=CakewalkConfig("k", "s", requests_per_minute=None))
+    else:
+        bridge = TaskBridge(alumio=AlumioConfig("http://127.0.0.1", "t"))
+    bodies = sandbox_bodies(provider)
+    gate = bridge._gates[provider]
+    adapter = gate.adapter
+    task_id, body = bodies[0]
+    task = adapter.decode_task(body, task_id)
+    ids = [_common.cakewalk_id(n) for n in range(BATCH)]
+    if provider != "cakewalk":
+        ids = [f"bench-task-{n:09d}" for n in range(BATCH)]
+    refs = [(provider, i) for i in ids]
+    ref = TaskRef(provider, task_id)
+    rows: list[tuple[str, float]] = []
+
+    async def stub(*_: Any, **__: Any) -> Any:
+        return task
+
+    async def direct() -> None:
+        for _ in range(BATCH):
+            await stub()
+
+    base = async_us(direct, repeat, BATCH)
+    rows.append(("(awaiting a stub coroutine: subtracted below)", base))
+
+    rows.append(
+        (
+            "_resolve: TaskRef, provider lookup, check_id",
+            per_call_us(lambda: [bridge._resolve(r) for r in refs], repeat, BATCH),
+        )
+    )
+
+    saved_fetch = bridge._fetch
+    bridge._fetch = stub  # type: ignore[method-assign]
+    rows.append(
+        (
+            "get_many bookkeeping (workers, dedup map, slots)",
+            async_us(lambda: bridge.get_many(refs), repeat, BATCH) - rows[1][1] - base,
+        )
+    )
+    bridge._fetch = saved_fetch  # type: ignore[method-assign]
+
+    saved_attempts = bridge._attempts
+    bridge._attempts = stub  # type: ignore[method-assign]
+    bridge._session = object()  # type: ignore[assignment]  # _ensure_session only checks it
+
+    async def fetch_loop() -> None:
+        for i in ids:
+            await bridge._fetch(gate, i)
+
+    rows.append(("_fetch: in-flight dedup future", async_us(fetch_loop, repeat, BATCH) - base))
+    bridge._attempts = saved_attempts  # type: ignore[method-assign]
+
+    saved_attempt = bridge_module.attempt
+    bridge_module.attempt = stub  # type: ignore[assignment]
+
+    async def attempts_loop() -> None:
+        for i in ids:
+            await bridge._attempts(gate, i)
+
+    try:
+        rows.append(("_attempts: retry loop + gate", async_us(attempts_loop, repeat, BATCH) - base))
+    finally:
+        bridge_module.attempt = saved_attempt  # type: ignore[assignment]
+        bridge._session = None
+
+    async def gate_loop(g: ProviderGate = gate) -> None:
+        for _ in range(BATCH):
+            await g.enter()
+            g.leave()
+
+    rows.append(("gate.enter + leave (no rate limit)", async_us(gate_loop, repeat, BATCH)))
+
+    async def limiter_loop() -> None:
+        limiter = RateLimiter(1e12)
+        for _ in range(BATCH):
+            await limiter.acquire()
+
+    rows.append(("rate limiter acquire (never waits)", async_us(limiter_loop, repeat, BATCH)))
+    rows.append(
+        ("adapter.request: URL and headers", per_call_us(lambda: adapter.request(task_id), repeat))
+    )
+    rows.append(
+        ("TaskResult(ref, task=...)", per_call_us(lambda: TaskResult(ref, task=task), repeat))
+    )
+    logger = logging.getLogger("taskbridge")
+    rows.append(
+        (
+            "logging: isEnabledFor(DEBUG)",
+            per_call_us(lambda: logger.isEnabledFor(logging.DEBUG), repeat),
+        )
+    )
+
+    n = len(bodies)
+    raw = [b for _, b in bodies]
+    ms = msgspec.json.Decoder(MSGSPEC_ROOTS[provider]).decode
+    pd = PYDANTIC_ROOTS[provider].model_validate_json
+    rows.append(
+        (
+            "decode_task: bytes -> UnifiedTask (sandbox mix)",
+            per_call_us(lambda: [adapter.decode_task(b, i) for i, b in bodies], repeat, n),
+        )
+    )
+    rows.append(
+        (
+            "  for comparison: orjson.loads",
+            per_call_us(lambda: [orjson.loads(b) for b in raw], repeat, n),
+        )
+    )
+    rows.append(
+        (
+            "  for comparison: generated msgspec Structs",
+            per_call_us(lambda: [ms(b) for b in raw], repeat, n),
+        )
+    )
+    rows.append(
+        (
+            "  for comparison: generated pydantic models",
+            per_call_us(lambda: [pd(b) for b in raw], repeat, n),
+        )
+    )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=5, help="timeit repeats (default 5)")
+    parser.add_argument("--providers", default="cakewalk,alumio", help="comma list")
+    args = parser.parse_args()
+    _common.print_machine("overhead")
+    for provider in args.providers.split(","):
+        rows = layers(provider.strip(), args.repeat)
+        print(f"\n### {provider}: CPU us per request, best of {args.repeat}")
+        _common.print_table(["layer", "us/request"], [[k, v] for k, v in rows])
+
+
+if __name__ == "__main__":
+    main()
