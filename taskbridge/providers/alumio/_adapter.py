@@ -9,7 +9,7 @@ from yarl import URL
 
 from ..._convert import Decoder, SchemaError
 from ..._errors import InvalidTaskIdError
-from ..._models import TaskStatus, UnifiedTask
+from ..._models import TaskStatus, UnifiedTask, new_unified_task
 from ..._version import __version__
 from .._base import ErrorInfo, Request
 from ._converter import make_alumio_converter, parse_error
@@ -121,15 +121,15 @@ class AlumioAdapter:
             if isinstance(status, AlumioTaskStatus)
             else status
         )
-        return UnifiedTask(
-            provider=self.name,
-            id=task.identifier if task.identifier is not None else task_id,
-            status=STATUS_MAP.get(raw, TaskStatus.UNKNOWN),
-            provider_status=raw,
-            kind=task.entity_type,
-            created_at=task.created_at,
-            updated_at=task.updated_at,
-            detail=task,
+        return new_unified_task(
+            self.name,  # provider
+            task.identifier if task.identifier is not None else task_id,  # id
+            STATUS_MAP.get(raw, TaskStatus.UNKNOWN),
+            raw,  # provider_status
+            task.entity_type,  # kind
+            task.created_at,
+            task.updated_at,
+            task,  # detail
         )
 
     def decode_error(self, body: bytes) -> ErrorInfo:

@@ -9,7 +9,7 @@ from yarl import URL
 
 from ..._convert import Decoder
 from ..._errors import InvalidTaskIdError
-from ..._models import TaskStatus, UnifiedTask
+from ..._models import TaskStatus, UnifiedTask, new_unified_task
 from ..._version import __version__
 from .._base import ErrorInfo, Request
 from ._converter import make_cakewalk_converter, parse_problem_details
@@ -91,15 +91,15 @@ class CakewalkAdapter:
         status = task.status
         raw = status.value if isinstance(status, CakewalkTaskStatus) else status
         kind = task.type.value if isinstance(task.type, CakewalkTaskType) else task.type
-        return UnifiedTask(
-            provider=self.name,
-            id=task.id,
-            status=STATUS_MAP.get(status, TaskStatus.UNKNOWN),
-            provider_status=raw,
-            kind=kind,
-            created_at=task.created_at,
-            updated_at=task.last_updated_at,
-            detail=task,
+        return new_unified_task(
+            self.name,  # provider
+            task.id,
+            STATUS_MAP.get(status, TaskStatus.UNKNOWN),
+            raw,  # provider_status
+            kind,
+            task.created_at,
+            task.last_updated_at,  # updated_at
+            task,  # detail
         )
 
     def decode_error(self, body: bytes) -> ErrorInfo:
