@@ -14,7 +14,9 @@ returns a prebuilt result (so a layer's figure is its own cost, not its callees'
 - ``TaskResult``: one result object; the ``logging`` check ``attempt`` does;
 - decoding a body: ``decode_task`` (bytes to ``UnifiedTask``), and for comparison
   ``orjson.loads``, the generated msgspec Structs and pydantic models (the sandbox's 50
-  seeded bodies of each provider, mean per body).
+  seeded bodies of each provider, mean per body); then ``decode_task`` over the 3,000
+  bodies ``bench_throughput.py`` fetches, with the garbage collector off (the steadiest
+  figure for comparing two versions of the decode path).
 
 Not covered here: aiohttp itself, and the garbage collector's passes over the models
 kept in memory; ``bench_throughput.py`` reports those inside the request loop.
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import timeit
 from collections.abc import Awaitable, Callable
@@ -36,7 +39,7 @@ from typing import Any
 import _common
 import msgspec
 import orjson
-from bench_throughput import MSGSPEC_ROOTS, PYDANTIC_ROOTS
+from bench_throughput import MSGSPEC_ROOTS, PYDANTIC_ROOTS, ids_for
 
 from taskbridge import AlumioConfig, CakewalkConfig, TaskBridge, TaskRef, TaskResult
 from taskbridge import _bridge as bridge_module
@@ -197,17 +200,40 @@ def layers(provider: str, repeat: int) -> list[tuple[str, float]]:
             per_call_us(lambda: [pd(b) for b in raw], repeat, n),
         )
     )
+    rows.append(bench_bodies(provider, adapter, repeat))
     return rows
+
+
+def bench_bodies(provider: str, adapter: Any, repeat: int) -> tuple[str, float]:
+    """``decode_task`` over the 3,000 bodies bench_throughput.py fetches (the same
+    sandbox seed), with the garbage collector off: the steadiest figure for comparing two
+    versions of the decode path (``--decode-only``, alternating the versions)."""
+    state = SandboxState(seed=1, any_id=True)
+    ids = ids_for(provider, 0, 3000)
+    served = [state.lookup(provider, i) for i in ids]
+    bodies = [(i, f.body) for i, f in zip(ids, served, strict=True) if f is not None]
+    gc.disable()
+    try:
+        us = per_call_us(lambda: [adapter.decode_task(b, i) for i, b in bodies], repeat, 3000)
+    finally:
+        gc.enable()
+    return "decode_task, the throughput bench's 3,000 bodies, gc off", us
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="timeit repeats (default 5)")
     parser.add_argument("--providers", default="cakewalk,alumio", help="comma list")
+    parser.add_argument("--decode-only", action="store_true", help="only the last row")
     args = parser.parse_args()
     _common.print_machine("overhead")
     for provider in args.providers.split(","):
-        rows = layers(provider.strip(), args.repeat)
+        if args.decode_only:
+            config = CakewalkConfig("k", "s") if provider == "cakewalk" else None
+            adapter = (config or AlumioConfig("http://127.0.0.1", "t")).adapter()
+            rows = [bench_bodies(provider, adapter, args.repeat)]
+        else:
+            rows = layers(provider.strip(), args.repeat)
         print(f"\n### {provider}: CPU us per request, best of {args.repeat}")
         _common.print_table(["layer", "us/request"], [[k, v] for k, v in rows])
 
