@@ -113,8 +113,9 @@ def _direct_constructor(cls: type[Any]) -> Callable[..., Any]:
     """Return ``make(*fields)`` that builds ``cls`` by filling its slots directly.
 
     One is built per request, and a frozen attrs ``__init__`` sets each field through
-    ``object.__setattr__``, which costs about twice as much. Only for a slotted class
-    whose fields have no default, validator or converter and nothing to run at init.
+    ``object.__setattr__``, which costs about twice as much. Every field is passed
+    (defaults are not applied). Only for a slotted class whose fields have no validator
+    or converter and nothing to run at init.
     """
     fields = attrs.fields(cls)
     if (
