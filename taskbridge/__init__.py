@@ -14,10 +14,12 @@ from ._config import RetryPolicy
 from ._errors import (
     APIError,
     AuthenticationError,
+    BatchTimeoutError,
     ConfigurationError,
     DecodeError,
     InvalidTaskIdError,
     ProviderError,
+    QueueTimeoutError,
     RateLimitedError,
     RequestTimeoutError,
     ServerError,
@@ -26,7 +28,16 @@ from ._errors import (
     TransportError,
     WaitTimeoutError,
 )
-from ._models import Provider, TaskRef, TaskResult, TaskStatus, UnifiedTask
+from ._models import (
+    Provider,
+    TaskFailure,
+    TaskRef,
+    TaskResult,
+    TaskStatus,
+    TaskSuccess,
+    UnifiedTask,
+)
+from ._stats import BridgeStats, ProviderStats
 from ._version import __version__
 from ._watch import TaskUpdate
 from .providers.alumio import AlumioConfig, AlumioTask
@@ -37,6 +48,8 @@ __all__ = [
     "AlumioConfig",
     "AlumioTask",
     "AuthenticationError",
+    "BatchTimeoutError",
+    "BridgeStats",
     "CakewalkConfig",
     "CakewalkTask",
     "ConfigurationError",
@@ -44,16 +57,20 @@ __all__ = [
     "InvalidTaskIdError",
     "Provider",
     "ProviderError",
+    "ProviderStats",
+    "QueueTimeoutError",
     "RateLimitedError",
     "RequestTimeoutError",
     "RetryPolicy",
     "ServerError",
     "TaskBridge",
     "TaskBridgeError",
+    "TaskFailure",
     "TaskNotFoundError",
     "TaskRef",
     "TaskResult",
     "TaskStatus",
+    "TaskSuccess",
     "TaskUpdate",
     "TransportError",
     "UnifiedTask",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._errors import TaskBridgeError
-from ._models import TaskRef, TaskResult
+from ._models import TaskFailure, TaskRef, TaskResult, TaskSuccess
 
 if TYPE_CHECKING:
     from ._bridge import TaskBridge
@@ -25,9 +25,9 @@ __all__ = ["get_many", "stream"]
 
 async def _result(bridge: TaskBridge, gate: ProviderGate, ref: TaskRef, task_id: str) -> TaskResult:
     try:
-        return TaskResult(ref, task=await bridge._fetch(gate, task_id))
+        return TaskSuccess(ref, await bridge._fetch(gate, task_id))
     except TaskBridgeError as exc:
-        return TaskResult(ref, error=exc)
+        return TaskFailure(ref, error=exc)
 
 
 async def _run_all(coros: list[Coroutine[Any, Any, None]]) -> None:
@@ -54,7 +54,8 @@ async def get_many(
     for index, item in enumerate(refs):
         ref, gate, task_id, error = bridge._resolve(item)
         if gate is None:
-            result = TaskResult(ref, error=error)
+            assert error is not None
+            result: TaskResult = TaskFailure(ref, error=error)
             results.append(result)
             if on_result is not None:
                 on_result(result)
@@ -112,7 +113,8 @@ async def stream(  # noqa: PLR0915 - feeder, workers and consumer share the queu
     def submit(item: object) -> None:
         ref, gate, task_id, error = bridge._resolve(item)
         if gate is None:
-            out.put_nowait(TaskResult(ref, error=error))
+            assert error is not None
+            out.put_nowait(TaskFailure(ref, error=error))
             return
         queue = queues.get(gate.name)
         if queue is None:

@@ -9,7 +9,7 @@ import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, overload
 
 import aiohttp
 
@@ -25,11 +25,12 @@ from ._errors import (
 from ._gate import ProviderGate
 from ._models import Provider, TaskRef, TaskResult, UnifiedTask
 from ._retry import RETRY_STATUSES, backoff
+from ._stats import BridgeStats, snapshot
 from ._transport import Redactor, attempt
 from ._watch import Watch
 from .providers import REGISTRY, ProviderConfig
-from .providers.alumio import AlumioConfig
-from .providers.cakewalk import CakewalkConfig
+from .providers.alumio import AlumioConfig, AlumioTask
+from .providers.cakewalk import CakewalkConfig, CakewalkTask
 
 __all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "TaskBridge"]
 
@@ -253,6 +254,16 @@ class TaskBridge:
             raise ConfigurationError(f"unknown provider {provider!r} (known: {known})")
         return gate
 
+    @overload
+    async def get(
+        self, provider: Literal["cakewalk", Provider.CAKEWALK], task_id: str
+    ) -> UnifiedTask[CakewalkTask]: ...
+    @overload
+    async def get(
+        self, provider: Literal["alumio", Provider.ALUMIO], task_id: str
+    ) -> UnifiedTask[AlumioTask]: ...
+    @overload
+    async def get(self, provider: str | Provider, task_id: str) -> UnifiedTask[Any]: ...
     async def get(self, provider: str | Provider, task_id: str) -> UnifiedTask[Any]:
         """Fetch one task.
 
@@ -261,7 +272,9 @@ class TaskBridge:
             task_id: the provider's task id; a Cakewalk id must be a canonical UUID.
 
         Returns:
-            The task, with the provider's typed record in ``detail``.
+            The task, with the provider's typed record in ``detail``. With a literal
+            provider name the type is precise: ``get("cakewalk", ...)`` is a
+            ``UnifiedTask[CakewalkTask]``, so ``task.detail`` is checked by mypy.
 
         Raises:
             ConfigurationError: the provider is unknown or not configured.
@@ -283,6 +296,7 @@ class TaskBridge:
         refs: Iterable[RefLike],
         *,
         on_result: Callable[[TaskResult], object] | None = None,
+        timeout: float | None = None,
     ) -> list[TaskResult]:
         """Fetch many tasks concurrently; one `TaskResult` per ref, in input order.
 
@@ -292,6 +306,9 @@ class TaskBridge:
         Args:
             refs: ``(provider, task_id)`` pairs or `TaskRef` values, in any mix of providers.
             on_result: called with each result as it completes (for progress).
+            timeout: seconds for the whole batch, or ``None``. When they run out, what
+                is still in flight is cancelled and its results fail with
+                `BatchTimeoutError`; what finished is kept.
 
         Returns:
             One result per ref, in the order of ``refs``.
@@ -302,6 +319,10 @@ class TaskBridge:
             failed = [r for r in results if not r.ok]
             ```
         """
+        if timeout is not None:
+            from ._deadline import get_many_within
+
+            return await get_many_within(self, refs, on_result, timeout)
         return await _batch.get_many(self, refs, on_result)
 
     def stream(
@@ -386,6 +407,43 @@ class TaskBridge:
         """
         return self._polling.watch(refs, until=until)
 
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        max_response_bytes: int | None = None,
+    ) -> TaskBridge:
+        """Return a view of this bridge with other per-call settings.
+
+        The view shares the session, each provider's limits, pauses and statistics, and
+        the de-duplication of identical requests in flight (a call that joins one gets
+        its outcome, whichever settings started it). ``None`` keeps this bridge's value.
+        Closing the view does not close the bridge.
+
+        Example:
+            ```python
+            fast = bridge.with_options(timeout=5.0, retry=RetryPolicy(max_attempts=1))
+            task = await fast.get("alumio", "order-42")
+            ```
+        """
+        from ._options import make_view
+
+        return make_view(self, timeout=timeout, retry=retry, max_response_bytes=max_response_bytes)
+
+    def stats(self) -> BridgeStats:
+        """Return a frozen snapshot of each provider's counters, pause and limits.
+
+        Cheap (a few attribute reads per provider): fine for a health endpoint.
+
+        Example:
+            ```python
+            snap = bridge.stats()
+            snap.providers["cakewalk"].in_flight, snap.providers["cakewalk"].queued
+            ```
+        """
+        return snapshot(self._gates.values())
+
     # Internals shared with _batch.
 
     def _resolve(
@@ -449,7 +507,7 @@ class TaskBridge:
         session = self._ensure_session()
         failures = 0
         while True:
-            await gate.enter()
+            await gate.enter(task_id)
             try:
                 return await attempt(
                     session,
@@ -471,6 +529,8 @@ class TaskBridge:
     def _retry_delay(self, gate: ProviderGate, error: ProviderError, failures: int) -> float:
         """Return how long to wait before the next attempt, or raise ``error``."""
         policy = self._retry
+        if isinstance(error, APIError) and error.status == 429:
+            gate.rate_limited += 1
         if isinstance(error, DecodeError):
             raise error
         status = error.status if isinstance(error, APIError) else None
@@ -495,6 +555,7 @@ class TaskBridge:
                     type(error).__name__,
                 )
             raise error
+        gate.retries += 1
         if retry_after is not None:
             gate.pause(retry_after)
             return retry_after

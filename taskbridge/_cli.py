@@ -13,11 +13,9 @@ import contextlib
 import functools
 import os
 import random
-import signal
 import sys
 import time
 import uuid
-from collections import Counter
 from collections.abc import AsyncIterator, Coroutine, Iterable, Sequence
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
@@ -34,6 +32,7 @@ from .providers.cakewalk import CakewalkConfig
 if TYPE_CHECKING:
     import click
 
+    from ._cli_batch import BatchOptions
     from .sandbox import Sandbox
 
 __all__ = ["main"]
@@ -85,6 +84,7 @@ class _Settings:
     sandbox: bool
     timeout: float
     concurrency: int | None
+    requests_per_minute: float | None = None
 
 
 def _say(message: str) -> None:
@@ -103,11 +103,13 @@ def _run(coro: Coroutine[Any, Any, int]) -> NoReturn:
         _say(str(exc))
         code = 1
     except BrokenPipeError:
-        # The reader left (`| head`): stop quietly, and let the final flush go nowhere.
+        # The reader left (`| head`): it has what it wanted. Stop quietly, and let the
+        # final flush go nowhere.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        code = 1
+        code = 0
     except KeyboardInterrupt:
-        # Ctrl-C ends a long `watch` or `wait`: what ran was cancelled and closed cleanly.
+        # Ctrl-C: asyncio.run has cancelled the command (requests in flight included),
+        # which closed cleanly; end quietly.
         code = 130
     raise SystemExit(code)
 
@@ -172,6 +174,9 @@ async def _open_bridge(
         if settings.concurrency is not None:
             limit = settings.concurrency
             configs = {k: attrs.evolve(c, max_concurrency=limit) for k, c in configs.items()}
+        if settings.requests_per_minute is not None:
+            rpm = settings.requests_per_minute
+            configs = {k: attrs.evolve(c, requests_per_minute=rpm) for k, c in configs.items()}
         cakewalk, alumio = configs.get("cakewalk"), configs.get("alumio")
         bridge = TaskBridge(
             cakewalk=cakewalk if isinstance(cakewalk, CakewalkConfig) else None,
@@ -240,72 +245,31 @@ async def _get(settings: _Settings, provider: str, task_id: str, as_json: bool) 
     return 0
 
 
-async def _get_many(settings: _Settings, source: IO[bytes], fmt: str) -> int:
-    from . import _cli_output as out
+async def _get_many(settings: _Settings, source: IO[bytes], options: BatchOptions) -> int:
+    from . import _cli_batch
 
     configs = _configs(settings)
-    if fmt == "ndjson":
-        return await _get_many_stream(settings, configs, source)
-    refs = [
-        ref
-        for lineno, raw in enumerate(source.read().split(b"\n"), 1)
-        if (ref := _parse(lineno, raw)) is not None
-    ]
-    _check_configured(configs, dict.fromkeys(ref.provider for ref in refs))
+    if source is sys.stdin.buffer and sys.stdin.isatty():
+        _say('reading "PROVIDER TASK_ID" lines from the terminal; end with Ctrl-D (or pass FILE)')
+    total = _cli_batch.count_refs(source)
+
+    def parse(lineno: int, raw: bytes) -> TaskRef | None:
+        ref = _parse(lineno, raw)
+        if ref is not None:
+            _check_configured(configs, [ref.provider], where=f"line {lineno}: ")
+        return ref
+
     async with _open_bridge(settings, configs) as bridge:
-        with out.progress(_show_progress(fmt), len(refs), "fetching") as advance:
-            results = await bridge.get_many(refs, on_result=advance)
-    failed = sum(not r.ok for r in results)
-    if fmt == "json":
-        sys.stdout.buffer.write(out.json_bytes([out.result_json(r) for r in results]))
-        sys.stdout.flush()
-        if failed:
-            kinds = Counter(out.error_kind(r.error) for r in results if not r.ok)
-            _say(out.failed_summary(kinds, len(results)))
-    else:
-        console = out.stdout_console()
-        console.print(out.results_table(results))
-        for line in out.failure_lines(results):
-            console.print(line, soft_wrap=True)
-        ok = len(results) - failed
-        console.print(f"{len(results)} refs: {ok} fetched, {failed} failed", markup=False)
-    return 1 if failed else 0
-
-
-async def _get_many_stream(
-    settings: _Settings, configs: dict[str, Config] | None, source: IO[bytes]
-) -> int:
-    from . import _cli_output as out
-
-    async def refs() -> AsyncIterator[TaskRef]:
-        async for lineno, raw in _read_lines(source):
-            ref = _parse(lineno, raw)
-            if ref is not None:
-                _check_configured(configs, [ref.provider], where=f"line {lineno}: ")
-                yield ref
-
-    total = 0
-    failures: Counter[str] = Counter()
-    write = sys.stdout.buffer.write
-    async with _open_bridge(settings, configs) as bridge:
-        with out.progress(_show_progress("ndjson"), None, "fetching") as advance:
-            results = bridge.stream(refs())
-            try:
-                async for result in results:
-                    write(out.json_bytes(out.result_json(result), indent=False))
-                    sys.stdout.buffer.flush()
-                    total += 1
-                    if not result.ok:
-                        failures[out.error_kind(result.error)] += 1
-                    advance(result)
-            finally:
-                # Leaving early (a closed pipe) cancels what is in flight, now.
-                aclose = getattr(results, "aclose", None)
-                if aclose is not None:
-                    await aclose()
-    if failures:
-        _say(out.failed_summary(failures, total))
-    return 1 if failures else 0
+        return await _cli_batch.run_get_many(
+            bridge,
+            _read_lines(source),
+            parse,
+            UsageProblem,
+            options,
+            progress=_show_progress(options.fmt),
+            total=total,
+            say=_say,
+        )
 
 
 def _demo_refs(sb: Sandbox, seed: int, count: int) -> list[TaskRef]:
@@ -359,45 +323,41 @@ async def _demo(seed: int, count: int) -> int:
     return 0
 
 
-def _write_refs(sb: Sandbox, path: str) -> None:
-    try:
-        with open(path, "w", encoding="utf-8") as f:
-            f.writelines(f"{p} {i}\n" for p in _PROVIDERS for i in sb.ids(p))
-    except OSError as exc:
-        raise UsageProblem(f"cannot write {path}: {exc.strerror or exc}") from exc
-
-
-async def _serve_sandbox(
-    host: str, port: int, seed: int, any_id: bool, refs_file: str | None, *, step: float | None
-) -> int:
+async def _serve_sandbox(argv: Sequence[str]) -> int:
+    """``taskbridge sandbox``: the parser of ``python -m taskbridge.sandbox``, this banner."""
     from . import _cli_output as out
-    from .sandbox import serve
+    from .sandbox.__main__ import build_parser, faults_of, serve_args, write_refs
+
+    parser = build_parser("taskbridge sandbox", seed=SANDBOX_SEED)
+    args = parser.parse_args(argv)  # exits 2 with argparse's usage line on a bad option
+    try:
+        faults = faults_of(args)
+        if args.lifecycle is not None:
+            from .sandbox import Lifecycle
+
+            args.lifecycle = Lifecycle(step=args.lifecycle)
+    except ValueError as exc:
+        raise UsageProblem(str(exc)) from None
 
     def ready(sb: Sandbox) -> None:
-        if refs_file is not None:
-            _write_refs(sb, refs_file)
-        sys.stdout.write("".join(f"{line}\n" for line in out.sandbox_banner(sb, refs_file)))
+        if args.write_refs is not None:
+            try:
+                write_refs(sb, args.write_refs)
+            except OSError as exc:
+                raise UsageProblem(
+                    f"cannot write {args.write_refs}: {exc.strerror or exc}"
+                ) from exc
+        lines = out.sandbox_banner(sb, args.write_refs)
+        sys.stdout.write("".join(f"{line}\n" for line in lines))
         sys.stdout.flush()
 
-    from .sandbox import Lifecycle
-
-    life = None if step is None else Lifecycle(step=step)
-    server = asyncio.ensure_future(
-        serve(host, port, seed, any_id=any_id, ready=ready, lifecycle=life)
-    )
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        # Windows has no loop signal handlers; Ctrl-C still ends asyncio.run there.
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, server.cancel)
-    await asyncio.wait([server])
-    if not server.cancelled():
-        try:
-            server.result()
-        except OSError as exc:
-            raise UsageProblem(
-                f"cannot listen on {host}:{port}: {exc.strerror or exc}; pick another --host/--port"
-            ) from exc
+    try:
+        await serve_args(args, faults, ready)
+    except OSError as exc:
+        raise UsageProblem(
+            f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; "
+            "pick another --host/--port"
+        ) from exc
     return 0
 
 
@@ -407,19 +367,40 @@ def _settings(options: dict[str, Any]) -> _Settings:
         value = options.pop(option.lstrip("-").replace("-", "_"))
         if value:
             environ[var] = value
-    return _Settings(environ, options["sandbox"], options["timeout"], options["concurrency"])
+    return _Settings(
+        environ,
+        options["sandbox"],
+        options["timeout"],
+        options["concurrency"],
+        options.get("requests_per_minute"),
+    )
 
 
 def _build() -> click.Group:
     """Build the click group; click is imported here, never at module import."""
     import click
 
+    from ._cli_batch import FIELDS, BatchOptions
+
     def connection_options(f: Any, timeout_flag: str = "--timeout") -> Any:
         for option, var, text in reversed(_CREDENTIALS):
             # Never show_default: a secret taken from the environment must not be printed.
             f = click.option(option, envvar=var, show_envvar=True, help=text)(f)
         f = click.option(
-            "--concurrency", type=click.IntRange(min=1), help="Requests in flight per provider."
+            "--max-concurrency",
+            "--concurrency",
+            "concurrency",
+            type=click.IntRange(min=1),
+            envvar="TASKBRIDGE_MAX_CONCURRENCY",
+            show_envvar=True,
+            help="Requests in flight per provider.",
+        )(f)
+        f = click.option(
+            "--requests-per-minute",
+            type=click.FloatRange(min=0, min_open=True),
+            envvar="TASKBRIDGE_REQUESTS_PER_MINUTE",
+            show_envvar=True,
+            help="Client-side rate limit per provider (default: Cakewalk 1000, Alumio none).",
         )(f)
         f = click.option(
             timeout_flag,
@@ -476,16 +457,47 @@ def _build() -> click.Group:
         type=click.Choice(["table", "json", "ndjson"]),
         default="table",
         show_default=True,
-        help="ndjson streams one result per line as it completes.",
+        help="json and ndjson stream each result as it completes (completion order).",
+    )
+    @click.option("--summary", is_flag=True, help="Print only counts by status and by error.")
+    @click.option(
+        "--fields",
+        help="Comma-separated task keys (json) or columns (table): " + ",".join(FIELDS) + ".",
+    )
+    @click.option(
+        "--skip-invalid",
+        is_flag=True,
+        help="Report bad input lines as failed items (exit 1) instead of exit 2.",
     )
     @connection_options
-    def get_many(file: IO[bytes], fmt: str, **options: Any) -> None:
+    def get_many(
+        file: IO[bytes],
+        fmt: str,
+        summary: bool,
+        fields: str | None,
+        skip_invalid: bool,
+        **options: Any,
+    ) -> None:
         """Fetch the tasks listed in FILE (or stdin), one "PROVIDER TASK_ID" a line.
 
         Blank lines and lines starting with # are skipped; the task id is the rest
-        of the line. A progress bar shows on stderr when it is a terminal.
+        of the line. A bad line does not stop the run: all are reported at the end
+        (exit 2), or with --skip-invalid turned into failed items. A progress bar
+        shows on stderr when it is a terminal. Exit status: 0 all fetched, 1 some
+        failed, 2 usage, 130 interrupted.
         """
-        _run(_get_many(_settings(options), file, fmt))
+        chosen = None
+        if fields is not None:
+            chosen = tuple(f.strip() for f in fields.split(",") if f.strip())
+            unknown = [f for f in chosen if f not in FIELDS]
+            if unknown or not chosen:
+                raise click.BadParameter(
+                    f"unknown field(s) {', '.join(unknown) or '(none given)'}; "
+                    f"choose from {', '.join(FIELDS)}",
+                    param_hint="--fields",
+                )
+        batch = BatchOptions(fmt, summary=summary, fields=chosen, skip_invalid=skip_invalid)
+        _run(_get_many(_settings(options), file, batch))
 
     @cli.command()
     @click.argument(
@@ -533,36 +545,18 @@ def _build() -> click.Group:
 
         _run(watch_command(_settings(options), file, fmt))
 
-    @cli.command()
-    @click.option("--host", default="127.0.0.1", show_default=True)
-    @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
-    @click.option("--seed", type=int, default=SANDBOX_SEED, show_default=True)
-    @click.option("--any-id", is_flag=True, help="Also answer unseeded ids with made-up tasks.")
-    @click.option(
-        "--write-refs",
-        type=click.Path(dir_okay=False),
-        help="Write the seeded refs to this file, ready for get-many.",
+    @cli.command(
+        context_settings={"ignore_unknown_options": True, "help_option_names": []},
+        add_help_option=False,
     )
-    @click.option(
-        "--lifecycle",
-        type=click.FloatRange(min=0, min_open=True),
-        metavar="STEP",
-        help="Tasks advance through their statuses, about STEP seconds per stage.",
-    )
-    def sandbox(
-        *,
-        host: str,
-        port: int,
-        seed: int,
-        any_id: bool,
-        write_refs: str | None,
-        lifecycle: float | None,
-    ) -> None:
-        """Serve a local emulator of both task APIs until Ctrl-C.
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def sandbox(args: tuple[str, ...]) -> None:
+        """Serve a local emulator of both task APIs until Ctrl-C (--help for options).
 
-        Prints the URL and the export lines that point taskbridge at it.
+        Takes the options of python -m taskbridge.sandbox (host, port, seed, faults,
+        --write-refs) and prints the export lines that point taskbridge at it.
         """
-        _run(_serve_sandbox(host, port, seed, any_id, write_refs, step=lifecycle))
+        _run(_serve_sandbox(args))
 
     return cli
 

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-import attrs
 import orjson
 from rich.console import Console, Group, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -39,10 +38,12 @@ __all__ = [
     "result_json",
     "results_table",
     "sandbox_banner",
+    "status_style",
     "stdout_console",
     "summary_counts",
     "task_json",
     "task_view",
+    "when",
 ]
 
 _STATUS_STYLE = {
@@ -79,6 +80,16 @@ def _when(value: datetime | None) -> str:
 
 def _status(status: TaskStatus) -> Text:
     return Text(status.value, style=_STATUS_STYLE.get(status, ""))
+
+
+def status_style(status: TaskStatus) -> str:
+    """The rich style a status is shown in."""
+    return _STATUS_STYLE.get(status, "")
+
+
+def when(value: datetime | None) -> str:
+    """A datetime as ``YYYY-MM-DD HH:MM`` in UTC; ``""`` for none."""
+    return _when(value)
 
 
 def error_kind(error: BaseException | None) -> str:
@@ -236,8 +247,9 @@ def sandbox_banner(sb: Sandbox, refs_file: str | None) -> list[str]:
 
 
 def task_json(task: UnifiedTask[Any]) -> dict[str, Any]:
-    """Return a task as plain JSON-ready data: Python-style keys, the full ``detail``."""
-    data = attrs.asdict(task, recurse=True)
+    """Return a task as `UnifiedTask.to_dict` does (``detail`` in the provider's wire
+    format), plus ``is_terminal``."""
+    data = task.to_dict()
     data["is_terminal"] = task.is_terminal
     return data
 

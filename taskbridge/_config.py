@@ -10,7 +10,13 @@ import attrs
 
 from ._errors import ConfigurationError
 
-__all__ = ["RetryPolicy", "check_base_url", "check_limits", "check_polling"]
+__all__ = [
+    "RetryPolicy",
+    "check_base_url",
+    "check_limits",
+    "check_polling",
+    "check_queue_wait",
+]
 
 
 def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -122,3 +128,14 @@ def check_polling(owner: str, poll_interval: object, max_poll_interval: object) 
             raise ConfigurationError(f"{owner}.{name} must be a number of seconds > 0")
     if max_poll_interval < poll_interval:  # type: ignore[operator]  # both checked above
         raise ConfigurationError(f"{owner}.max_poll_interval must be >= poll_interval")
+
+
+def check_queue_wait(owner: str, max_queue_wait: object) -> None:
+    """Validate ``max_queue_wait``: seconds > 0, or ``None`` for no bound."""
+    if max_queue_wait is not None and (
+        isinstance(max_queue_wait, bool)
+        or not isinstance(max_queue_wait, (int, float))
+        or not math.isfinite(max_queue_wait)
+        or max_queue_wait <= 0
+    ):
+        raise ConfigurationError(f"{owner}.max_queue_wait must be a number of seconds > 0, or None")

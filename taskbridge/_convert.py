@@ -28,7 +28,7 @@ import attrs
 import cattrs
 import orjson
 from cattrs.cols import list_structure_factory
-from cattrs.gen import make_dict_structure_fn, override
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.v import format_exception
 
 from ._fastgen import make_fast_structure_fn
@@ -222,7 +222,25 @@ def make_converter(*, detailed_validation: bool = False) -> cattrs.Converter:
 
     converter.register_structure_hook_factory(attrs.has, attrs_hook)
     converter.register_structure_hook_factory(_is_list, list_hook)
+
+    # Unstructuring is the way back to the wire: camelCase names, ISO 8601 strings and
+    # enum values, so `structure(unstructure(x)) == x` (`UnifiedTask.to_dict`).
+    def attrs_unstructure(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
+        renames: dict[str, Any] = {
+            f.name: override(rename=_wire_name(f)) for f in attrs.fields(cls)
+        }
+        return make_dict_unstructure_fn(cls, converter, **renames)
+
+    converter.register_unstructure_hook(datetime, datetime.isoformat)
+    converter.register_unstructure_hook_factory(
+        lambda tp: _open_enum_parts(tp) is not None, lambda _: _enum_value
+    )
+    converter.register_unstructure_hook_factory(attrs.has, attrs_unstructure)
     return converter
+
+
+def _enum_value(value: object) -> object:
+    return value.value if isinstance(value, enum.Enum) else value
 
 
 def _is_simple_optional(tp: Any) -> bool:

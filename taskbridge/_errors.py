@@ -8,6 +8,8 @@ TaskBridgeError
 └── ProviderError               .provider, .task_id
     ├── TransportError          connection failures
     │   └── RequestTimeoutError also the builtin TimeoutError
+    ├── QueueTimeoutError       would wait longer than max_queue_wait for a slot
+    ├── BatchTimeoutError       also TimeoutError; unfinished when a batch's timeout ran out
     ├── APIError                .status, .title, .detail, .body
     │   ├── AuthenticationError 401, 403
     │   ├── TaskNotFoundError   404
@@ -27,10 +29,12 @@ from typing import Any
 __all__ = [
     "APIError",
     "AuthenticationError",
+    "BatchTimeoutError",
     "ConfigurationError",
     "DecodeError",
     "InvalidTaskIdError",
     "ProviderError",
+    "QueueTimeoutError",
     "RateLimitedError",
     "RequestTimeoutError",
     "ServerError",
@@ -86,6 +90,24 @@ class TransportError(ProviderError):
 
 class RequestTimeoutError(TransportError, TimeoutError):
     """One attempt took longer than the configured ``timeout``."""
+
+
+class QueueTimeoutError(ProviderError):
+    """The request would have waited longer than ``max_queue_wait`` seconds for a
+    concurrency slot, a provider pause or the rate limiter; it was never sent.
+
+    ``max_queue_wait`` is the configured bound; raised at once when the wait is
+    predictable (a pause, a rate-limited backlog), else when the bound runs out.
+    Never retried: it exists to shed load.
+    """
+
+    def __init__(self, message: str, *, provider: str, task_id: str, max_queue_wait: float) -> None:
+        super().__init__(message, provider=provider, task_id=task_id)
+        self.max_queue_wait = max_queue_wait
+
+
+class BatchTimeoutError(ProviderError, TimeoutError):
+    """The ``timeout`` of a `get_many` call ran out before this ref finished."""
 
 
 class APIError(ProviderError):

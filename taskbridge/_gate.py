@@ -6,7 +6,9 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+from ._errors import QueueTimeoutError
 from ._limiter import Limiter
+from ._queuewait import admit_within, queue_timeout
 from ._ratelimit import RateLimiter
 from .providers import ProviderAdapter
 
@@ -16,9 +18,26 @@ __all__ = ["ProviderGate"]
 class ProviderGate:
     """Admits one provider's requests: at most ``max_concurrency`` in flight, at most
     ``requests_per_minute`` started, and none while the provider asked us to wait.
+
+    It also counts what `TaskBridge.stats` reports (plain integers: reading them is free).
     """
 
-    __slots__ = ("_clock", "_limiter", "_paused_until", "_semaphore", "_sleep", "adapter")
+    __slots__ = (
+        "_clock",
+        "_limiter",
+        "_max_wait",
+        "_paused_until",
+        "_semaphore",
+        "_sleep",
+        "adapter",
+        "in_flight",
+        "queue_timeouts",
+        "queued",
+        "rate_limited",
+        "rate_waiting",
+        "requests",
+        "retries",
+    )
 
     def __init__(
         self,
@@ -34,9 +53,17 @@ class ProviderGate:
         self._limiter: Limiter | None = limiter
         if limiter is None and rpm:
             self._limiter = RateLimiter(rpm, clock=clock, sleep=sleep)
+        self._max_wait: float | None = getattr(adapter, "max_queue_wait", None)
         self._paused_until = 0.0
         self._clock = clock
         self._sleep = sleep
+        self.requests = 0  # attempts sent
+        self.in_flight = 0  # attempts holding a slot
+        self.queued = 0  # waiting for a slot, a pause or the rate limiter
+        self.rate_waiting = 0  # of those, waiting for a pause or the rate limiter
+        self.retries = 0  # attempts scheduled again after a failure
+        self.rate_limited = 0  # 429 answers received
+        self.queue_timeouts = 0  # refused by max_queue_wait
 
     def __repr__(self) -> str:
         return f"<ProviderGate {self.adapter.name}>"
@@ -51,9 +78,56 @@ class ProviderGate:
         if self._limiter is not None:
             self._limiter.pause(seconds)
 
-    async def enter(self) -> None:
-        """Wait for a concurrency slot, the end of any pause, and the rate limiter."""
+    def pause_remaining(self) -> float:
+        """Seconds left in the current pause (0.0 when not paused)."""
+        return max(0.0, self._paused_until - self._clock())
+
+    async def enter(self, task_id: str = "") -> None:
+        """Wait for a concurrency slot, the end of any pause, and the rate limiter.
+
+        Raises:
+            QueueTimeoutError: with ``max_queue_wait`` set, the wait would be longer.
+        """
+        max_wait = self._max_wait
+        if max_wait is not None:
+            self._refuse_if_too_long(max_wait, task_id)
+        self.queued += 1
+        try:
+            if max_wait is None:
+                await self._enter()
+            else:
+                try:
+                    await admit_within(self._enter, max_wait, self.name, task_id)
+                except QueueTimeoutError:
+                    self.queue_timeouts += 1
+                    raise
+        finally:
+            self.queued -= 1
+        self.in_flight += 1
+        self.requests += 1
+
+    def _refuse_if_too_long(self, max_wait: float, task_id: str) -> None:
+        """Fail at once when the wait is predictable and longer than ``max_wait``."""
+        paused = self.pause_remaining()
+        if paused > max_wait:
+            self.queue_timeouts += 1
+            raise queue_timeout(self.name, task_id, max_wait, f"provider paused {paused:.1f}s")
+        estimate = getattr(self._limiter, "estimate", None)
+        if estimate is not None:
+            # Everyone queued ahead (for a slot or a token) starts first.
+            backlog = paused + float(estimate(self.queued))
+            if backlog > max_wait:
+                self.queue_timeouts += 1
+                raise queue_timeout(
+                    self.name,
+                    task_id,
+                    max_wait,
+                    f"{self.queued} queued ahead for the rate limit (~{backlog:.1f}s)",
+                )
+
+    async def _enter(self) -> None:
         await self._semaphore.acquire()
+        self.rate_waiting += 1
         try:
             while (wait := self._paused_until - self._clock()) > 0:
                 await self._sleep(wait)
@@ -62,7 +136,10 @@ class ProviderGate:
         except BaseException:
             self._semaphore.release()
             raise
+        finally:
+            self.rate_waiting -= 1
 
     def leave(self) -> None:
         """Give the concurrency slot back."""
+        self.in_flight -= 1
         self._semaphore.release()

@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Generic,
+    Literal,
+    NamedTuple,
+    NoReturn,
+    TypeAlias,
+    TypeVar,
+)
 
 import attrs
 
 from ._errors import TaskBridgeError
 
-__all__ = ["Provider", "TaskRef", "TaskResult", "TaskStatus", "UnifiedTask"]
+__all__ = [
+    "Provider",
+    "TaskFailure",
+    "TaskRef",
+    "TaskResult",
+    "TaskStatus",
+    "TaskSuccess",
+    "UnifiedTask",
+]
 
 _D = TypeVar("_D")
 
@@ -80,6 +98,28 @@ class UnifiedTask(Generic[_D]):
         """Whether ``status`` is terminal (succeeded, failed, rejected, cancelled, skipped)."""
         return self.status in _TERMINAL
 
+    def to_dict(self) -> dict[str, Any]:
+        """Return JSON-ready data: ISO 8601 datetimes, enum values as strings, and
+        ``detail`` in the provider's wire format (camelCase, as the API sends it).
+
+        `UnifiedTask.from_dict` rebuilds an equal task from it (or from its JSON).
+        """
+        from ._serialize import task_to_dict
+
+        return task_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UnifiedTask[Any]:
+        """Rebuild a task from `to_dict` data; ``detail`` is decoded by the provider's
+        converter, as leniently and strictly as an answer.
+
+        Raises:
+            DecodeError: the data does not describe a task (the message says why).
+        """
+        from ._serialize import task_from_dict
+
+        return task_from_dict(cls, data)
+
 
 class TaskRef(NamedTuple):
     """A task to fetch: ``TaskRef("cakewalk", "3fa85f64-...")``; a plain tuple works too."""
@@ -89,24 +129,68 @@ class TaskRef(NamedTuple):
 
 
 @attrs.frozen(slots=True)
-class TaskResult:
-    """The outcome of one ref in a batch: either ``task`` or ``error`` is set."""
+class TaskSuccess:
+    """A ref that was fetched: ``ok`` is ``True``, ``task`` is set, ``error`` is ``None``."""
 
     ref: TaskRef
-    task: UnifiedTask[Any] | None = None
-    error: TaskBridgeError | None = None
+    task: UnifiedTask[Any]
+    error: None = None
 
-    @property
-    def ok(self) -> bool:
-        """True when the task was fetched."""
-        return self.error is None
+    ok: ClassVar[Literal[True]] = True
+    """Always ``True``: after ``if result.ok:`` a type checker knows ``task`` is set."""
 
     def unwrap(self) -> UnifiedTask[Any]:
-        """Return the task, or raise the error this ref failed with."""
-        if self.error is not None:
-            raise self.error
-        assert self.task is not None
+        """Return the task."""
         return self.task
+
+
+@attrs.frozen(slots=True)
+class TaskFailure:
+    """A ref that failed: ``ok`` is ``False``, ``error`` is set, ``task`` is ``None``."""
+
+    ref: TaskRef
+    task: None = None
+    error: TaskBridgeError = attrs.field(kw_only=True)
+
+    ok: ClassVar[Literal[False]] = False
+    """Always ``False``: in the ``else`` of ``if result.ok:`` ``error`` is set."""
+
+    def unwrap(self) -> NoReturn:
+        """Raise the error this ref failed with."""
+        raise self.error
+
+
+if TYPE_CHECKING:
+    TaskResult: TypeAlias = TaskSuccess | TaskFailure
+else:
+
+    class _ResultType(type):
+        def __call__(
+            cls,
+            ref: TaskRef,
+            task: UnifiedTask[Any] | None = None,
+            error: TaskBridgeError | None = None,
+        ) -> TaskSuccess | TaskFailure:
+            if error is not None:
+                return TaskFailure(ref, error=error)
+            if task is None:
+                raise TypeError("TaskResult needs a task or an error")
+            return TaskSuccess(ref, task)
+
+        def __instancecheck__(cls, obj: object) -> bool:
+            return isinstance(obj, (TaskSuccess, TaskFailure))
+
+        def __subclasscheck__(cls, sub: type) -> bool:
+            return issubclass(sub, (TaskSuccess, TaskFailure))
+
+    class TaskResult(metaclass=_ResultType):
+        """The outcome of one ref in a batch: a `TaskSuccess` or a `TaskFailure`.
+
+        Both have ``ref``, ``ok``, ``task``, ``error`` and ``unwrap()``; ``ok`` is a
+        literal ``True``/``False``, so ``if result.ok:`` narrows the type.
+        ``TaskResult(ref, task=...)`` and ``TaskResult(ref, error=...)`` build the right
+        one, and ``isinstance(x, TaskResult)`` accepts both.
+        """
 
 
 def _direct_constructor(cls: type[Any]) -> Callable[..., Any]:

@@ -78,6 +78,12 @@ class RateLimiter:
             delay = max(delay, starts[0] + WINDOW + WINDOW_MARGIN - now, 2 * _EPSILON)
         return delay
 
+    def estimate(self, ahead: int) -> float:
+        """Seconds until a request behind ``ahead`` others would start (the 60-second
+        window's cap can only add to it); reads the state without changing it."""
+        tokens = min(self._burst, self._tokens + (self._clock() - self._updated) * self._rate)
+        return max(0.0, (ahead + 1.0 - tokens) / self._rate)
+
     async def acquire(self) -> None:
         """Wait until a request may start; cancelling the wait consumes nothing."""
         async with self._lock:

@@ -99,6 +99,7 @@ async def attempt(
     started = time.monotonic() if debug else 0.0
     retry_after: str | None = None
     outcome = "error"
+    status: int | None = None
     try:
         async with session.get(
             url, headers=headers, allow_redirects=False, timeout=timeout
@@ -142,10 +143,13 @@ async def attempt(
                 outcome,
                 time.monotonic() - started,
                 attempt_no,
+                # One type per field: ``status`` is the HTTP status (int, as on
+                # `APIError`) or None without an answer; ``outcome`` is always a str.
                 extra={
                     "provider": provider,
                     "task_id": task_id,
-                    "status": outcome,
+                    "status": status,
+                    "outcome": outcome,
                     "elapsed": time.monotonic() - started,
                     "attempt": attempt_no,
                 },

@@ -8,6 +8,12 @@ for one of its fixtures:
   ids, ``.stats`` counts what it received, ``.set_faults(...)`` injects failures.
 - ``taskbridge_bridge``: a `TaskBridge` configured for that sandbox (no client-side rate
   limit, fast retries), closed after the test.
+- ``taskbridge_env``: sets the ``TASKBRIDGE_*`` variables to ``taskbridge_sandbox`` (and
+  removes any other ``TASKBRIDGE_*``), for code that builds its own bridge with
+  `TaskBridge.from_env`; returns them as a dict.
+- ``taskbridge_thread_sandbox`` / ``taskbridge_thread_env``: the same, with the sandbox
+  served from a background thread (`BackgroundSandbox`), for sync tests: Starlette's or
+  FastAPI's ``TestClient``, Django's client, code that calls ``asyncio.run``.
 
 Override ``taskbridge_sandbox_options`` (a dict of `Sandbox` keyword arguments) in your
 own ``conftest.py`` to change the seed, the number of tasks, faults or ``any_id``.
@@ -25,16 +31,24 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
     from taskbridge import TaskBridge
-    from taskbridge.sandbox import Sandbox
+    from taskbridge.sandbox import BackgroundSandbox, Sandbox
 
-__all__ = ["taskbridge_bridge", "taskbridge_sandbox", "taskbridge_sandbox_options"]
+__all__ = [
+    "taskbridge_bridge",
+    "taskbridge_env",
+    "taskbridge_sandbox",
+    "taskbridge_sandbox_options",
+    "taskbridge_thread_env",
+    "taskbridge_thread_sandbox",
+]
 
 if TYPE_CHECKING:
     from pytest_asyncio import fixture as _async_fixture
@@ -72,3 +86,37 @@ async def taskbridge_bridge(taskbridge_sandbox: Sandbox) -> AsyncIterator[TaskBr
     )
     async with bridge:
         yield bridge
+
+
+def _point_env_at(monkeypatch: pytest.MonkeyPatch, env: Mapping[str, str]) -> dict[str, str]:
+    for name in list(os.environ):
+        if name.startswith("TASKBRIDGE_"):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return dict(env)
+
+
+@pytest.fixture
+def taskbridge_env(taskbridge_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The ``TASKBRIDGE_*`` variables, pointed at ``taskbridge_sandbox`` for this test."""
+    return _point_env_at(monkeypatch, taskbridge_sandbox.env())
+
+
+@pytest.fixture
+def taskbridge_thread_sandbox(
+    taskbridge_sandbox_options: dict[str, Any],
+) -> Iterator[BackgroundSandbox]:
+    """A sandbox served from a background thread (its own loop), for sync tests."""
+    from taskbridge.sandbox import BackgroundSandbox
+
+    with BackgroundSandbox(**taskbridge_sandbox_options) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def taskbridge_thread_env(
+    taskbridge_thread_sandbox: BackgroundSandbox, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """The ``TASKBRIDGE_*`` variables, pointed at ``taskbridge_thread_sandbox``."""
+    return _point_env_at(monkeypatch, taskbridge_thread_sandbox.env())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -144,6 +145,20 @@ def test_get_sandbox_json_is_the_unified_task() -> None:
     assert {"status", "kind", "created_at", "updated_at", "is_terminal", "detail"} <= set(task)
 
 
+def test_get_json_detail_is_the_wire_format_and_rebuilds_the_task() -> None:
+    from taskbridge import UnifiedTask
+
+    task_id = seeded().cakewalk_ids[0]
+    result = run("get", "--sandbox", "cakewalk", task_id, "--json")
+    assert result.returncode == 0, result.stderr
+    data = orjson.loads(result.stdout)
+    sent = seeded().expected("cakewalk", task_id)
+    assert "lastUpdatedAt" in data["detail"] and "last_updated_at" not in data["detail"]
+    assert data["detail"]["status"] == sent["status"]
+    rebuilt = UnifiedTask.from_dict(data)
+    assert rebuilt.id == task_id and rebuilt.detail.last_updated_at is not None
+
+
 def test_get_unknown_id_exits_1_with_one_line() -> None:
     result = run("get", "--sandbox", "cakewalk", UNKNOWN_UUID)
     assert result.returncode == 1
@@ -210,7 +225,7 @@ def test_get_many_exits_1_when_some_fail(fmt: str) -> None:
     assert result.stderr.startswith("taskbridge: 3 of 7 refs failed")
     if fmt == "json":
         items = orjson.loads(result.stdout)
-        assert [item["ok"] for item in items] == [True] * 4 + [False] * 3  # input order
+        assert sorted(item["ok"] for item in items) == [False] * 3 + [True] * 4
     else:
         items = [orjson.loads(line) for line in result.stdout.splitlines()]
     errors = {item["task_id"]: item["error"] for item in items if not item["ok"]}
@@ -232,7 +247,14 @@ def test_get_many_bad_line_exits_2_with_its_number(fmt: str, bad: str) -> None:
     text = refs_text(1, 1, bad)  # the bad line is line 5
     result = run("get-many", "--sandbox", "--format", fmt, stdin=text)
     assert result.returncode == 2
-    assert result.stderr == 'taskbridge: line 5: expected "PROVIDER TASK_ID"\n'
+    first, hint = result.stderr.splitlines()
+    assert first == 'taskbridge: line 5: expected "PROVIDER TASK_ID"'
+    assert "--skip-invalid" in hint
+    # The good lines were still fetched and shown.
+    if fmt == "ndjson":
+        assert [orjson.loads(line)["ok"] for line in result.stdout.splitlines()] == [True] * 2
+    else:
+        assert "2 refs: 2 fetched, 0 failed" in result.stdout
 
 
 def test_get_many_unknown_provider_line_exits_2() -> None:
@@ -390,6 +412,7 @@ def test_progress_bar_shows_when_stderr_is_a_terminal(tmp_path: Path) -> None:
         os.close(master)
         assert proc.wait(timeout=30) == 0
     assert b"fetching" in shown
+    assert b"/4" in shown  # a file's refs are counted first: the bar has a total
     assert len(orjson.loads((tmp_path / "out.json").read_bytes())) == 4
 
 
@@ -539,3 +562,64 @@ def test_ctrl_c_ends_a_watch_quietly_with_130() -> None:
             proc.stderr.close()
     assert proc.returncode == 130
     assert "Traceback" not in err
+
+
+def test_python_dash_m_taskbridge_runs_the_cli() -> None:
+    import taskbridge
+
+    result = subprocess.run(
+        [sys.executable, "-m", "taskbridge", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"taskbridge {taskbridge.__version__}"
+
+
+def test_sandbox_command_has_the_options_of_the_sandbox_module() -> None:
+    from taskbridge.sandbox.__main__ import build_parser
+
+    def options(text: str) -> set[str]:
+        return set(re.findall(r"--[a-z][a-z-]+", text))
+
+    module = build_parser().format_help()
+    result = run("sandbox", "--help")
+    assert result.returncode == 0, result.stderr
+    assert {"--error-rate", "--rate-limit-per-minute", "--faults-for", "--latency"} <= options(
+        result.stdout
+    )
+    assert options(result.stdout) == options(module)
+    assert result.stdout.startswith("usage: taskbridge sandbox")
+
+
+def test_sandbox_command_refuses_bad_fault_values_with_exit_2() -> None:
+    result = run("sandbox", "--error-rate", "3")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "taskbridge: Faults.error_rate must be between 0 and 1, got 3.0"
+    )
+    assert run("sandbox", "--no-such-option").returncode == 2
+
+
+def test_sandbox_command_serves_the_faults_it_is_given() -> None:
+    proc = subprocess.Popen(
+        [*CLI, "sandbox", "--port", "0", "--faults-for", "alumio", "--error-rate", "1"],
+        stdout=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        env=clean_env(),
+    )
+    assert proc.stdout is not None
+    try:
+        url = proc.stdout.readline().rsplit(" ", 1)[1].strip()
+        env = env_for(url)
+        alumio = run("get", "alumio", seeded().alumio_ids[0], "--timeout", "5", env=env)
+        assert alumio.returncode == 1 and "ServerError" in alumio.stderr + alumio.stdout
+        cakewalk = run("get", "cakewalk", seeded().cakewalk_ids[0], env=env)
+        assert cakewalk.returncode == 0, cakewalk.stderr
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+        proc.stdout.close()

@@ -28,6 +28,7 @@ from ._lifecycle import Lifecycle
 from ._server import Sandbox, serve
 from ._state import Credentials, SandboxState
 from ._stats import ProviderStats, SandboxStats
+from ._thread import BackgroundSandbox
 
 __all__ = [
     "ALUMIO_STATUSES",
@@ -37,6 +38,7 @@ __all__ = [
     "CAKEWALK_TYPES",
     "LIFECYCLE_STAGES",
     "STATE_KEY",
+    "BackgroundSandbox",
     "Credentials",
     "Faults",
     "Lifecycle",

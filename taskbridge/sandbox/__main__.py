@@ -2,6 +2,7 @@
 
 Prints ``taskbridge sandbox listening on http://HOST:PORT`` once ready and serves
 until Ctrl-C or SIGTERM. Fault flags apply to the providers named by ``--faults-for``.
+`build_parser` is also the parser of ``taskbridge sandbox``: one set of options.
 """
 
 from __future__ import annotations
@@ -11,22 +12,27 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ._faults import Faults
 from ._lifecycle import Lifecycle
-from ._server import serve
+from ._server import Sandbox, serve
 from ._state import PROVIDERS, Credentials
 
+__all__ = ["build_parser", "faults_of", "main", "serve_args"]
 
-def _parser() -> argparse.ArgumentParser:
+
+def build_parser(
+    prog: str = "python -m taskbridge.sandbox", *, seed: int = 0
+) -> argparse.ArgumentParser:
+    """The options of ``python -m taskbridge.sandbox`` and ``taskbridge sandbox``."""
     parser = argparse.ArgumentParser(
-        prog="python -m taskbridge.sandbox",
+        prog=prog,
         description="Serve a local emulator of the Cakewalk and Alumio task endpoints.",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=seed)
     parser.add_argument("--tasks", type=int, default=50, help="seeded tasks per provider")
     parser.add_argument("--any-id", action="store_true", help="answer any well-formed id")
     parser.add_argument(
@@ -35,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="STEP",
         help="tasks advance through their statuses, about STEP seconds per stage",
+    )
+    parser.add_argument(
+        "--write-refs", metavar="FILE", help="write the seeded refs to FILE, for get-many"
     )
     parser.add_argument("--api-key", default=Credentials().cakewalk_api_key)
     parser.add_argument("--api-secret", default=Credentials().cakewalk_api_secret)
@@ -51,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _faults(args: argparse.Namespace) -> dict[str, Faults]:
+def faults_of(args: argparse.Namespace) -> dict[str, Faults]:
+    """Build the faults the parsed flags ask for; ``ValueError`` when they are invalid."""
     faults = Faults(
         error_rate=args.error_rate,
         error_retry_after=args.error_retry_after,
@@ -69,7 +79,24 @@ def _faults(args: argparse.Namespace) -> dict[str, Faults]:
     return dict.fromkeys(targets, faults)
 
 
-async def _run(args: argparse.Namespace, faults: dict[str, Faults]) -> None:
+def write_refs(sandbox: Sandbox, path: str) -> None:
+    """Write every seeded ref, one ``PROVIDER TASK_ID`` a line; ``OSError`` if it cannot."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(f"{p} {i}\n" for p in PROVIDERS for i in sandbox.ids(p))
+
+
+def _announce(sandbox: Sandbox, refs_file: str | None) -> None:
+    if refs_file is not None:
+        write_refs(sandbox, refs_file)
+    print(f"taskbridge sandbox listening on {sandbox.url}", flush=True)
+
+
+async def serve_args(
+    args: argparse.Namespace,
+    faults: dict[str, Faults],
+    ready: Callable[[Sandbox], object] | None = None,
+) -> None:
+    """Serve as the parsed options say until SIGINT/SIGTERM; ``ready`` gets the sandbox."""
     credentials = Credentials(args.api_key, args.api_secret, args.token)
     server = asyncio.ensure_future(
         serve(
@@ -81,6 +108,7 @@ async def _run(args: argparse.Namespace, faults: dict[str, Faults]) -> None:
             any_id=args.any_id,
             credentials=credentials,
             lifecycle=args.lifecycle,
+            ready=ready or (lambda sb: _announce(sb, args.write_refs)),
         )
     )
     loop = asyncio.get_running_loop()
@@ -95,15 +123,15 @@ async def _run(args: argparse.Namespace, faults: dict[str, Faults]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the sandbox server; return the exit status."""
-    parser = _parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        faults = _faults(args)
+        faults = faults_of(args)
         args.lifecycle = None if args.lifecycle is None else Lifecycle(step=args.lifecycle)
     except ValueError as exc:
         parser.error(str(exc))
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run(args, faults))
+        asyncio.run(serve_args(args, faults))
     return 0
 
 

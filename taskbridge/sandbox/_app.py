@@ -81,6 +81,11 @@ class _Handlers:
         state.stats._record(provider, counters, task_id)
         if not self._authorized(provider, request):
             return self._error(provider, 401, path, _AUTH_DETAIL[provider])
+        scripted = state.scripted(provider, task_id)
+        if scripted is not None and not 200 <= scripted.status < 300:
+            return self._error(
+                provider, scripted.status, path, scripted.detail, scripted.retry_after
+            )
         decision, wait = state.draw(provider, task_id)
         if decision is not None and decision.delay:
             await state.sleep(decision.delay)

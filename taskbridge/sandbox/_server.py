@@ -191,6 +191,48 @@ class Sandbox:
         """Change a provider's faults at once (``None`` turns them off)."""
         self.state.set_faults(provider, faults)
 
+    def answer(
+        self,
+        provider: str,
+        task_id: str,
+        status: int,
+        *,
+        times: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        """Script an id's answers: ``status`` for its next ``times`` requests (``None``: all).
+
+        Example::
+
+            sb.answer("cakewalk", task_id, 404)                 # this id answers 404
+            sb.answer("alumio", "order-7", 503, times=2)        # fails twice, then succeeds
+            sb.answer("alumio", "order-8", 429, times=1, retry_after=2)
+        """
+        self.state.answer(provider, task_id, status, times=times, retry_after=retry_after)
+
+    def clear_answers(self, provider: str | None = None, task_id: str | None = None) -> None:
+        """Forget scripted answers (of one id, one provider, or all)."""
+        self.state.clear_answers(provider, task_id)
+
+    def add_task(
+        self, provider: str, task_id: str | None = None, *, status: str | None = None, **fields: Any
+    ) -> str:
+        """Serve one more task, with this provider ``status`` and wire-named ``fields``;
+        return its id. Example: ``sb.add_task("alumio", "order-9", status="failed")``."""
+        return self.state.add_task(provider, task_id, status=status, **fields)
+
+    def env(self) -> dict[str, str]:
+        """The ``TASKBRIDGE_*`` variables that point `TaskBridge.from_env` at this sandbox
+        (its credentials are fake; client-side rate limits stay the defaults)."""
+        creds = self.credentials
+        return {
+            "TASKBRIDGE_CAKEWALK_API_KEY": creds.cakewalk_api_key,
+            "TASKBRIDGE_CAKEWALK_API_SECRET": creds.cakewalk_api_secret,
+            "TASKBRIDGE_CAKEWALK_BASE_URL": self.url,
+            "TASKBRIDGE_ALUMIO_BASE_URL": self.url,
+            "TASKBRIDGE_ALUMIO_TOKEN": creds.alumio_token,
+        }
+
     def cakewalk_config(self, **overrides: Any) -> CakewalkConfig:
         """Return a ``CakewalkConfig`` for this sandbox; keywords override its defaults."""
         from taskbridge.providers.cakewalk._config import CakewalkConfig

@@ -15,6 +15,7 @@ import orjson
 from . import _alumio_data, _data
 from ._faults import Decision, Faults, Outcome, SlidingWindow, decide
 from ._lifecycle import Lifecycle, LifecycleClock, schedule, status_at
+from ._script import ScriptBook, Scripted
 from ._stats import SandboxStats
 
 __all__ = ["PROVIDERS", "Credentials", "SandboxState", "Served", "is_uuid", "provider_name"]
@@ -143,6 +144,8 @@ class SandboxState:
         self.lifecycle_clock = LifecycleClock(lifecycle, clock) if lifecycle is not None else None
         # Each seeded task's body per status it has reached: at most three per task.
         self._staged: dict[tuple[str, str, str], Served] = {}
+        self._scripts = ScriptBook()
+        self._added = 0
 
     def schedule(self, provider: str, task_id: str) -> tuple[tuple[float, str], ...]:
         """Return ``(lifecycle time, status)`` of each stage of a task; needs a lifecycle."""
@@ -173,6 +176,71 @@ class SandboxState:
         if seeded:
             self._staged[key] = staged
         return staged
+
+    def _key(self, provider: str, task_id: str) -> tuple[str, str]:
+        name = provider_name(provider)
+        return name, task_id.lower() if name == "cakewalk" else task_id
+
+    def answer(
+        self,
+        provider: str,
+        task_id: str,
+        status: int,
+        *,
+        times: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        """Script the answer of an id: ``status`` for its next ``times`` requests (``None``:
+        every request), then whatever comes next (another script, or the normal answer).
+
+        A 2xx status answers the task as usual. Scripts of one id run in the order added.
+        """
+        name, key = self._key(provider, task_id)
+        detail = "Scripted failure." if status != 404 else _not_found(name, task_id)
+        self._scripts.add(name, key, status, times=times, retry_after=retry_after, detail=detail)
+
+    def clear_answers(self, provider: str | None = None, task_id: str | None = None) -> None:
+        """Forget scripted answers (of one id, one provider, or all)."""
+        if provider is None:
+            self._scripts.clear()
+            return
+        name = provider_name(provider)
+        self._scripts.clear(name, None if task_id is None else self._key(name, task_id)[1])
+
+    def scripted(self, provider: str, task_id: str) -> Scripted | None:
+        """Return (and count) the scripted answer for this request, if any."""
+        return self._scripts.take(*self._key(provider, task_id))
+
+    def add_task(
+        self, provider: str, task_id: str | None = None, *, status: str | None = None, **fields: Any
+    ) -> str:
+        """Serve one more task and return its id (a fresh UUID or identifier if not given).
+
+        The body is a complete generated task; ``status`` (the provider's own value,
+        ``"Approved"``, ``"failed"``...) and ``fields`` (wire names, like ``entityType``)
+        replace its values. It is not added to ``ids()``.
+        """
+        name = provider_name(provider)
+        self._added += 1
+        rng = _data.task_rng(self.seed, name, f"added:{self._added}")
+        if task_id is None:
+            task_id = _data.uuid4(rng) if name == "cakewalk" else f"added-task-{self._added}"
+        if name == "cakewalk":
+            if not is_uuid(task_id):
+                raise ValueError(f"cakewalk task ids are UUIDs, got {task_id!r}")
+            task_id = task_id.lower()
+            task = _data.cakewalk_task(rng, task_id, self._added)
+        else:
+            if not task_id:
+                raise ValueError("alumio identifiers are non-empty")
+            task = _alumio_data.alumio_task(rng, task_id, self._added)
+        if status is not None:
+            task["status"] = status
+        task.update(fields)
+        self._seeded[name][task_id] = (
+            _cakewalk_served(task) if name == "cakewalk" else _alumio_served(task, "")
+        )
+        return task_id
 
     def ids(self, provider: str) -> tuple[str, ...]:
         """Return the seeded ids of a provider, in seeded order."""
@@ -283,3 +351,9 @@ class SandboxState:
 def _wake(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
+
+
+def _not_found(provider: str, task_id: str) -> str:
+    if provider == "cakewalk":
+        return f"Task with id '{task_id}' was not found."
+    return f'Task "{task_id}" not found.'

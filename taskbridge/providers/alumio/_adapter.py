@@ -65,6 +65,7 @@ class AlumioAdapter:
         "_query",
         "max_concurrency",
         "max_poll_interval",
+        "max_queue_wait",
         "poll_interval",
         "requests_per_minute",
     )
@@ -76,6 +77,7 @@ class AlumioAdapter:
         self.requests_per_minute = config.requests_per_minute
         self.poll_interval = config.poll_interval
         self.max_poll_interval = config.max_poll_interval
+        self.max_queue_wait = config.max_queue_wait
         self._base = f"{config.base_url}/api/v1/tasks/"
         self._query = "" if config.space is None else f"?space={quote(config.space, safe='')}"
         self._headers = {

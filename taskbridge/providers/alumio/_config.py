@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import attrs
 
-from ..._config import check_base_url, check_limits, check_polling
+from ..._config import check_base_url, check_limits, check_polling, check_queue_wait
 from ..._errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -53,6 +53,8 @@ class AlumioConfig:
             or `TaskBridge.watch` follows; each poll without a change multiplies it by
             1.5, up to ``max_poll_interval``, and a change resets it.
         max_poll_interval: the longest wait between two polls of one task.
+        max_queue_wait: the longest a request may wait for a slot, a pause or the rate
+            limiter; past it the request fails with `QueueTimeoutError` (``None``: no bound).
     """
 
     provider: ClassVar[str] = "alumio"
@@ -65,6 +67,7 @@ class AlumioConfig:
     # Integration tasks finish in seconds to minutes: poll soon, settle at half a minute.
     poll_interval: float = attrs.field(default=1.0, kw_only=True)
     max_poll_interval: float = attrs.field(default=30.0, kw_only=True)
+    max_queue_wait: float | None = attrs.field(default=None, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         url = check_base_url(self.base_url, what="AlumioConfig.base_url")
@@ -73,6 +76,7 @@ class AlumioConfig:
         object.__setattr__(self, "base_url", url)
         check_limits("AlumioConfig", self.max_concurrency, self.requests_per_minute)
         check_polling("AlumioConfig", self.poll_interval, self.max_poll_interval)
+        check_queue_wait("AlumioConfig", self.max_queue_wait)
 
     def adapter(self) -> AlumioAdapter:
         """Build the adapter that serves this configuration."""

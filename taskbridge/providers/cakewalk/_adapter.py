@@ -43,6 +43,7 @@ class CakewalkAdapter:
         "_headers",
         "max_concurrency",
         "max_poll_interval",
+        "max_queue_wait",
         "poll_interval",
         "requests_per_minute",
     )
@@ -54,6 +55,7 @@ class CakewalkAdapter:
         self.requests_per_minute = config.requests_per_minute
         self.poll_interval = config.poll_interval
         self.max_poll_interval = config.max_poll_interval
+        self.max_queue_wait = config.max_queue_wait
         self._base = f"{config.base_url}/api/v1/Tasks/"
         self._headers = {
             "X-API-KEY": config.api_key,

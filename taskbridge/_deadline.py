@@ -1,0 +1,73 @@
+"""`get_many(..., timeout=)`: keep what finished when the batch's time runs out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from . import _batch
+from ._errors import BatchTimeoutError, ConfigurationError
+from ._models import TaskFailure, TaskRef, TaskResult
+
+if TYPE_CHECKING:
+    from ._bridge import TaskBridge
+
+__all__ = ["get_many_within"]
+
+
+def _timed_out(ref: TaskRef, seconds: float) -> TaskResult:
+    error = BatchTimeoutError(
+        f"{ref.provider} task {str(ref.task_id)[:80]!r}: not finished within the batch's "
+        f"timeout ({seconds:g}s)",
+        provider=str(ref.provider),
+        task_id=str(ref.task_id),
+    )
+    return TaskFailure(ref, error=error)
+
+
+async def get_many_within(
+    bridge: TaskBridge,
+    refs: Iterable[Any],
+    on_result: Callable[[TaskResult], object] | None,
+    timeout: float,
+) -> list[TaskResult]:
+    """Run `get_many`; when ``timeout`` seconds pass, cancel what is left in flight and
+    return the finished results, the rest failed with `BatchTimeoutError`."""
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not math.isfinite(timeout)
+        or timeout <= 0
+    ):
+        raise ConfigurationError("get_many timeout must be a number of seconds > 0, or None")
+    items = list(refs)
+    finished: dict[TaskRef, TaskResult] = {}
+
+    def collect(result: TaskResult) -> None:
+        # An unhashable task id failed at once, before any request: found again below.
+        with contextlib.suppress(TypeError):
+            finished[result.ref] = result
+        if on_result is not None:
+            on_result(result)
+
+    batch = asyncio.ensure_future(_batch.get_many(bridge, items, collect))
+    try:
+        await asyncio.wait({batch}, timeout=timeout)
+    finally:
+        if not batch.done():
+            batch.cancel()
+            await asyncio.gather(batch, return_exceptions=True)
+    if not batch.cancelled():
+        return batch.result()
+    results: list[TaskResult] = []
+    for item in items:
+        ref = bridge._resolve(item)[0]
+        try:
+            result = finished.get(ref)
+        except TypeError:
+            result = None
+        results.append(result if result is not None else _timed_out(ref, timeout))
+    return results

@@ -1,0 +1,142 @@
+"""`UnifiedTask.to_dict` / `UnifiedTask.from_dict`: JSON-ready data and back.
+
+``detail`` travels in its provider's wire format (camelCase names, as the API sends
+them), produced and read by that provider's own cattrs converter.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import cattrs
+
+from ._convert import _describe, parse_datetime
+from ._errors import DecodeError
+
+if TYPE_CHECKING:
+    from ._models import UnifiedTask
+
+__all__ = ["task_from_dict", "task_to_dict"]
+
+_FIELDS = ("provider", "id", "status", "provider_status", "kind", "created_at", "updated_at")
+
+
+def _cakewalk() -> tuple[type[Any], Callable[..., cattrs.Converter]]:
+    from .providers.cakewalk import CakewalkTask, make_cakewalk_converter
+
+    return CakewalkTask, make_cakewalk_converter
+
+
+def _alumio() -> tuple[type[Any], Callable[..., cattrs.Converter]]:
+    from .providers.alumio import AlumioTask, make_alumio_converter
+
+    return AlumioTask, make_alumio_converter
+
+
+# provider name -> (detail model, converter factory); imported lazily on first use.
+DETAIL_FORMATS: dict[str, Callable[[], tuple[type[Any], Callable[..., cattrs.Converter]]]] = {
+    "cakewalk": _cakewalk,
+    "alumio": _alumio,
+}
+
+
+@functools.cache
+def _format(provider: str) -> tuple[type[Any], cattrs.Converter, cattrs.Converter]:
+    cls, factory = DETAIL_FORMATS[provider]()
+    return cls, factory(), factory(detailed_validation=True)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def task_to_dict(task: UnifiedTask[Any]) -> dict[str, Any]:
+    """See `UnifiedTask.to_dict`."""
+    if task.provider not in DETAIL_FORMATS:
+        raise DecodeError(
+            f"no serialization known for provider {task.provider!r}",
+            provider=task.provider,
+            task_id=task.id,
+        )
+    _, converter, _ = _format(task.provider)
+    return {
+        "provider": task.provider,
+        "id": task.id,
+        "status": task.status.value,
+        "provider_status": task.provider_status,
+        "kind": task.kind,
+        "created_at": _iso(task.created_at),
+        "updated_at": _iso(task.updated_at),
+        "detail": converter.unstructure(task.detail),
+    }
+
+
+def _text(data: Mapping[str, Any], key: str, fail: Callable[[str], DecodeError]) -> str:
+    value = data.get(key)
+    if type(value) is not str:
+        raise fail(f"{key!r} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _when(data: Mapping[str, Any], key: str, fail: Callable[[str], DecodeError]) -> datetime | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if type(value) is not str:
+        raise fail(f"{key!r} must be an ISO 8601 string or null, got {type(value).__name__}")
+    try:
+        return parse_datetime(value)
+    except ValueError as exc:
+        raise fail(f"{key!r}: {exc}") from None
+
+
+def task_from_dict(cls: type[UnifiedTask[Any]], data: object) -> UnifiedTask[Any]:
+    """See `UnifiedTask.from_dict`."""
+    from ._models import TaskStatus
+
+    if not isinstance(data, Mapping):
+        raise DecodeError(
+            f"UnifiedTask.from_dict expects a mapping, got {type(data).__name__}",
+            provider="",
+            task_id="",
+        )
+    provider = data.get("provider")
+    task_id = data.get("id")
+    where = (provider if isinstance(provider, str) else "", task_id if type(task_id) is str else "")
+
+    def fail(why: str) -> DecodeError:
+        return DecodeError(f"UnifiedTask.from_dict: {why}", provider=where[0], task_id=where[1])
+
+    provider = _text(data, "provider", fail)
+    if provider not in DETAIL_FORMATS:
+        raise fail(f"unknown provider {provider!r}")
+    status_text = _text(data, "status", fail)
+    try:
+        status = TaskStatus(status_text)
+    except ValueError:
+        raise fail(f"unknown status {status_text[:40]!r}") from None
+    kind = data.get("kind")
+    if kind is not None and type(kind) is not str:
+        raise fail(f"'kind' must be a string or null, got {type(kind).__name__}")
+    detail_cls, fast, detailed = _format(provider)
+    raw = data.get("detail")
+    if type(raw) is not dict:
+        raise fail(f"'detail' must be an object, got {type(raw).__name__}")
+    try:
+        detail = fast.structure(raw, detail_cls)
+    except Exception as exc:
+        why = _describe(exc, detailed, raw, detail_cls)
+        raise fail(f"'detail' does not fit the spec: {why}") from exc
+    return cls(
+        provider=provider,
+        id=_text(data, "id", fail),
+        status=status,
+        provider_status=_text(data, "provider_status", fail),
+        kind=kind,
+        created_at=_when(data, "created_at", fail),
+        updated_at=_when(data, "updated_at", fail),
+        detail=detail,
+    )

@@ -1,0 +1,188 @@
+"""A sandbox served from a background thread, for code that blocks its caller's loop.
+
+Sync test clients (Starlette's and FastAPI's ``TestClient``, Django's test client) and
+sync code that calls ``asyncio.run`` block the thread they run in; a sandbox served on
+that thread's loop would never answer. `BackgroundSandbox` runs its own loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._server import Sandbox
+from ._stats import SandboxStats
+
+if TYPE_CHECKING:
+    from taskbridge.providers.alumio._config import AlumioConfig
+    from taskbridge.providers.cakewalk._config import CakewalkConfig
+
+    from ._faults import Faults
+    from ._state import Credentials
+
+__all__ = ["BackgroundSandbox"]
+
+T = TypeVar("T")
+
+
+class BackgroundSandbox:
+    """A `Sandbox` on its own thread and event loop; use it as a (sync) context manager.
+
+    Takes the keyword arguments of `Sandbox`. Changes (faults, scripted answers, added
+    tasks) run on the sandbox's loop, so they are safe while it serves.
+
+    Example::
+
+        with BackgroundSandbox(seed=1) as sb:
+            os.environ.update(sb.env())
+            client = TestClient(app)           # your app builds TaskBridge.from_env()
+            assert client.get(f"/tasks/cakewalk/{sb.cakewalk_ids[0]}").status_code == 200
+    """
+
+    def __init__(self, *, start_timeout: float = 30.0, **options: Any) -> None:
+        self.sandbox = Sandbox(**options)
+        self._start_timeout = start_timeout
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stop: asyncio.Event | None = None
+
+    def __repr__(self) -> str:
+        return f"<BackgroundSandbox {self.sandbox!r}>"
+
+    def start(self) -> BackgroundSandbox:
+        """Start the thread and wait (bounded) until the sandbox listens."""
+        if self._thread is not None:
+            raise RuntimeError("the sandbox is already started")
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(self._serve(loop, ready, failure))
+            finally:
+                ready.set()
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name="taskbridge-sandbox", daemon=True)
+        self._thread.start()
+        if not ready.wait(self._start_timeout):
+            raise RuntimeError(f"the sandbox did not start within {self._start_timeout}s")
+        if failure:
+            self._thread.join(self._start_timeout)
+            self._thread = None
+            raise failure[0]
+        return self
+
+    async def _serve(
+        self, loop: asyncio.AbstractEventLoop, ready: threading.Event, failure: list[BaseException]
+    ) -> None:
+        try:
+            await self.sandbox.start()
+        except BaseException as exc:
+            failure.append(exc)
+            return
+        self._stop = asyncio.Event()
+        self._loop = loop
+        ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await self.sandbox.aclose()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop serving and join the thread (bounded by ``timeout``)."""
+        thread, loop, stop = self._thread, self._loop, self._stop
+        self._thread = self._loop = self._stop = None
+        if thread is None or loop is None or stop is None:
+            return
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout)
+        if thread.is_alive():
+            raise RuntimeError(f"the sandbox thread did not stop within {timeout}s")
+
+    def __enter__(self) -> BackgroundSandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` on the sandbox's loop and return its result."""
+        loop = self._loop
+        if loop is None:
+            return fn(*args, **kwargs)  # not serving: nothing runs concurrently
+
+        async def call() -> T:
+            return fn(*args, **kwargs)
+
+        return asyncio.run_coroutine_threadsafe(call(), loop).result(self._start_timeout)
+
+    # What Sandbox offers, for the calling thread.
+
+    @property
+    def url(self) -> str:
+        """The sandbox's origin, ``http://127.0.0.1:PORT``."""
+        return self.sandbox.url
+
+    @property
+    def port(self) -> int:
+        return self.sandbox.port
+
+    @property
+    def credentials(self) -> Credentials:
+        return self.sandbox.credentials
+
+    @property
+    def cakewalk_ids(self) -> tuple[str, ...]:
+        return self.sandbox.cakewalk_ids
+
+    @property
+    def alumio_ids(self) -> tuple[str, ...]:
+        return self.sandbox.alumio_ids
+
+    @property
+    def stats(self) -> SandboxStats:
+        """The sandbox's counters (read as they are, from this thread)."""
+        return self.sandbox.stats
+
+    def ids(self, provider: str) -> tuple[str, ...]:
+        return self.sandbox.ids(provider)
+
+    def expected(self, provider: str, task_id: str) -> dict[str, Any]:
+        return self._call(self.sandbox.expected, provider, task_id)
+
+    def env(self) -> dict[str, str]:
+        """The ``TASKBRIDGE_*`` variables that point `TaskBridge.from_env` at the sandbox."""
+        return self.sandbox.env()
+
+    def cakewalk_config(self, **overrides: Any) -> CakewalkConfig:
+        return self.sandbox.cakewalk_config(**overrides)
+
+    def alumio_config(self, **overrides: Any) -> AlumioConfig:
+        return self.sandbox.alumio_config(**overrides)
+
+    def set_faults(self, provider: str, faults: Faults | None) -> None:
+        self._call(self.sandbox.set_faults, provider, faults)
+
+    def answer(self, provider: str, task_id: str, status: int, **options: Any) -> None:
+        """See `Sandbox.answer`."""
+        self._call(self.sandbox.answer, provider, task_id, status, **options)
+
+    def clear_answers(self, provider: str | None = None, task_id: str | None = None) -> None:
+        self._call(self.sandbox.clear_answers, provider, task_id)
+
+    def add_task(self, provider: str, task_id: str | None = None, **fields: Any) -> str:
+        """See `Sandbox.add_task`."""
+        return self._call(self.sandbox.add_task, provider, task_id, **fields)
+
+    def reset_stats(self) -> None:
+        self._call(self.sandbox.reset_stats)
