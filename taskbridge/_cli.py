@@ -335,6 +335,10 @@ async def _serve_sandbox(argv: Sequence[str]) -> int:
         if args.lifecycle is not None:
             from .sandbox import Lifecycle
 
+            if not args.lifecycle > 0:  # 0 would finish every task at once: a typo
+                raise ValueError(
+                    f"--lifecycle must be a number of seconds > 0, got {args.lifecycle}"
+                )
             args.lifecycle = Lifecycle(step=args.lifecycle)
     except ValueError as exc:
         raise UsageProblem(str(exc)) from None

@@ -93,12 +93,12 @@ class RequestTimeoutError(TransportError, TimeoutError):
 
 
 class QueueTimeoutError(ProviderError):
-    """The request would have waited longer than ``max_queue_wait`` seconds for a
-    concurrency slot, a provider pause or the rate limiter; it was never sent.
+    """A request would have waited longer than its provider's ``max_queue_wait``.
 
-    ``max_queue_wait`` is the configured bound; raised at once when the wait is
-    predictable (a pause, a rate-limited backlog), else when the bound runs out.
-    Never retried: it exists to shed load.
+    It waited (or would have) for a concurrency slot, a provider pause or the rate
+    limiter, and was never sent. ``max_queue_wait`` holds the configured bound. Raised
+    at once when the wait is predictable (a pause, a rate-limited backlog), else when
+    the bound runs out. Never retried: it exists to shed load.
     """
 
     def __init__(self, message: str, *, provider: str, task_id: str, max_queue_wait: float) -> None:

@@ -61,8 +61,10 @@ class ProviderStats:
 
 @attrs.frozen(slots=True)
 class BridgeStats:
-    """What `TaskBridge.stats()` returns: ``providers`` maps each configured name to its
-    `ProviderStats`."""
+    """What `TaskBridge.stats()` returns, a frozen snapshot.
+
+    ``providers`` maps each configured provider's name to its `ProviderStats`.
+    """
 
     providers: dict[str, ProviderStats]
 

@@ -243,8 +243,7 @@ def test_one_ctrl_c_stops_cleanly_with_130_and_valid_json(slow_sandbox_url: str)
     rest, err = proc.stdout.read(), proc.stderr.read()
     proc.stdout.close()
     proc.stderr.close()
-    assert err.decode().strip().splitlines()[-1] == "taskbridge: interrupted"
-    assert b"Traceback" not in err
+    assert err == b""  # quietly: no traceback, no message
     items = orjson.loads(b"[\n" + first + rest)  # the array was closed: valid JSON
     assert 1 <= len(items) < 5000
 

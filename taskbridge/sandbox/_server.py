@@ -200,13 +200,16 @@ class Sandbox:
         times: int | None = None,
         retry_after: float | None = None,
     ) -> None:
-        """Script an id's answers: ``status`` for its next ``times`` requests (``None``: all).
+        """Script an id's answers: ``status`` for its next ``times`` requests (all if None).
 
-        Example::
+        A 2xx status answers the task as usual; scripts of one id run in the order added.
 
-            sb.answer("cakewalk", task_id, 404)                 # this id answers 404
-            sb.answer("alumio", "order-7", 503, times=2)        # fails twice, then succeeds
+        Example:
+            ```python
+            sb.answer("cakewalk", task_id, 404)  # this id answers 404
+            sb.answer("alumio", "order-7", 503, times=2)  # fails twice, then succeeds
             sb.answer("alumio", "order-8", 429, times=1, retry_after=2)
+            ```
         """
         self.state.answer(provider, task_id, status, times=times, retry_after=retry_after)
 
@@ -217,13 +220,22 @@ class Sandbox:
     def add_task(
         self, provider: str, task_id: str | None = None, *, status: str | None = None, **fields: Any
     ) -> str:
-        """Serve one more task, with this provider ``status`` and wire-named ``fields``;
-        return its id. Example: ``sb.add_task("alumio", "order-9", status="failed")``."""
+        """Serve one more task and return its id.
+
+        ``status`` is the provider's own value and ``fields`` use wire names.
+
+        Example:
+            ```python
+            task_id = sb.add_task("alumio", "order-9", status="failed", entityType="order")
+            ```
+        """
         return self.state.add_task(provider, task_id, status=status, **fields)
 
     def env(self) -> dict[str, str]:
-        """The ``TASKBRIDGE_*`` variables that point `TaskBridge.from_env` at this sandbox
-        (its credentials are fake; client-side rate limits stay the defaults)."""
+        """Return the ``TASKBRIDGE_*`` variables that point `TaskBridge.from_env` here.
+
+        Its credentials are fake; client-side rate limits stay the defaults.
+        """
         creds = self.credentials
         return {
             "TASKBRIDGE_CAKEWALK_API_KEY": creds.cakewalk_api_key,

@@ -34,12 +34,13 @@ class BackgroundSandbox:
     Takes the keyword arguments of `Sandbox`. Changes (faults, scripted answers, added
     tasks) run on the sandbox's loop, so they are safe while it serves.
 
-    Example::
-
+    Example:
+        ```python
         with BackgroundSandbox(seed=1) as sb:
-            os.environ.update(sb.env())
-            client = TestClient(app)           # your app builds TaskBridge.from_env()
-            assert client.get(f"/tasks/cakewalk/{sb.cakewalk_ids[0]}").status_code == 200
+            os.environ.update(sb.env())  # your app builds TaskBridge.from_env()
+            with TestClient(app) as client:
+                assert client.get(f"/tasks/cakewalk/{sb.cakewalk_ids[0]}").status_code == 200
+        ```
     """
 
     def __init__(self, *, start_timeout: float = 30.0, **options: Any) -> None:
