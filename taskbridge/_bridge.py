@@ -13,10 +13,11 @@ from typing import Any, Literal, overload
 
 import aiohttp
 
-from . import _batch, _limiter, _watch
+from . import _batch, _limiter, _stream, _watch
 from ._config import RetryPolicy
 from ._errors import (
     APIError,
+    BridgeClosedError,
     ConfigurationError,
     DecodeError,
     ProviderError,
@@ -24,8 +25,9 @@ from ._errors import (
 )
 from ._gate import ProviderGate
 from ._models import Provider, TaskRef, TaskResult, UnifiedTask
-from ._retry import RETRY_STATUSES, backoff
+from ._retry import RETRY_STATUSES, backoff, clamp_delay
 from ._stats import BridgeStats, snapshot
+from ._stream import check_backlog
 from ._transport import Redactor, attempt
 from ._watch import Watch
 from .providers import REGISTRY, ProviderConfig
@@ -45,11 +47,14 @@ _sleep: Callable[[float], Any] = asyncio.sleep
 RefLike = TaskRef | tuple[str | Provider, str]
 
 
-def _cancelling() -> bool:
-    """Whether the current task has a cancellation pending (3.11+; assumed not on 3.10)."""
-    task = asyncio.current_task()
-    cancelling = getattr(task, "cancelling", None)
-    return bool(cancelling and cancelling())
+def _still_cancelled(task: asyncio.Task[Any]) -> bool:
+    """Withdraw one cancellation of ``task``; whether another one is still pending.
+
+    Python 3.10 has no ``uncancel``: there, a cancellation that arrives together with
+    the bridge's own is taken as the bridge's.
+    """
+    uncancel = getattr(task, "uncancel", None)
+    return bool(uncancel is not None and uncancel() > 0)
 
 
 class TaskBridge:
@@ -139,6 +144,11 @@ class TaskBridge:
         self._owns_session = session is None
         self._inflight: dict[tuple[str, str], asyncio.Future[UnifiedTask[Any]]] = {}
         self._closed = False
+        # The loop of first use: the session, gates and futures belong to it.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # Tasks running attempts now, and those aclose() cancelled (see _fetch).
+        self._running: set[asyncio.Task[Any]] = set()
+        self._closing: set[asyncio.Task[Any]] = set()
         self._sleep = _sleep
         self._polling = _watch.Scheduler(self, clock=_clock, sleep=_sleep)
         self._limiter = limiter
@@ -213,10 +223,17 @@ class TaskBridge:
     async def aclose(self) -> None:
         """Close the session, unless it was given to us; later calls are refused.
 
-        Requests still in flight on the bridge's own session end with a `TransportError`.
+        Every call still waiting or in flight ends at once with `BridgeClosedError`
+        (a `stream` or `get_many` gets it on each unfinished result), and so does
+        every later call.
         """
         self._closed = True
         self._polling.close()
+        current = asyncio.current_task()
+        for task in list(self._running):
+            if task is not current and task not in self._closing:
+                self._closing.add(task)
+                task.cancel()
         session, self._session = self._session, None
         limiter, self._limiter = self._limiter, None
         try:
@@ -226,9 +243,21 @@ class TaskBridge:
             if limiter is not None:
                 await limiter.aclose()
 
+    def _check_loop(self) -> None:
+        """Refuse a call from an event loop other than the one the bridge first ran in."""
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            raise BridgeClosedError(
+                "this TaskBridge belongs to another event loop (was it used in an earlier "
+                "asyncio.run()?): create one bridge per event loop, with `async with`"
+            )
+
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._closed:
-            raise TaskBridgeError("this TaskBridge is closed")
+            raise BridgeClosedError("this TaskBridge is closed")
+        self._check_loop()
         if self._session is None:
             total = sum(gate.adapter.max_concurrency for gate in self._gates.values())
             self._session = aiohttp.ClientSession(
@@ -326,16 +355,20 @@ class TaskBridge:
         return await _batch.get_many(self, refs, on_result)
 
     def stream(
-        self, refs: Iterable[RefLike] | AsyncIterable[RefLike]
+        self, refs: Iterable[RefLike] | AsyncIterable[RefLike], *, backlog: int | None = None
     ) -> AsyncGenerator[TaskResult, None]:
         """Fetch tasks from a sync or async iterable, yielding results as they complete.
 
-        The input is read lazily, a bounded window ahead, so memory stays
-        O(concurrency) however long it is. Leaving the loop early cancels what is in
-        flight; wrap in `contextlib.aclosing` to have that happen at once.
+        The input is read lazily: each provider holds at most its ``max_concurrency``
+        plus ``backlog`` refs (default 1024) read ahead, in flight or not yet yielded,
+        so memory stays O(concurrency + backlog) however long the input is, and a slow
+        provider holds back the input only once its own backlog is full. Leaving the
+        loop early cancels what is in flight; wrap in `contextlib.aclosing` to have
+        that happen at once.
 
         Args:
             refs: a sync or async iterable of ``(provider, task_id)`` pairs or `TaskRef` values.
+            backlog: refs each provider may hold beyond its ``max_concurrency``.
 
         Yields:
             One result per ref, in completion order.
@@ -346,7 +379,7 @@ class TaskBridge:
                 print(result.ref, result.task.status if result.ok else result.error)
             ```
         """
-        return _batch.stream(self, refs)
+        return _stream.stream(self, refs, check_backlog(backlog))
 
     async def wait(
         self,
@@ -478,21 +511,31 @@ class TaskBridge:
         cancelled, a waiter that was not takes the request over.
         """
         key = (gate.name, task_id)
+        self._check_loop()
         while (shared := self._inflight.get(key)) is not None:
-            try:
-                return await asyncio.shield(shared)
-            except asyncio.CancelledError:
-                if not shared.cancelled() or _cancelling():
-                    raise
-                # The caller that ran it was cancelled, not us: run it ourselves.
+            # wait() raises CancelledError only when *we* are cancelled, on every
+            # Python: a shield would also raise it when the caller running the
+            # request is, and 3.10 cannot tell the two apart.
+            await asyncio.wait((shared,))
+            if not shared.cancelled():
+                return shared.result()
+            # The caller that ran it was cancelled, not us: run it ourselves.
         self._ensure_session()
+        me = asyncio.current_task()
+        assert me is not None
         future: asyncio.Future[UnifiedTask[Any]] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
+        self._running.add(me)
         try:
             task = await self._attempts(gate, task_id)
         except asyncio.CancelledError:
-            future.cancel()
-            raise
+            if me not in self._closing or _still_cancelled(me):
+                future.cancel()
+                raise
+            closed = BridgeClosedError("this TaskBridge was closed while the request was pending")
+            future.set_exception(closed)
+            future.exception()
+            raise closed from None
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: no warning when nobody else was waiting
@@ -501,6 +544,8 @@ class TaskBridge:
             future.set_result(task)
             return task
         finally:
+            self._running.discard(me)
+            self._closing.discard(me)
             del self._inflight[key]
 
     async def _attempts(self, gate: ProviderGate, task_id: str) -> UnifiedTask[Any]:
@@ -557,8 +602,9 @@ class TaskBridge:
             raise error
         gate.retries += 1
         if retry_after is not None:
-            gate.pause(retry_after)
-            return retry_after
+            delay = clamp_delay(retry_after, policy.max_retry_after)
+            gate.pause(delay)
+            return delay
         delay = backoff(policy, failures)
         if status == 429:
             gate.pause(delay)

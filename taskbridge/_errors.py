@@ -2,6 +2,7 @@
 
 ```
 TaskBridgeError
+├── BridgeClosedError           also a RuntimeError; the bridge was closed (or is in another loop)
 ├── ConfigurationError          bad/missing config, unknown or unconfigured provider
 ├── InvalidTaskIdError          also a ValueError; raised before any request is sent
 ├── WaitTimeoutError            also the builtin TimeoutError; .last
@@ -20,6 +21,9 @@ TaskBridgeError
 
 Messages never contain credentials: they are built from the provider name, the
 task id, the HTTP status and the provider's own error text only.
+
+Every error pickles with its attributes (errors cross process pools and task queues);
+the cause chain and traceback are not pickled, as with any exception.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ __all__ = [
     "APIError",
     "AuthenticationError",
     "BatchTimeoutError",
+    "BridgeClosedError",
     "ConfigurationError",
     "DecodeError",
     "InvalidTaskIdError",
@@ -46,8 +51,28 @@ __all__ = [
 ]
 
 
+def _restore(cls: type[BaseException], args: tuple[object, ...]) -> BaseException:
+    """Unpickle an error without calling its keyword-only ``__init__``."""
+    error = cls.__new__(cls)
+    error.args = args
+    return error
+
+
 class TaskBridgeError(Exception):
     """Base class of every error taskbridge raises."""
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # The default calls cls(*args), which keyword-only attributes cannot survive.
+        return (_restore, (type(self), self.args), dict(vars(self)))
+
+
+class BridgeClosedError(TaskBridgeError, RuntimeError):
+    """The bridge was closed, or is used in an event loop other than its own.
+
+    Raised by every call made after `TaskBridge.aclose`, and by calls that were still
+    waiting or in flight when it ran. Also a `RuntimeError`, which is what aiohttp
+    raises for a closed session.
+    """
 
 
 class ConfigurationError(TaskBridgeError):

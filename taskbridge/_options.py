@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 
@@ -54,6 +55,15 @@ class BridgeView(TaskBridge):
         self._view_closed = closed
 
     @property
+    def _loop(self) -> asyncio.AbstractEventLoop | None:
+        # The event loop is the root's: its session and futures belong to it.
+        return self._root._loop
+
+    @_loop.setter
+    def _loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        self._root._loop = loop
+
+    @property
     def _owns_session(self) -> bool:
         return False
 
@@ -90,7 +100,7 @@ def make_view(
     state: dict[str, Any] = dict(vars(bridge))
     # The session and the closed flag live on the root (the view reads them through
     # properties); everything else (gates, in-flight map, redactor) is the same object.
-    for name in ("_session", "_closed", "_owns_session", "_root", "_view_closed"):
+    for name in ("_session", "_closed", "_loop", "_owns_session", "_root", "_view_closed"):
         state.pop(name, None)
     vars(view).update(state)
     view._root = root

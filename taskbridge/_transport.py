@@ -13,49 +13,52 @@ from ._convert import SchemaError
 from ._errors import (
     APIError,
     DecodeError,
+    ProviderError,
     RequestTimeoutError,
     TransportError,
     api_error_for_status,
 )
 from ._models import UnifiedTask
 from ._retry import parse_retry_after
-from .providers import ProviderAdapter
+from ._secrets import Redactor, sanitize_cause
+from .providers import ProviderAdapter, Request
 
-__all__ = ["ERROR_BODY_LIMIT", "Redactor", "attempt"]
+__all__ = ["ERROR_BODY_LIMIT", "Redactor", "attempt", "show_id", "unexpected_error"]
 
 logger = logging.getLogger("taskbridge")
 
 ERROR_BODY_LIMIT = 64 * 1024
 
 
+_ID_SHOWN = 80
+
+
 class _TooLargeError(Exception):
     pass
 
 
-class Redactor:
-    """Removes known secrets from text a provider sends back (an echoed key, say)."""
+def show_id(task_id: str) -> str:
+    """The id as messages show it: its repr, cut after 80 characters."""
+    if len(task_id) <= _ID_SHOWN:
+        return repr(task_id)
+    return f"{task_id[:_ID_SHOWN]!r}... ({len(task_id)} characters)"
 
-    __slots__ = ("_raw", "_secrets")
 
-    def __init__(self, secrets: list[str]) -> None:
-        # Longest first, so a secret containing another is masked whole.
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
-        self._raw = [s.encode() for s in self._secrets]
+def unexpected_error(
+    provider: str, task_id: str, exc: Exception, redact: Redactor
+) -> ProviderError:
+    """A typed error for one ref's fetch that failed in a way nothing foresaw.
 
-    def body(self, data: bytes) -> bytes:
-        """Mask secrets in a raw body before it is parsed into an error's ``.body``."""
-        for secret in self._raw:
-            if secret in data:
-                data = data.replace(secret, b"***")
-        return data
-
-    def __call__(self, text: str | None) -> str | None:
-        if text is None:
-            return None
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, "***")
-        return text
+    The original is chained, sanitized, so a bug can still be found and reported.
+    """
+    error = ProviderError(
+        f"{provider} task {show_id(task_id)}: unexpected {type(exc).__name__}: "
+        f"{redact.text(str(exc))[:500]}",
+        provider=provider,
+        task_id=task_id,
+    )
+    error.__cause__ = sanitize_cause(exc, redact)
+    return error
 
 
 async def _read(response: aiohttp.ClientResponse, limit: int) -> bytes:
@@ -82,6 +85,31 @@ async def _read_error_body(response: aiohttp.ClientResponse) -> bytes:
         return b""
 
 
+async def _exchange(
+    session: aiohttp.ClientSession,
+    request: Request,
+    timeout: aiohttp.ClientTimeout,
+    max_bytes: int,
+) -> tuple[int, bytes | None, str | None]:
+    """Send the GET; return its status, its body (``None`` when too large) and Retry-After."""
+    # raise_for_status=False: a session built with raise_for_status=True must not
+    # turn a 404 into a retried connection error; we classify statuses ourselves.
+    async with session.get(
+        request.url,
+        headers=request.headers,
+        allow_redirects=False,
+        timeout=timeout,
+        raise_for_status=False,
+    ) as response:
+        status = response.status
+        if 200 <= status < 300:
+            try:
+                return status, await _read(response, max_bytes), None
+            except _TooLargeError:
+                return status, None, None
+        return status, await _read_error_body(response), response.headers.get("Retry-After")
+
+
 async def attempt(
     session: aiohttp.ClientSession,
     adapter: ProviderAdapter,
@@ -92,54 +120,47 @@ async def attempt(
     redact: Redactor,
     attempt_no: int,
 ) -> UnifiedTask[Any]:
-    """Send one GET for ``task_id`` and return the task, or raise a `ProviderError`."""
+    """Send one GET for ``task_id`` and return the task, or raise a `ProviderError`.
+
+    Whatever goes wrong ends as a `ProviderError` whose ``__cause__`` (if any) was
+    sanitized: no traceback, no request headers, no raw body. The headers are never
+    bound to a local name here, so a traceback shown with its locals holds no secret.
+    """
     provider = adapter.name
-    url, headers = adapter.request(task_id)
+    request = adapter.request(task_id)  # its repr leaves the headers out
     debug = logger.isEnabledFor(logging.DEBUG)
     started = time.monotonic() if debug else 0.0
-    retry_after: str | None = None
     outcome = "error"
     status: int | None = None
+    failure: TransportError | None = None
     try:
-        async with session.get(
-            url, headers=headers, allow_redirects=False, timeout=timeout
-        ) as response:
-            status = response.status
-            outcome = str(status)
-            if 200 <= status < 300:
-                try:
-                    body = await _read(response, max_bytes)
-                except _TooLargeError:
-                    raise DecodeError(
-                        f"{provider} task {task_id!r}: body larger than "
-                        f"max_response_bytes ({max_bytes} bytes); not read further",
-                        provider=provider,
-                        task_id=task_id,
-                    ) from None
-            else:
-                retry_after = response.headers.get("Retry-After")
-                body = await _read_error_body(response)
+        status, body, retry_after = await _exchange(session, request, timeout, max_bytes)
+        outcome = str(status)
     except asyncio.TimeoutError as exc:
         outcome = "timeout"
-        raise RequestTimeoutError(
-            f"{provider} task {task_id!r}: no complete answer within {timeout.total}s",
+        failure = RequestTimeoutError(
+            f"{provider} task {show_id(task_id)}: no complete answer within {timeout.total}s",
             provider=provider,
             task_id=task_id,
-        ) from exc
-    except aiohttp.ClientError as exc:
+        )
+        failure.__cause__ = sanitize_cause(exc, redact)
+    except Exception as exc:
+        # aiohttp's ClientError above all, but also what it raises untyped (a session
+        # closed by its owner is a RuntimeError): every one is this ref's failure.
         outcome = type(exc).__name__
-        raise TransportError(
-            f"{provider} task {task_id!r}: connection failed ({type(exc).__name__}: "
-            f"{redact(str(exc)) or 'no detail'})",
+        failure = TransportError(
+            f"{provider} task {show_id(task_id)}: connection failed ({type(exc).__name__}: "
+            f"{redact.text(str(exc))[:500] or 'no detail'})",
             provider=provider,
             task_id=task_id,
-        ) from exc
+        )
+        failure.__cause__ = sanitize_cause(exc, redact)
     finally:
         if debug:
             logger.debug(
-                "GET %s task %r -> %s in %.3fs (attempt %d)",
+                "GET %s task %s -> %s in %.3fs (attempt %d)",
                 provider,
-                task_id,
+                show_id(task_id),
                 outcome,
                 time.monotonic() - started,
                 attempt_no,
@@ -154,19 +175,46 @@ async def attempt(
                     "attempt": attempt_no,
                 },
             )
+    if failure is not None:
+        # Raised outside the except block, so the original is not its __context__.
+        raise failure
 
+    if body is None:
+        raise DecodeError(
+            f"{provider} task {show_id(task_id)}: body larger than "
+            f"max_response_bytes ({max_bytes} bytes); not read further",
+            provider=provider,
+            task_id=task_id,
+        )
     if 200 <= status < 300:
-        try:
-            return adapter.decode_task(body, task_id)
-        except SchemaError as exc:
-            raise DecodeError(
-                f"{provider} task {task_id!r}: answer does not fit the spec: {exc}",
-                provider=provider,
-                task_id=task_id,
-            ) from exc
+        return _decode(adapter, body, task_id, redact)
     raise _api_error(
         adapter, task_id, status=status, body=body, retry_after=retry_after, redact=redact
     )
+
+
+def _decode(
+    adapter: ProviderAdapter, body: bytes, task_id: str, redact: Redactor
+) -> UnifiedTask[Any]:
+    provider = adapter.name
+    cause: SchemaError | None = None
+    try:
+        return adapter.decode_task(body, task_id)
+    except SchemaError as exc:
+        # A fresh SchemaError with the same (masked) explanation: the original chains
+        # the parser's errors, which hold the raw body (JSONDecodeError.doc) and values.
+        cause = SchemaError(redact.text(str(exc)))
+        reason = f"answer does not fit the spec: {cause}"
+    except RecursionError:
+        reason = "answer nests too deeply to decode"
+    except Exception as exc:
+        # An adapter bug or a value no check foresaw: still this ref's DecodeError.
+        reason = f"answer could not be decoded ({type(exc).__name__})"
+    error = DecodeError(
+        f"{provider} task {show_id(task_id)}: {reason}", provider=provider, task_id=task_id
+    )
+    error.__cause__ = cause
+    raise error  # outside the except blocks: no __context__ to the original
 
 
 def _api_error(
@@ -181,7 +229,8 @@ def _api_error(
     info = adapter.decode_error(redact.body(body)) if body else None
     title = redact(info.title) if info else None
     detail = redact(info.detail) if info else None
-    message = f"{adapter.name} task {task_id!r}: HTTP {status}"
+    parsed = redact.parsed(info.body) if info else None
+    message = f"{adapter.name} task {show_id(task_id)}: HTTP {status}"
     if title:
         message += f" {title}"
     if detail:
@@ -193,6 +242,6 @@ def _api_error(
         status=status,
         title=title,
         detail=detail,
-        body=info.body if info else None,
+        body=parsed,
         retry_after=parse_retry_after(retry_after),
     )

@@ -22,7 +22,7 @@ from taskbridge import (
     TaskNotFoundError,
 )
 from taskbridge._gate import ProviderGate
-from taskbridge._retry import backoff, parse_retry_after
+from taskbridge._retry import MAX_DELAY, backoff, parse_retry_after
 
 from .conftest import ScriptedServer, alumio_body, make_bridge
 
@@ -263,7 +263,18 @@ async def test_gate_pause_holds_new_requests_until_it_ends() -> None:
         pytest.param("0", 0.0, id="zero"),
         pytest.param("12", 12.0, id="seconds"),
         pytest.param(" 3 ", 3.0, id="spaces"),
-        pytest.param("1.5", 1.5, id="fraction"),
+        pytest.param("1.5", None, id="fraction-is-not-delay-seconds"),
+        pytest.param("1e3", None, id="exponent"),
+        pytest.param("+5", None, id="sign"),
+        pytest.param("inf", None, id="inf"),
+        pytest.param("\u00b2", None, id="superscript-digit"),
+        pytest.param("\u0661\u0662", None, id="arabic-indic-digits"),
+        pytest.param("\uff11", None, id="fullwidth-digit"),
+        pytest.param("9" * 400, MAX_DELAY, id="huge-is-capped"),
+        pytest.param("Fri, 31 Dec 9999 23:59:59 GMT", MAX_DELAY, id="date-far-future-is-capped"),
+        pytest.param("Mon, 99 Zzz 99999999999 99:99:99 GMT", None, id="date-overflow"),
+        pytest.param("Wed, 21 Oct 2015 07:28:00 +9999", None, id="date-bad-offset"),
+        pytest.param("x" * 10_000, None, id="long-garbage"),
         pytest.param("-1", None, id="negative"),
         pytest.param("soon", None, id="garbage"),
         pytest.param("", None, id="empty"),
