@@ -55,6 +55,7 @@ async def get_many(
     on_result: Callable[[TaskResult], object] | None,
 ) -> list[TaskResult]:
     """See `TaskBridge.get_many`."""
+    bridge._check_loop()
     results: list[TaskResult | None] = []
     # (provider, task_id) -> every input position asking for it
     waiting: dict[tuple[str, str], list[tuple[int, TaskRef]]] = {}
