@@ -179,23 +179,32 @@ async def attempt(
         # Raised outside the except block, so the original is not its __context__.
         raise failure
 
+    error: ProviderError
     if body is None:
-        raise DecodeError(
+        error = DecodeError(
             f"{provider} task {show_id(task_id)}: body larger than "
             f"max_response_bytes ({max_bytes} bytes); not read further",
             provider=provider,
             task_id=task_id,
         )
-    if 200 <= status < 300:
-        return _decode(adapter, body, task_id, redact)
-    raise _api_error(
-        adapter, task_id, status=status, body=body, retry_after=retry_after, redact=redact
-    )
+    elif 200 <= status < 300:
+        decoded = _decode(adapter, body, task_id, redact)
+        if isinstance(decoded, UnifiedTask):
+            return decoded
+        error = decoded
+    else:
+        error = _api_error(
+            adapter, task_id, status=status, body=body, retry_after=retry_after, redact=redact
+        )
+    # The raw body may quote a secret: no frame of the error's traceback keeps it.
+    del body
+    raise error
 
 
 def _decode(
     adapter: ProviderAdapter, body: bytes, task_id: str, redact: Redactor
-) -> UnifiedTask[Any]:
+) -> UnifiedTask[Any] | DecodeError:
+    """The task, or the `DecodeError` to raise (returned: this frame holds the body)."""
     provider = adapter.name
     cause: SchemaError | None = None
     try:
@@ -214,7 +223,7 @@ def _decode(
         f"{provider} task {show_id(task_id)}: {reason}", provider=provider, task_id=task_id
     )
     error.__cause__ = cause
-    raise error  # outside the except blocks: no __context__ to the original
+    return error
 
 
 def _api_error(
