@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from ._deep import to_json
 from ._errors import APIError, TaskBridgeError
 from ._models import TaskResult, TaskStatus, UnifiedTask
 
@@ -278,8 +279,7 @@ def result_json(result: TaskResult) -> dict[str, Any]:
 
 def json_bytes(data: object, *, indent: bool = True) -> bytes:
     """Serialize to JSON (datetimes as ISO 8601, enums as their values), newline-ended."""
-    option = orjson.OPT_INDENT_2 if indent else 0
-    return orjson.dumps(data, option=option | orjson.OPT_APPEND_NEWLINE)
+    return to_json(data, indent=indent)
 
 
 @contextlib.contextmanager

@@ -82,6 +82,11 @@ class UnifiedTask(Generic[_D]):
     """One task from any provider, in one shape.
 
     ``detail`` is the full typed provider record (``CakewalkTask`` or ``AlumioTask``).
+
+    Tasks are hashable, so they can be set members and dict keys. Equal tasks are
+    equal in every field, ``detail`` included; the hash leaves ``detail`` out (it
+    holds free-form JSON dicts, which are not hashable), so it is that of the
+    unified fields: provider, id, status, provider status, kind and timestamps.
     """
 
     provider: str
@@ -91,7 +96,7 @@ class UnifiedTask(Generic[_D]):
     kind: str | None
     created_at: datetime | None
     updated_at: datetime | None
-    detail: _D = attrs.field(repr=False, eq=True)
+    detail: _D = attrs.field(repr=False, eq=True, hash=False)
 
     @property
     def is_terminal(self) -> bool:

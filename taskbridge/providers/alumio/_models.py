@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from ..._convert import wire
+from ..._deep import safe_repr
 
 __all__ = [
     "AlumioError",
@@ -65,8 +66,9 @@ class AlumioTask:
     identifier: str | None = None
     entity_type: str | None = None
     entity_identifier: str | None = None
-    entity_data: dict[str, Any] | None = None
-    context: dict[str, Any] | None = None
+    # Free-form JSON, possibly nested deeper than repr() can go.
+    entity_data: dict[str, Any] | None = attrs.field(default=None, repr=safe_repr)
+    context: dict[str, Any] | None = attrs.field(default=None, repr=safe_repr)
     status: AlumioTaskStatus | str | None = None
     route: str | None = None
     created_at: datetime | None = None
@@ -95,7 +97,7 @@ class AlumioError:
     """``Error``: Alumio's error body."""
 
     status: str | None = None
-    context: dict[str, Any] | None = None
+    context: dict[str, Any] | None = attrs.field(default=None, repr=safe_repr)
     type: str | None = None
     title: str | None = None
     detail: str | None = None

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from ..._convert import wire
+from ..._deep import safe_repr
 
 __all__ = [
     "CakewalkLinks",
@@ -175,4 +176,4 @@ class CakewalkProblemDetails:
     status: int | None = None
     detail: str | None = None
     instance: str | None = None
-    extensions: dict[str, Any] = attrs.field(factory=dict)
+    extensions: dict[str, Any] = attrs.field(factory=dict, repr=safe_repr)
