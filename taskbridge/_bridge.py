@@ -28,7 +28,7 @@ from ._models import Provider, TaskRef, TaskResult, UnifiedTask
 from ._retry import RETRY_STATUSES, backoff, clamp_delay
 from ._stats import BridgeStats, snapshot
 from ._stream import check_backlog
-from ._transport import Redactor, attempt
+from ._transport import Redactor, attempt, show_id
 from ._watch import Watch
 from .providers import REGISTRY, ProviderConfig
 from .providers.alumio import AlumioConfig, AlumioTask
@@ -584,18 +584,18 @@ class TaskBridge:
         retry_after = error.retry_after if isinstance(error, APIError) else None
         if retry_after is not None and retry_after > policy.max_retry_after:
             logger.warning(
-                "giving up on %s task %r: server asks to wait %.0fs, above max_retry_after",
+                "giving up on %s task %s: server asks to wait %.0fs, above max_retry_after",
                 gate.name,
-                error.task_id,
+                show_id(error.task_id),
                 retry_after,
             )
             raise error
         if failures >= policy.max_attempts:
             if policy.max_attempts > 1:
                 logger.warning(
-                    "giving up on %s task %r after %d attempts: %s",
+                    "giving up on %s task %s after %d attempts: %s",
                     gate.name,
-                    error.task_id,
+                    show_id(error.task_id),
                     failures,
                     type(error).__name__,
                 )

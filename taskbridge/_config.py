@@ -7,6 +7,7 @@ import math
 from urllib.parse import urlsplit
 
 import attrs
+from yarl import URL
 
 from ._errors import ConfigurationError
 
@@ -63,7 +64,8 @@ class RetryPolicy:
 
 
 def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
+    # Exactly what the docs promise: not "*.localhost", which a resolver may send anywhere.
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -96,7 +98,14 @@ def check_base_url(url: object, *, what: str) -> str:
             f"{what} must use https (plain http is only allowed for loopback hosts), "
             f"got {parts.scheme}://{host}"
         )
-    return f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
+    # Spaces and non-ASCII in the path are percent-encoded (valid escapes are kept),
+    # and a non-ASCII host is IDNA-encoded: what is sent is a valid URL.
+    try:
+        encoded = URL(f"{parts.scheme}://{parts.netloc}{parts.path}")
+        text = str(encoded)
+    except (ValueError, UnicodeError) as exc:
+        raise ConfigurationError(f"{what} is not a valid URL: {exc}") from None
+    return text.rstrip("/")
 
 
 def check_limits(owner: str, max_concurrency: object, requests_per_minute: object) -> None:

@@ -1,6 +1,6 @@
 """Alumio (integration platform): integration tasks, one host per tenant."""
 
-from ._adapter import STATUS_MAP, AlumioAdapter, encode_identifier
+from ._adapter import MAX_IDENTIFIER_LENGTH, STATUS_MAP, AlumioAdapter, encode_identifier
 from ._config import AlumioConfig
 from ._converter import make_alumio_converter
 from ._models import (
@@ -14,6 +14,7 @@ from ._models import (
 )
 
 __all__ = [
+    "MAX_IDENTIFIER_LENGTH",
     "STATUS_MAP",
     "AlumioAdapter",
     "AlumioConfig",

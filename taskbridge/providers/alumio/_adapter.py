@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -18,7 +19,11 @@ from ._models import AlumioTask, AlumioTaskResult, AlumioTaskStatus
 if TYPE_CHECKING:
     from ._config import AlumioConfig
 
-__all__ = ["STATUS_MAP", "AlumioAdapter", "encode_identifier"]
+__all__ = ["MAX_IDENTIFIER_LENGTH", "STATUS_MAP", "AlumioAdapter", "encode_identifier"]
+
+# Longer identifiers are refused before any request: percent-encoded, 1,024 characters
+# can take up to 12 KiB of request line, about what servers accept (8-16 KiB).
+MAX_IDENTIFIER_LENGTH = 1024
 
 STATUS_MAP: dict[str, TaskStatus] = {
     AlumioTaskStatus.NEW: TaskStatus.PENDING,
@@ -55,6 +60,15 @@ def _utf8(text: str) -> bool:
     return True
 
 
+@functools.cache
+def _decoder() -> Decoder[AlumioTaskResult]:
+    """The decoder, built once per process: its structure hooks are generated code
+    (registered in `linecache`), which a decoder per bridge would pile up."""
+    return Decoder(
+        AlumioTaskResult, make_alumio_converter(), make_alumio_converter(detailed_validation=True)
+    )
+
+
 class AlumioAdapter:
     """Serves one `AlumioConfig`: ``GET /api/v1/tasks/{identifier}?space=``."""
 
@@ -85,23 +99,32 @@ class AlumioAdapter:
             "Accept": "application/json",
             "User-Agent": f"taskbridge/{__version__}",
         }
-        self._decode = Decoder(
-            AlumioTaskResult,
-            make_alumio_converter(),
-            make_alumio_converter(detailed_validation=True),
-        )
+        self._decode = _decoder()
 
     def __repr__(self) -> str:
         return f"<AlumioAdapter {self._base}>"
 
     def check_id(self, task_id: object) -> str:
-        """Return the identifier unchanged, or raise `InvalidTaskIdError` if empty."""
-        if not isinstance(task_id, str) or not task_id or not _utf8(task_id):
+        """Return the identifier unchanged, or raise `InvalidTaskIdError`.
+
+        An identifier is a non-empty Unicode string of at most `MAX_IDENTIFIER_LENGTH`
+        characters.
+        """
+        if (
+            not isinstance(task_id, str)
+            or not task_id
+            or len(task_id) > MAX_IDENTIFIER_LENGTH
+            or not _utf8(task_id)
+        ):
             shown = repr(task_id[:80]) if isinstance(task_id, str) else type(task_id).__name__
+            if isinstance(task_id, str) and len(task_id) > 80:
+                shown += f"... ({len(task_id)} characters)"
             raise InvalidTaskIdError(
-                f"alumio task identifiers are non-empty Unicode strings, got {shown}",
+                "alumio task identifiers are non-empty Unicode strings of at most "
+                f"{MAX_IDENTIFIER_LENGTH} characters, got {shown}",
                 provider=self.name,
-                task_id=str(task_id),
+                # Kept whole up to the bound: a 1 MiB id would ride along everywhere.
+                task_id=str(task_id)[: MAX_IDENTIFIER_LENGTH + 1],
             )
         return task_id
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,17 @@ STATUS_MAP: dict[str, TaskStatus] = {
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
+@functools.cache
+def _decoder() -> Decoder[CakewalkTaskRecord]:
+    """The decoder, built once per process: its structure hooks are generated code
+    (registered in `linecache`), which a decoder per bridge would pile up."""
+    return Decoder(
+        CakewalkTaskRecord,
+        make_cakewalk_converter(),
+        make_cakewalk_converter(detailed_validation=True),
+    )
+
+
 class CakewalkAdapter:
     """Serves one `CakewalkConfig`: ``GET /api/v1/Tasks/{taskId}``."""
 
@@ -63,11 +75,7 @@ class CakewalkAdapter:
             "Accept": "application/json",
             "User-Agent": f"taskbridge/{__version__}",
         }
-        self._decode = Decoder(
-            CakewalkTaskRecord,
-            make_cakewalk_converter(),
-            make_cakewalk_converter(detailed_validation=True),
-        )
+        self._decode = _decoder()
 
     def __repr__(self) -> str:
         return f"<CakewalkAdapter {self._base}>"
