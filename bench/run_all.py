@@ -24,6 +24,8 @@ BENCHES: list[tuple[str, list[str], list[str]]] = [
     ("bench_decode.py", [], ["--repeat", "3", "--profile", "none"]),
     ("bench_throughput.py", ["--profile", "20"], ["--n", "1000", "--rounds", "2"]),
     ("bench_memory.py", [], ["--sizes", "2000,10000"]),
+    ("bench_stream_engine.py", [], ["--sizes", "2000,10000"]),
+    ("bench_fairness.py", [], ["--alumio", "300", "--cakewalk", "30"]),
     ("bench_ratelimit.py", [], ["--duration", "5"]),
     ("bench_watch.py", [], ["--only", "below,memory", "--step", "2", "--memory-n", "5000"]),
     # Needs redis-server and the [redis] extra.
