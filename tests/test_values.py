@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from typing import ClassVar
 
 import attrs
 import orjson
@@ -190,3 +191,59 @@ def test_the_cli_prints_deeply_nested_tasks_without_a_traceback(
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert "order-export-42" in result.stdout
+
+
+class _OddRetryAfterHandler(http.server.BaseHTTPRequestHandler):
+    """The first request of each path is a 503 with a Retry-After of "²" (which
+    parse_retry_after once raised on); later ones get the task."""
+
+    seen: ClassVar[set[str]] = set()
+    lock = threading.Lock()
+
+    def do_GET(self) -> None:
+        with self.lock:
+            first = self.path not in self.seen
+            self.seen.add(self.path)
+        body = b"" if first else dumps(alumio_body())
+        self.send_response(503 if first else 200)
+        if first:
+            self.send_header("Retry-After", "\u00b2")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword == "Retry-After":  # http.server writes headers as latin-1
+            self._headers_buffer.append(f"{keyword}: {value}\r\n".encode())
+            return
+        super().send_header(keyword, value)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_cli_ndjson_run_ends_despite_an_odd_retry_after() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _OddRetryAfterHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TASKBRIDGE_")}
+    env.update(
+        TASKBRIDGE_ALUMIO_BASE_URL=f"http://127.0.0.1:{server.server_address[1]}",
+        TASKBRIDGE_ALUMIO_TOKEN="t",
+    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "taskbridge._cli", "get-many", "--format", "ndjson"],
+            input="alumio a\nalumio b\nalumio c\n",
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 0, result.stderr
+    assert [orjson.loads(line)["ok"] for line in result.stdout.splitlines()] == [True] * 3
