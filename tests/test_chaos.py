@@ -7,6 +7,7 @@ Faults on both providers: 10% 503, 5% 429 with Retry-After, 2% dropped connectio
 from __future__ import annotations
 
 import collections
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -121,28 +122,47 @@ def expected_requests(provider: str, task_id: str) -> int | None:
     return ATTEMPTS
 
 
-def check_requests(sb: Sandbox, refs: list[tuple[str, str]], *, once: bool) -> None:
-    """Per id, the sandbox saw exactly the requests the retry rules ask for: a change
-    that sends a GET twice, or drops de-duplication, shows here, not in the results.
+def check_requests(
+    sb: Sandbox, refs: list[tuple[str, str]], records: list[logging.LogRecord], *, once: bool
+) -> None:
+    """Per id, the sandbox saw exactly the requests the client's attempts account for,
+    and the attempts are those the retry rules ask for: a change that sends a GET twice,
+    or drops de-duplication, shows here, not in the results.
+
+    The seeded fault draws fix the attempts, except that a loaded machine may time out
+    an answer the draws did not make slow: each such timeout (logged) allows one more.
     ``once``: every distinct ref is fetched once (``get_many``); otherwise only refs
-    that appear once in the input are checked."""
+    that appear once in the input are checked.
+    """
+    attempts: collections.Counter[tuple[str, str]] = collections.Counter()
+    timeouts: collections.Counter[tuple[str, str]] = collections.Counter()
+    for record in records:
+        if hasattr(record, "attempt"):
+            key = (record.provider, record.task_id)  # type: ignore[attr-defined]
+            attempts[key] += 1
+            timeouts[key] += record.status == "timeout"  # type: ignore[attr-defined]
     counts = collections.Counter(refs)
     checked = 0
     wrong = []
     for (provider, task_id), times in counts.items():
+        got = sb.stats[provider].by_id[task_id]
         if task_id.startswith("not-a-uuid"):
-            assert sb.stats[provider].by_id[task_id] == 0
+            assert got == 0
             continue
         if not once and times > 1:
             continue
         want = expected_requests(provider, task_id)
-        got = sb.stats[provider].by_id[task_id]
-        if want is None:
+        if want is None:  # a dropped connection: aiohttp may resend on its own
             assert 1 <= got <= 2 * ATTEMPTS, (provider, task_id, got)
             continue
         checked += 1
-        if got != want:
-            wrong.append((provider, task_id, want, got))
+        made = attempts[provider, task_id]
+        # Each attempt is one request; one that timed out may not have reached the server.
+        sent_ok = made - timeouts[provider, task_id] <= got <= made
+        # Beyond what the draws ask for, only unforeseen timeouts explain more attempts.
+        rules_ok = want <= made <= want + timeouts[provider, task_id]
+        if not (sent_ok and rules_ok):
+            wrong.append((provider, task_id, want, made, got))
     assert wrong == []
     assert checked > 0.9 * len(counts)
 
@@ -165,28 +185,30 @@ def chaos_bridge(sb: Sandbox) -> TaskBridge:
 
 
 async def test_get_many_under_chaos_loses_and_duplicates_nothing(
-    chaos_sandbox: Sandbox, size: int
+    chaos_sandbox: Sandbox, size: int, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="taskbridge")
     refs = list(mixed_refs(size, chaos_sandbox))
     before = client_tasks()
     async with chaos_bridge(chaos_sandbox) as bridge:
         results = await bridge.get_many(refs)
         assert [r.ref for r in results] == [TaskRef(*ref) for ref in refs]  # input order
     check(results, refs, chaos_sandbox)
-    check_requests(chaos_sandbox, refs, once=True)
+    check_requests(chaos_sandbox, refs, caplog.records, once=True)
     assert client_tasks() - before == set()
     assert established_to(chaos_sandbox.port) == 0
 
 
 async def test_stream_under_chaos_loses_and_duplicates_nothing(
-    chaos_sandbox: Sandbox, size: int
+    chaos_sandbox: Sandbox, size: int, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="taskbridge")
     refs = list(mixed_refs(size, chaos_sandbox))
     before = client_tasks()
     async with chaos_bridge(chaos_sandbox) as bridge:
         results = [r async for r in bridge.stream(iter(refs))]
     check(results, refs, chaos_sandbox)
-    check_requests(chaos_sandbox, refs, once=False)
+    check_requests(chaos_sandbox, refs, caplog.records, once=False)
     assert client_tasks() - before == set()
     assert established_to(chaos_sandbox.port) == 0
 
