@@ -122,49 +122,68 @@ def expected_requests(provider: str, task_id: str) -> int | None:
     return ATTEMPTS
 
 
+RETRYABLE = {"408", "429", "500", "502", "503", "504"}
+
+
+def one_retry_sequence(outcomes: list[str]) -> bool:
+    """Whether logged outcomes read as one fetch: every attempt but the last failed in a
+    retried way (a retried status, or no status at all), and the last ended it."""
+    if not 1 <= len(outcomes) <= ATTEMPTS:
+        return False
+    if any(o.isdigit() and o not in RETRYABLE for o in outcomes[:-1]):
+        return False
+    last = outcomes[-1]
+    return (last.isdigit() and last not in RETRYABLE) or len(outcomes) == ATTEMPTS
+
+
 def check_requests(
     sb: Sandbox, refs: list[tuple[str, str]], records: list[logging.LogRecord], *, once: bool
 ) -> None:
-    """Per id, the sandbox saw exactly the requests the client's attempts account for,
-    and the attempts are those the retry rules ask for: a change that sends a GET twice,
-    or drops de-duplication, shows here, not in the results.
+    """The requests the sandbox saw are the attempts the client made, and the attempts
+    follow the retry rules: a change that sends a GET twice (on the wire, or as a second
+    attempt), or drops de-duplication, shows here, not in the results.
 
-    The seeded fault draws fix the attempts, except that a loaded machine may time out
-    an answer the draws did not make slow: each such timeout (logged) allows one more.
+    Load-proof: a loaded machine times out answers the seeded draws did not make slow
+    (which shifts every later draw of that id), and aiohttp may resend a request on a
+    stale pooled connection. So: per id, the logged outcomes must read as one retry
+    sequence; in total, the sandbox's count must match the attempts within a small slack;
+    and most ids must take exactly the attempts their fault draws ask for.
     ``once``: every distinct ref is fetched once (``get_many``); otherwise only refs
     that appear once in the input are checked.
     """
-    attempts: collections.Counter[tuple[str, str]] = collections.Counter()
-    timeouts: collections.Counter[tuple[str, str]] = collections.Counter()
+    outcomes: dict[tuple[str, str], list[str]] = collections.defaultdict(list)
     for record in records:
         if hasattr(record, "attempt"):
             key = (record.provider, record.task_id)  # type: ignore[attr-defined]
-            attempts[key] += 1
-            timeouts[key] += record.status == "timeout"  # type: ignore[attr-defined]
+            outcomes[key].append(record.status)  # type: ignore[attr-defined]
     counts = collections.Counter(refs)
-    checked = 0
-    wrong = []
+    checked = as_drawn = sent = made = unsent = 0
+    broken = []
     for (provider, task_id), times in counts.items():
+        key = (provider, task_id)
         got = sb.stats[provider].by_id[task_id]
         if task_id.startswith("not-a-uuid"):
             assert got == 0
             continue
         if not once and times > 1:
             continue
+        seq = outcomes[key]
+        if not one_retry_sequence(seq):
+            broken.append((key, seq))
         want = expected_requests(provider, task_id)
         if want is None:  # a dropped connection: aiohttp may resend on its own
-            assert 1 <= got <= 2 * ATTEMPTS, (provider, task_id, got)
             continue
         checked += 1
-        made = attempts[provider, task_id]
-        # Each attempt is one request; one that timed out may not have reached the server.
-        sent_ok = made - timeouts[provider, task_id] <= got <= made
-        # Beyond what the draws ask for, only unforeseen timeouts explain more attempts.
-        rules_ok = want <= made <= want + timeouts[provider, task_id]
-        if not (sent_ok and rules_ok):
-            wrong.append((provider, task_id, want, made, got))
-    assert wrong == []
+        as_drawn += len(seq) == want
+        sent += got
+        made += len(seq)
+        # A timeout or a failed connection may end before the request reached the server.
+        unsent += sum(not o.isdigit() for o in seq)
+    assert broken == []
     assert checked > 0.9 * len(counts)
+    # A stale connection makes aiohttp resend now and then; a GET sent twice doubles all.
+    assert made - unsent <= sent <= made + max(10, made // 100), (made, unsent, sent)
+    assert as_drawn > 0.95 * checked, (as_drawn, checked)
 
 
 def established_to(port: int) -> int:
