@@ -31,6 +31,7 @@ from cattrs.cols import list_structure_factory
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.v import format_exception
 
+from ._deep import plain
 from ._fastgen import make_fast_structure_fn
 
 __all__ = ["Decoder", "SchemaError", "make_converter", "parse_datetime", "wire"]
@@ -164,6 +165,9 @@ def make_converter(*, detailed_validation: bool = False) -> cattrs.Converter:
     converter.register_structure_hook(float, _structure_number)
     converter.register_structure_hook(datetime, _structure_datetime)
     converter.register_structure_hook_func(lambda tp: tp == dict[str, Any], _structure_object)
+    # Free-form JSON is JSON-ready already: copied without recursion (it may nest as
+    # deep as a parser allows, far beyond what cattrs' recursive unstructure can walk).
+    converter.register_unstructure_hook_func(lambda tp: tp == dict[str, Any], plain)
 
     def optional_hook(tp: Any) -> Callable[[Any, Any], Any]:
         # cattrs' own Optional hook dispatches on the inner type at every call, which

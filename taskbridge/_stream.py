@@ -25,7 +25,7 @@ import attrs
 
 from ._batch import fetch_result
 from ._errors import ConfigurationError, TaskBridgeError
-from ._models import TaskRef, TaskResult
+from ._models import TaskFailure, TaskRef, TaskResult
 
 if TYPE_CHECKING:
     from ._bridge import TaskBridge
@@ -125,7 +125,8 @@ async def stream(  # noqa: PLR0915 - reader, workers and consumer share the lane
             await lane.room
         lane.held += 1
         if gate is None:
-            out.put_nowait((lane, TaskResult(ref, error=error)))
+            assert error is not None
+            out.put_nowait((lane, TaskFailure(ref, error=error)))
             return
         lane.backlog.append((ref, task_id))
         if lane.workers < gate.adapter.max_concurrency:

@@ -178,6 +178,7 @@ async def attempt(
     if failure is not None:
         # Raised outside the except block, so the original is not its __context__.
         raise failure
+    assert status is not None  # set with the answer, or failure is
 
     error: ProviderError
     if body is None:

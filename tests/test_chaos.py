@@ -155,7 +155,7 @@ def check_requests(
     for record in records:
         if hasattr(record, "attempt"):
             key = (record.provider, record.task_id)  # type: ignore[attr-defined]
-            outcomes[key].append(record.status)  # type: ignore[attr-defined]
+            outcomes[key].append(record.outcome)  # type: ignore[attr-defined]
     counts = collections.Counter(refs)
     checked = as_drawn = sent = made = unsent = 0
     broken = []

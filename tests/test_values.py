@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import inspect
 import os
 import pickle
 import subprocess
@@ -21,7 +22,6 @@ from taskbridge import (
     APIError,
     BridgeClosedError,
     CakewalkConfig,
-    ProviderError,
     TaskBridgeError,
     UnifiedTask,
 )
@@ -54,9 +54,16 @@ def sample(cls: type[TaskBridgeError]) -> TaskBridgeError:
             body=body,
             retry_after=3.0,
         )
-    if issubclass(cls, ProviderError) or cls is taskbridge.InvalidTaskIdError:
-        return cls("msg", provider="alumio", task_id="t-2")  # type: ignore[call-arg]
-    return cls("msg")
+    # Every other kind: its required keyword-only attributes, from sample values.
+    values = {"provider": "alumio", "task_id": "t-2", "max_queue_wait": 2.0, "last": None}
+    if cls.__init__ is BaseException.__init__:  # no attributes of its own
+        return cls("msg")
+    required = [
+        p.name
+        for p in inspect.signature(cls.__init__).parameters.values()
+        if p.kind is p.KEYWORD_ONLY and p.default is p.empty
+    ]
+    return cls("msg", **{name: values[name] for name in required})
 
 
 def test_every_error_kind_is_covered() -> None:
@@ -121,7 +128,7 @@ def test_a_deeply_nested_task_has_a_repr_and_json(depth: int) -> None:
     assert "order-export-42" in repr(task)
     assert "AlumioTask(" in repr(task.detail)
     data = orjson.loads(taskbridge._cli_output.json_bytes(task_json(task)))
-    node = data["detail"]["entity_data"]
+    node = data["detail"]["entityData"]
     for _ in range(depth - 1):
         node = node["x"]
     assert node == {"leaf": [1, "two"]}
