@@ -4,7 +4,8 @@ reference covers every public name.
 Every fenced ``python`` block that is a complete program (it calls ``asyncio.run``) runs
 against the sandbox with the ``TASKBRIDGE_*`` variables a user gets from
 ``taskbridge sandbox``; every ``python`` block passes ``mypy --strict``; the CLI page's
-commands run; a block that includes a file (``--8<-- "examples/..."``) is covered by
+commands run; a page's pytest tests (``def test_``) pass under the pytest plugin; a
+block that includes a file (``--8<-- "examples/..."``) is covered by
 tests/test_examples.py. ``mkdocs build --strict`` itself runs in CI (.ci/run), with the
 ``docs`` extra.
 """
@@ -209,6 +210,39 @@ def test_python_blocks_and_examples_pass_mypy_strict(tmp_path: Path) -> None:
         cwd=EXAMPLES / "testing",  # so test_sync_job.py finds sync_job
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def page_tests() -> list[tuple[str, str]]:
+    """The pages' own pytest tests (``def test_``), written for the pytest plugin."""
+    return [
+        (name(p), b)
+        for p in pages()
+        for b in own_python(p)
+        if "\ndef test_" in "\n" + b or "\nasync def test_" in "\n" + b
+    ]
+
+
+@pytest.mark.timeout(150)
+def test_the_pages_tests_pass_in_a_users_project(tmp_path: Path) -> None:
+    """Each test written in a page passes under the plugin, with the pytest settings the
+    testing guide tells a user to copy (examples/testing/pyproject.toml)."""
+    found = page_tests()
+    assert any(page == "guides/testing.md" for page, _ in found)
+    (tmp_path / "pyproject.toml").write_text((EXAMPLES / "testing" / "pyproject.toml").read_text())
+    count = 0
+    for index, (_, body) in enumerate(found):
+        (tmp_path / f"test_page_{index}.py").write_text(body)
+        count += len(re.findall(r"^(?:async )?def test_", body, re.MULTILINE))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{count} passed" in proc.stdout, proc.stdout
 
 
 def test_the_sandbox_credentials_named_in_the_testing_guide_are_its_own() -> None:

@@ -1,4 +1,4 @@
-"""Recipes from the README, run for real: a web service on taskbridge.
+"""Recipes from the guides (aiohttp.web, ASGI, testing), run for real: a web service on taskbridge.
 
 - A client that disconnects cancels the upstream requests it started (aiohttp.web with
   ``handler_cancellation=True``; an ASGI app, here Starlette under uvicorn, with a

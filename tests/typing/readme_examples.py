@@ -1,4 +1,4 @@
-"""The README's examples, type-checked (never run)."""
+"""The README's and the guides' examples, type-checked (never run)."""
 
 from __future__ import annotations
 
