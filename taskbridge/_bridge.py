@@ -30,7 +30,7 @@ from ._stats import BridgeStats, snapshot
 from ._stream import check_backlog
 from ._transport import Redactor, attempt, show_id
 from ._watch import Watch
-from .providers import REGISTRY, ProviderConfig
+from .providers import ProviderConfig, registered, secrets_of
 from .providers.alumio import AlumioConfig, AlumioTask
 from .providers.cakewalk import CakewalkConfig, CakewalkTask
 
@@ -131,11 +131,7 @@ class TaskBridge:
             self._gates[config.provider] = ProviderGate(
                 adapter, clock=_clock, sleep=_sleep, limiter=shared
             )
-            secrets.extend(
-                str(getattr(config, name))
-                for name in ("api_key", "api_secret", "token")
-                if getattr(config, name, None)
-            )
+            secrets.extend(secrets_of(config))
         self._redact = Redactor(secrets)
         self._retry = retry or RetryPolicy()
         self._timeout = aiohttp.ClientTimeout(total=float(timeout))
@@ -181,23 +177,14 @@ class TaskBridge:
             ```
         """
         env = os.environ if environ is None else environ
-        configs = [c for c in (kind.from_env(env) for kind in REGISTRY) if c is not None]
+        specs = registered().values()
+        configs = [c for c in (spec.from_env(env) for spec in specs) if c is not None]
         if not configs:
-            raise ConfigurationError(
-                "no provider configured: set TASKBRIDGE_CAKEWALK_API_KEY and "
-                "TASKBRIDGE_CAKEWALK_API_SECRET, or TASKBRIDGE_ALUMIO_BASE_URL and "
-                "TASKBRIDGE_ALUMIO_TOKEN"
-            )
-        kwargs: dict[str, Any] = {}
-        extra: list[ProviderConfig] = []
-        for config in configs:
-            if isinstance(config, (CakewalkConfig, AlumioConfig)):
-                kwargs[config.provider] = config
-            else:
-                extra.append(config)
+            wanted = (" and ".join(spec.required_env) for spec in specs)
+            raise ConfigurationError("no provider configured: set " + ", or ".join(wanted))
         if "limiter" not in options:  # an explicit limiter=None keeps the local one
             options["limiter"] = _limiter.from_env(env)
-        return cls(**kwargs, providers=[*extra, *options.pop("providers", ())], **options)
+        return cls(providers=[*configs, *options.pop("providers", ())], **options)
 
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
@@ -277,10 +264,12 @@ class TaskBridge:
             )
         gate = self._gates.get(name)
         if gate is None:
-            known = ", ".join(p.value for p in Provider)
-            if name in {p.value for p in Provider}:
+            known = {**dict.fromkeys(registered()), **dict.fromkeys(self._gates)}
+            if name in known:
                 raise ConfigurationError(f"provider {name!r} is not configured on this bridge")
-            raise ConfigurationError(f"unknown provider {provider!r} (known: {known})")
+            raise ConfigurationError(
+                f"unknown provider {provider!r} (registered: {', '.join(known)})"
+            )
         return gate
 
     @overload

@@ -26,8 +26,7 @@ from ._config import RetryPolicy
 from ._errors import ConfigurationError, InvalidTaskIdError, TaskBridgeError
 from ._models import TaskRef
 from ._version import __version__
-from .providers.alumio import AlumioConfig
-from .providers.cakewalk import CakewalkConfig
+from .providers import CredentialOption, ProviderConfig, get_spec, names, registered
 
 if TYPE_CHECKING:
     import click
@@ -44,32 +43,20 @@ _MISSING_EXTRA = (
 SANDBOX_SEED = 1
 # Seconds per lifecycle stage of the sandbox that `wait --sandbox` and `watch --sandbox` start.
 SANDBOX_STEP = 2.0
-_PROVIDERS = ("cakewalk", "alumio")
-# (option, variable, help); the option wins over the variable.
-_CREDENTIALS = (
-    ("--cakewalk-key", "TASKBRIDGE_CAKEWALK_API_KEY", "Cakewalk API key."),
-    ("--cakewalk-secret", "TASKBRIDGE_CAKEWALK_API_SECRET", "Cakewalk API secret."),
-    (
-        "--cakewalk-url",
-        "TASKBRIDGE_CAKEWALK_BASE_URL",
-        "Cakewalk API origin, if not the public one.",
-    ),
-    (
-        "--alumio-url",
-        "TASKBRIDGE_ALUMIO_BASE_URL",
-        "Alumio tenant origin, https://acme.alumio.com.",
-    ),
-    ("--alumio-token", "TASKBRIDGE_ALUMIO_TOKEN", "Alumio API token."),
-    ("--alumio-space", "TASKBRIDGE_ALUMIO_SPACE", "Alumio space, if not the default one."),
-)
-_OPTION_OF = {var: option for option, var, _ in _CREDENTIALS}
-_REQUIRED = {
-    "cakewalk": ("TASKBRIDGE_CAKEWALK_API_KEY", "TASKBRIDGE_CAKEWALK_API_SECRET"),
-    "alumio": ("TASKBRIDGE_ALUMIO_BASE_URL", "TASKBRIDGE_ALUMIO_TOKEN"),
-}
+
+
+def _providers() -> tuple[str, ...]:
+    return names()
+
+
+def _credentials() -> list[CredentialOption]:
+    """Every provider's credential options, from the registry (the option wins)."""
+    return [option for spec in registered().values() for option in spec.credentials]
+
+
 _MAX_LINE = 1 << 20
 
-Config = CakewalkConfig | AlumioConfig
+Config = ProviderConfig
 
 
 class UsageProblem(Exception):
@@ -115,8 +102,10 @@ def _run(coro: Coroutine[Any, Any, int]) -> NoReturn:
 
 
 def _needs(provider: str) -> str:
-    var_a, var_b = _REQUIRED[provider]
-    return f"set {var_a} and {var_b} (or pass {_OPTION_OF[var_a]} and {_OPTION_OF[var_b]})"
+    required = [c for c in get_spec(provider).credentials if c.required]
+    variables = " and ".join(c.env for c in required)
+    options = " and ".join(c.option for c in required)
+    return f"set {variables} (or pass {options})"
 
 
 def _configs(settings: _Settings, needed: str | None = None) -> dict[str, Config] | None:
@@ -127,17 +116,21 @@ def _configs(settings: _Settings, needed: str | None = None) -> dict[str, Config
     if settings.sandbox:
         return None
     env = settings.environ
-    for required in _REQUIRED.values():
-        missing = [var for var in required if not env.get(var)]
-        if len(missing) == 1:
-            raise UsageProblem(f"{missing[0]} is not set (or pass {_OPTION_OF[missing[0]]})")
-    found = {"cakewalk": CakewalkConfig.from_env(env), "alumio": AlumioConfig.from_env(env)}
+    specs = registered()
+    for spec in specs.values():
+        required = [c for c in spec.credentials if c.required]
+        missing = [c for c in required if not env.get(c.env)]
+        if 0 < len(missing) < len(required):
+            raise UsageProblem(f"{missing[0].env} is not set (or pass {missing[0].option})")
+    found = {name: spec.from_env(env) for name, spec in specs.items()}
     configs = {name: config for name, config in found.items() if config is not None}
     if not configs and needed is not None:
         raise UsageProblem(f"{needed} is not configured: {_needs(needed)}; or use --sandbox")
     if not configs:
         raise UsageProblem(
-            "no credentials: " + "; or ".join(_needs(p) for p in _PROVIDERS) + "; or use --sandbox"
+            "no credentials: "
+            + "; or ".join(_needs(p) for p in _providers())
+            + "; or use --sandbox"
         )
     return configs
 
@@ -148,6 +141,12 @@ def _check_configured(
     for provider in providers:
         if configs is not None and provider not in configs:
             raise UsageProblem(f"{where}{provider} is not configured: {_needs(provider)}")
+
+
+def _evolve(config: Any, **changes: Any) -> Config:
+    """A copy of an (attrs) provider config with ``changes``."""
+    new: Config = attrs.evolve(config, **changes)
+    return new
 
 
 @contextlib.asynccontextmanager
@@ -173,16 +172,11 @@ async def _open_bridge(
             }
         if settings.concurrency is not None:
             limit = settings.concurrency
-            configs = {k: attrs.evolve(c, max_concurrency=limit) for k, c in configs.items()}
+            configs = {k: _evolve(c, max_concurrency=limit) for k, c in configs.items()}
         if settings.requests_per_minute is not None:
             rpm = settings.requests_per_minute
-            configs = {k: attrs.evolve(c, requests_per_minute=rpm) for k, c in configs.items()}
-        cakewalk, alumio = configs.get("cakewalk"), configs.get("alumio")
-        bridge = TaskBridge(
-            cakewalk=cakewalk if isinstance(cakewalk, CakewalkConfig) else None,
-            alumio=alumio if isinstance(alumio, AlumioConfig) else None,
-            timeout=settings.timeout,
-        )
+            configs = {k: _evolve(c, requests_per_minute=rpm) for k, c in configs.items()}
+        bridge = TaskBridge(providers=configs.values(), timeout=settings.timeout)
         yield await stack.enter_async_context(bridge)
 
 
@@ -200,11 +194,15 @@ def _parse(lineno: int, raw: bytes) -> TaskRef | None:
     fields = line.split(None, 1)
     provider = fields[0].lower()
     # A Cakewalk id is one UUID: more fields can only be a mistake.
-    if len(fields) != 2 or (provider == "cakewalk" and len(fields[1].split()) > 1):
+    spec = registered().get(provider)
+    # An id without spaces (a Cakewalk UUID) in more fields can only be a mistake.
+    one_field = spec is not None and not spec.ids_may_contain_spaces
+    if len(fields) != 2 or (one_field and len(fields[1].split()) > 1):
         raise UsageProblem(f'line {lineno}: expected "PROVIDER TASK_ID"')
-    if provider not in _PROVIDERS:
+    if spec is None:
+        expected = ", ".join(_providers())
         raise UsageProblem(
-            f"line {lineno}: unknown provider {fields[0]!r} (expected cakewalk or alumio)"
+            f"line {lineno}: unknown provider {fields[0]!r} (expected one of: {expected})"
         )
     return TaskRef(provider, fields[1].strip())
 
@@ -365,12 +363,17 @@ async def _serve_sandbox(argv: Sequence[str]) -> int:
     return 0
 
 
+def _rate_defaults() -> str:
+    shown = ((s.title, s.requests_per_minute) for s in registered().values())
+    return ", ".join(f"{title} {'none' if rpm is None else f'{rpm:g}'}" for title, rpm in shown)
+
+
 def _settings(options: dict[str, Any]) -> _Settings:
     environ = {}
-    for option, var, _ in _CREDENTIALS:
-        value = options.pop(option.lstrip("-").replace("-", "_"))
+    for credential in _credentials():
+        value = options.pop(credential.option.lstrip("-").replace("-", "_"))
         if value:
-            environ[var] = value
+            environ[credential.env] = value
     return _Settings(
         environ,
         options["sandbox"],
@@ -387,7 +390,8 @@ def _build() -> click.Group:
     from ._cli_batch import FIELDS, BatchOptions
 
     def connection_options(f: Any, timeout_flag: str = "--timeout") -> Any:
-        for option, var, text in reversed(_CREDENTIALS):
+        for credential in reversed(_credentials()):
+            option, var, text = credential.option, credential.env, credential.help
             # Never show_default: a secret taken from the environment must not be printed.
             f = click.option(option, envvar=var, show_envvar=True, help=text)(f)
         f = click.option(
@@ -404,7 +408,7 @@ def _build() -> click.Group:
             type=click.FloatRange(min=0, min_open=True),
             envvar="TASKBRIDGE_REQUESTS_PER_MINUTE",
             show_envvar=True,
-            help="Client-side rate limit per provider (default: Cakewalk 1000, Alumio none).",
+            help=f"Client-side rate limit per provider (default: {_rate_defaults()}).",
         )(f)
         f = click.option(
             timeout_flag,
@@ -441,7 +445,7 @@ def _build() -> click.Group:
 
     @cli.command()
     @click.argument(
-        "provider", type=click.Choice(_PROVIDERS, case_sensitive=False), metavar="PROVIDER"
+        "provider", type=click.Choice(_providers(), case_sensitive=False), metavar="PROVIDER"
     )
     @click.argument("task_id")
     @click.option("--json", "as_json", is_flag=True, help="Print the whole task as JSON.")
@@ -505,7 +509,7 @@ def _build() -> click.Group:
 
     @cli.command()
     @click.argument(
-        "provider", type=click.Choice(_PROVIDERS, case_sensitive=False), metavar="PROVIDER"
+        "provider", type=click.Choice(_providers(), case_sensitive=False), metavar="PROVIDER"
     )
     @click.argument("task_id")
     @click.option(

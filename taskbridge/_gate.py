@@ -10,7 +10,7 @@ from ._errors import QueueTimeoutError
 from ._limiter import Limiter
 from ._queuewait import admit_within, queue_timeout
 from ._ratelimit import RateLimiter
-from .providers import ProviderAdapter
+from .providers._base import ProviderAdapter
 
 __all__ = ["ProviderGate"]
 

@@ -21,7 +21,7 @@ from ._errors import (
 from ._models import UnifiedTask
 from ._retry import parse_retry_after
 from ._secrets import Redactor, sanitize_cause
-from .providers import ProviderAdapter, Request
+from .providers._base import ProviderAdapter, Request
 
 __all__ = ["ERROR_BODY_LIMIT", "Redactor", "attempt", "show_id", "unexpected_error"]
 

@@ -1,17 +1,34 @@
-"""Provider adapters, one folder each; `REGISTRY` lists the configs the bridge knows.
+"""Provider adapters, one folder each, and the registry of providers.
 
-A new provider is a new folder (models, converter, config, adapter) plus one line here.
+A provider is a `ProviderSpec` (name, config class, credentials, limits, sandbox
+emulator): the two built in are registered in `_registry`, others through the
+``taskbridge.providers`` entry-point group (see `registered`).
 """
 
 from __future__ import annotations
 
-from ._base import ErrorInfo, ProviderAdapter, ProviderConfig, Request
-from .alumio import AlumioConfig
-from .cakewalk import CakewalkConfig
-
-__all__ = ["REGISTRY", "ErrorInfo", "ProviderAdapter", "ProviderConfig", "Request"]
-
-REGISTRY: tuple[type[ProviderConfig], ...] = (
-    CakewalkConfig,
-    AlumioConfig,
+from ._base import (
+    CredentialOption,
+    ErrorInfo,
+    ProviderAdapter,
+    ProviderConfig,
+    ProviderSpec,
+    Request,
+    secrets_of,
 )
+from ._registry import ENTRY_POINT_GROUP, get_spec, names, registered, reload
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "CredentialOption",
+    "ErrorInfo",
+    "ProviderAdapter",
+    "ProviderConfig",
+    "ProviderSpec",
+    "Request",
+    "get_spec",
+    "names",
+    "registered",
+    "reload",
+    "secrets_of",
+]

@@ -10,7 +10,15 @@ from yarl import URL
 
 from .._models import UnifiedTask
 
-__all__ = ["ErrorInfo", "ProviderAdapter", "ProviderConfig", "Request"]
+__all__ = [
+    "CredentialOption",
+    "ErrorInfo",
+    "ProviderAdapter",
+    "ProviderConfig",
+    "ProviderSpec",
+    "Request",
+    "secrets_of",
+]
 
 
 class Request(NamedTuple):
@@ -64,9 +72,30 @@ class ProviderAdapter(Protocol):
 
 
 class ProviderConfig(Protocol):
-    """A provider's settings; registered in `taskbridge.providers.REGISTRY`."""
+    """A provider's settings: what `TaskBridge` is given for one provider.
+
+    Besides these members, the command line sets ``max_concurrency`` and
+    ``requests_per_minute`` with `attrs.evolve`, so a config is an attrs class
+    with those two keyword fields.
+    """
 
     provider: ClassVar[str]
+
+    @property
+    def max_concurrency(self) -> int:
+        """Requests in flight at once."""
+
+    @property
+    def requests_per_minute(self) -> float | None:
+        """The client-side rate limit, or ``None`` for none."""
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value this config holds (keys, tokens, passwords).
+
+        The bridge redacts exactly these from errors, logs and their causes: a
+        credential not listed here is not protected.
+        """
 
     def adapter(self) -> ProviderAdapter:
         """Build the adapter that serves this configuration."""
@@ -74,3 +103,92 @@ class ProviderConfig(Protocol):
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ProviderConfig | None:
         """Read ``TASKBRIDGE_<PROVIDER>_*``; ``None`` when the credentials are absent."""
+
+
+def secrets_of(config: object) -> tuple[str, ...]:
+    """Return the secrets ``config`` declares, checked; `ConfigurationError` if it declares none.
+
+    Read from ``config.secrets`` only, never by guessing attribute names.
+    """
+    from .._errors import ConfigurationError
+
+    owner = type(config).__name__
+    try:
+        values = config.secrets  # type: ignore[attr-defined]
+    except AttributeError:
+        raise ConfigurationError(
+            f"{owner} must declare its secrets: a `secrets` property (a tuple of strings)"
+        ) from None
+    if isinstance(values, str) or not isinstance(values, (tuple, list, frozenset, set)):
+        raise ConfigurationError(f"{owner}.secrets must be a tuple of strings")
+    if not all(isinstance(v, str) for v in values):
+        raise ConfigurationError(f"{owner}.secrets must be a tuple of strings")
+    return tuple(v for v in values if v)
+
+
+@attrs.frozen
+class CredentialOption:
+    """One credential setting: its command-line option and environment variable.
+
+    Args:
+        option: the command-line option, ``--<provider>-<what>``.
+        env: the environment variable it stands for (``TASKBRIDGE_<PROVIDER>_<WHAT>``);
+            the option wins over the variable.
+        help: one line for ``--help``.
+        required: whether the provider cannot be configured without it.
+    """
+
+    option: str
+    env: str
+    help: str
+    required: bool = True
+
+
+@attrs.frozen
+class ProviderSpec:
+    """Everything taskbridge knows about one provider; one per provider, registered
+    built in or through the ``taskbridge.providers`` entry-point group.
+
+    Args:
+        name: the provider's name in refs, lower case (``"cakewalk"``).
+        title: its display name (``"Cakewalk"``).
+        config: the config class (`ProviderConfig`): ``from_env``, ``secrets``, ``adapter``.
+        credentials: the settings read from the environment, in ``--help`` order.
+        max_concurrency: the config's default requests in flight.
+        requests_per_minute: the config's default rate limit (``None``: none).
+        emulator: ``"module:attribute"`` of the sandbox emulator factory, imported only
+            when a sandbox starts; ``None`` when the provider has none.
+        ids_may_contain_spaces: whether a task id may hold spaces (the command line
+            reads ``PROVIDER TASK_ID`` lines).
+    """
+
+    name: str
+    title: str
+    config: type[ProviderConfig]
+    credentials: tuple[CredentialOption, ...]
+    max_concurrency: int = 16
+    requests_per_minute: float | None = None
+    emulator: str | None = None
+    ids_may_contain_spaces: bool = True
+
+    @property
+    def env_vars(self) -> tuple[str, ...]:
+        """The environment variables ``config.from_env`` reads."""
+        return tuple(c.env for c in self.credentials)
+
+    @property
+    def required_env(self) -> tuple[str, ...]:
+        """The variables without which the provider is not configured."""
+        return tuple(c.env for c in self.credentials if c.required)
+
+    def from_env(self, environ: Mapping[str, str]) -> ProviderConfig | None:
+        """The provider's config from ``environ``, or ``None`` when it is not set."""
+        return self.config.from_env(environ)
+
+    def secrets(self, config: ProviderConfig) -> tuple[str, ...]:
+        """The secrets ``config`` holds (what redaction hides)."""
+        return secrets_of(config)
+
+    def adapter(self, config: ProviderConfig) -> ProviderAdapter:
+        """Build the adapter that serves ``config``."""
+        return config.adapter()

@@ -1,5 +1,6 @@
 """Alumio (integration platform): integration tasks, one host per tenant."""
 
+from .._base import CredentialOption, ProviderSpec
 from ._adapter import MAX_IDENTIFIER_LENGTH, STATUS_MAP, AlumioAdapter, encode_identifier
 from ._config import AlumioConfig
 from ._converter import make_alumio_converter
@@ -15,6 +16,7 @@ from ._models import (
 
 __all__ = [
     "MAX_IDENTIFIER_LENGTH",
+    "SPEC",
     "STATUS_MAP",
     "AlumioAdapter",
     "AlumioConfig",
@@ -28,3 +30,26 @@ __all__ = [
     "encode_identifier",
     "make_alumio_converter",
 ]
+
+SPEC = ProviderSpec(
+    name="alumio",
+    title="Alumio",
+    config=AlumioConfig,
+    credentials=(
+        CredentialOption(
+            "--alumio-url",
+            "TASKBRIDGE_ALUMIO_BASE_URL",
+            "Alumio tenant origin, https://acme.alumio.com.",
+        ),
+        CredentialOption("--alumio-token", "TASKBRIDGE_ALUMIO_TOKEN", "Alumio API token."),
+        CredentialOption(
+            "--alumio-space",
+            "TASKBRIDGE_ALUMIO_SPACE",
+            "Alumio space, if not the default one.",
+            required=False,
+        ),
+    ),
+    max_concurrency=16,
+    requests_per_minute=None,
+)
+"""Alumio's registration: the bridge, command line, sandbox and pytest plugin read it."""

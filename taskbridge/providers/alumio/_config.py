@@ -78,6 +78,11 @@ class AlumioConfig:
         check_polling("AlumioConfig", self.poll_interval, self.max_poll_interval)
         check_queue_wait("AlumioConfig", self.max_queue_wait)
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The token: what redaction hides."""
+        return (self.token,)
+
     def adapter(self) -> AlumioAdapter:
         """Build the adapter that serves this configuration."""
         from ._adapter import AlumioAdapter

@@ -1,5 +1,6 @@
 """Cakewalk (SaaS access management): review, action and stand-alone tasks."""
 
+from .._base import CredentialOption, ProviderSpec
 from ._adapter import STATUS_MAP, CakewalkAdapter
 from ._config import CakewalkConfig
 from ._converter import make_cakewalk_converter
@@ -18,6 +19,7 @@ from ._models import (
 )
 
 __all__ = [
+    "SPEC",
     "STATUS_MAP",
     "CakewalkAdapter",
     "CakewalkConfig",
@@ -34,3 +36,25 @@ __all__ = [
     "ReviewOnboardingMetadata",
     "make_cakewalk_converter",
 ]
+
+SPEC = ProviderSpec(
+    name="cakewalk",
+    title="Cakewalk",
+    config=CakewalkConfig,
+    credentials=(
+        CredentialOption("--cakewalk-key", "TASKBRIDGE_CAKEWALK_API_KEY", "Cakewalk API key."),
+        CredentialOption(
+            "--cakewalk-secret", "TASKBRIDGE_CAKEWALK_API_SECRET", "Cakewalk API secret."
+        ),
+        CredentialOption(
+            "--cakewalk-url",
+            "TASKBRIDGE_CAKEWALK_BASE_URL",
+            "Cakewalk API origin, if not the public one.",
+            required=False,
+        ),
+    ),
+    max_concurrency=16,
+    requests_per_minute=1000,
+    ids_may_contain_spaces=False,
+)
+"""Cakewalk's registration: the bridge, command line, sandbox and pytest plugin read it."""

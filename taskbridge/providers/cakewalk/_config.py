@@ -67,6 +67,11 @@ class CakewalkConfig:
         check_polling("CakewalkConfig", self.poll_interval, self.max_poll_interval)
         check_queue_wait("CakewalkConfig", self.max_queue_wait)
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The key and the secret: what redaction hides."""
+        return (self.api_key, self.api_secret)
+
     def adapter(self) -> CakewalkAdapter:
         """Build the adapter that serves this configuration."""
         from ._adapter import CakewalkAdapter
