@@ -15,7 +15,6 @@ import os
 import random
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterable, Sequence
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
@@ -167,8 +166,7 @@ async def _open_bridge(
             sb = await stack.enter_async_context(Sandbox(seed=SANDBOX_SEED, lifecycle=life))
             poll = {"poll_interval": step / 4, "max_poll_interval": step / 2} if lifecycle else {}
             configs = {
-                "cakewalk": sb.cakewalk_config(requests_per_minute=None, **poll),
-                "alumio": sb.alumio_config(**poll),
+                name: sb.config(name, requests_per_minute=None, **poll) for name in sb.providers
             }
         if settings.concurrency is not None:
             limit = settings.concurrency
@@ -271,24 +269,27 @@ async def _get_many(settings: _Settings, source: IO[bytes], options: BatchOption
 
 
 def _demo_refs(sb: Sandbox, seed: int, count: int) -> list[TaskRef]:
-    """Seeded ids of both providers, plus unknown ids and one invalid id, shuffled."""
+    """Seeded ids of every served provider, plus unknown ids and one invalid (empty) id,
+    shuffled."""
     rng = random.Random(seed)
+    names = sb.providers
     unknown = max(1, count // 100)
+    emulators = sb.state.emulators
     special = [
-        ("cakewalk", "not-a-uuid"),
+        (names[0], ""),
         *(
-            ("cakewalk", str(uuid.UUID(int=rng.getrandbits(128), version=4)))
+            (name, emulators[name].new_id(rng, 10**6 + rng.randrange(10**6)))
+            for name in names
             for _ in range(unknown)
         ),
-        *(("alumio", f"no-such-task-{rng.randrange(10**6)}") for _ in range(unknown)),
     ][: count // 10]
     seeded = count - len(special)
-    half = (seeded + 1) // 2
-    pairs = [
-        *(("cakewalk", task_id) for task_id in sb.cakewalk_ids[:half]),
-        *(("alumio", task_id) for task_id in sb.alumio_ids[: seeded - half]),
-        *special,
-    ]
+    share = -(-seeded // len(names))
+    pairs: list[tuple[str, str]] = []
+    for name in names:
+        take = min(share, seeded - len(pairs))
+        pairs += ((name, task_id) for task_id in sb.ids(name)[:take])
+    pairs += special
     rng.shuffle(pairs)
     return [TaskRef(provider, task_id) for provider, task_id in pairs]
 
@@ -301,11 +302,10 @@ async def _demo(seed: int, count: int) -> int:
     faults = Faults(
         error_rate=0.04, rate_limit_rate=0.03, retry_after=0, malformed_rate=0.01, seed=seed
     )
-    async with Sandbox(seed=seed, tasks_per_provider=max(50, -(-count // 2)), faults=faults) as sb:
+    async with Sandbox(seed=seed, tasks_per_provider=max(50, count), faults=faults) as sb:
         refs = _demo_refs(sb, seed, count)
         bridge = TaskBridge(
-            cakewalk=sb.cakewalk_config(requests_per_minute=None),
-            alumio=sb.alumio_config(),
+            providers=sb.configs(requests_per_minute=None),
             retry=RetryPolicy(initial_backoff=0.01, max_backoff=0.1),
         )
         async with bridge:
@@ -313,7 +313,7 @@ async def _demo(seed: int, count: int) -> int:
                 started = time.perf_counter()
                 results = await bridge.get_many(refs, on_result=advance)
                 elapsed = time.perf_counter() - started
-        requests = sb.stats.cakewalk.requests + sb.stats.alumio.requests
+        requests = sum(sb.stats[name].requests for name in sb.providers)
 
     console = out.stdout_console()
     out.demo_report(console, results, elapsed, requests)

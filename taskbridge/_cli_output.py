@@ -197,7 +197,7 @@ def demo_report(
     statuses = Counter(r.task.status.value for r in results if r.task is not None)
     kinds = Counter(error_kind(r.error) for r in failed)
     lines = [
-        f"Total: {len(results)} refs across cakewalk and alumio, {len(results) - len(failed)} "
+        f"Total: {len(results)} refs across {_names(results)}, {len(results) - len(failed)} "
         f"fetched, {len(failed)} failed on purpose",
         f"By status: {summary_counts(statuses)}",
         f"Failures by kind: {summary_counts(kinds)}",
@@ -206,6 +206,11 @@ def demo_report(
     ]
     for line in lines:
         console.print(line, markup=False)
+
+
+def _names(results: Sequence[TaskResult]) -> str:
+    names = list(dict.fromkeys(r.ref.provider for r in results))
+    return " and ".join(names) if len(names) < 3 else ", ".join(names)
 
 
 def _client_url(sb: Sandbox) -> str:
@@ -223,22 +228,22 @@ def sandbox_banner(sb: Sandbox, refs_file: str | None) -> list[str]:
     The sandbox's credentials are fake, so printing them is the point.
     """
     url = _client_url(sb)
-    creds = sb.credentials
-    variables = {
-        "TASKBRIDGE_CAKEWALK_API_KEY": creds.cakewalk_api_key,
-        "TASKBRIDGE_CAKEWALK_API_SECRET": creds.cakewalk_api_secret,
-        "TASKBRIDGE_CAKEWALK_BASE_URL": url,
-        "TASKBRIDGE_ALUMIO_BASE_URL": url,
-        "TASKBRIDGE_ALUMIO_TOKEN": creds.alumio_token,
-    }
-    alumio_id = next((i for i in sb.alumio_ids if _PLAIN_ID.fullmatch(i)), sb.alumio_ids[0])
+    state = sb.state
+    variables: dict[str, str] = {}
+    for name, emulator in state.emulators.items():
+        variables.update(emulator.env(url, state.credentials_of(name)))
+    examples = []
+    for name in sb.providers:
+        ids = sb.ids(name)
+        if ids:
+            plain = next((i for i in ids if _PLAIN_ID.fullmatch(i)), ids[0])
+            examples.append(f"#   taskbridge get {name} {shlex.quote(plain)}")
     lines = [
         f"taskbridge sandbox listening on {sb.url}",
         "# Paste into a shell to point taskbridge at it (the credentials are fake):",
         *(f"export {name}={shlex.quote(value)}" for name, value in variables.items()),
         f"# Seeded tasks (seed {sb.state.seed}), for example:",
-        f"#   taskbridge get cakewalk {sb.cakewalk_ids[0]}",
-        f"#   taskbridge get alumio {shlex.quote(alumio_id)}",
+        *examples,
     ]
     if refs_file is not None:
         lines.append(f"#   taskbridge get-many {shlex.quote(refs_file)}")

@@ -170,12 +170,10 @@ async def demo_watch(console: Console, seed: int, count: int = 6) -> None:
     # Polled more often than the shortest stage (0.2 s) lasts, so every change shows.
     poll = {"poll_interval": 0.05, "max_poll_interval": 0.15}
     async with Sandbox(seed=seed, lifecycle=Lifecycle(step=0.4)) as sb:
-        refs = [TaskRef("cakewalk", i) for i in sb.cakewalk_ids[: count // 2]]
-        refs += [TaskRef("alumio", i) for i in sb.alumio_ids[: count - count // 2]]
-        bridge = TaskBridge(
-            cakewalk=sb.cakewalk_config(requests_per_minute=None, **poll),
-            alumio=sb.alumio_config(**poll),
-        )
+        names = sb.providers
+        refs = [TaskRef(names[n % len(names)], "") for n in range(count)]
+        refs = [TaskRef(r.provider, sb.ids(r.provider)[n]) for n, r in enumerate(refs)]
+        bridge = TaskBridge(providers=sb.configs(requests_per_minute=None, **poll))
         console.print()
         console.print(
             f"Watching {len(refs)} tasks finish (bridge.watch, sandbox with a lifecycle):",

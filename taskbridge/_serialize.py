@@ -24,28 +24,20 @@ __all__ = ["task_from_dict", "task_to_dict"]
 _FIELDS = ("provider", "id", "status", "provider_status", "kind", "created_at", "updated_at")
 
 
-def _cakewalk() -> tuple[type[Any], Callable[..., cattrs.Converter]]:
-    from .providers.cakewalk import CakewalkTask, make_cakewalk_converter
+def _known(provider: str) -> bool:
+    from .providers import registered
 
-    return CakewalkTask, make_cakewalk_converter
-
-
-def _alumio() -> tuple[type[Any], Callable[..., cattrs.Converter]]:
-    from .providers.alumio import AlumioTask, make_alumio_converter
-
-    return AlumioTask, make_alumio_converter
-
-
-# provider name -> (detail model, converter factory); imported lazily on first use.
-DETAIL_FORMATS: dict[str, Callable[[], tuple[type[Any], Callable[..., cattrs.Converter]]]] = {
-    "cakewalk": _cakewalk,
-    "alumio": _alumio,
-}
+    spec = registered().get(provider)
+    return spec is not None and spec.detail_format is not None
 
 
 @functools.cache
 def _format(provider: str) -> tuple[type[Any], cattrs.Converter, cattrs.Converter]:
-    cls, factory = DETAIL_FORMATS[provider]()
+    from .providers import get_spec
+
+    detail_format = get_spec(provider).detail_format
+    assert detail_format is not None  # checked by _known
+    cls, factory = detail_format()
     return cls, factory(), factory(detailed_validation=True)
 
 
@@ -55,7 +47,7 @@ def _iso(value: datetime | None) -> str | None:
 
 def task_to_dict(task: UnifiedTask[Any]) -> dict[str, Any]:
     """See `UnifiedTask.to_dict`."""
-    if task.provider not in DETAIL_FORMATS:
+    if not _known(task.provider):
         raise DecodeError(
             f"no serialization known for provider {task.provider!r}",
             provider=task.provider,
@@ -111,7 +103,7 @@ def task_from_dict(cls: type[UnifiedTask[Any]], data: object) -> UnifiedTask[Any
         return DecodeError(f"UnifiedTask.from_dict: {why}", provider=where[0], task_id=where[1])
 
     provider = _text(data, "provider", fail)
-    if provider not in DETAIL_FORMATS:
+    if not _known(provider):
         raise fail(f"unknown provider {provider!r}")
     status_text = _text(data, "status", fail)
     try:

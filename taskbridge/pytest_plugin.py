@@ -6,8 +6,8 @@ for one of its fixtures:
 - ``taskbridge_sandbox``: a started `taskbridge.sandbox.Sandbox` (seed 0) on a free
   loopback port; ``taskbridge_sandbox.cakewalk_ids`` / ``.alumio_ids`` are its seeded
   ids, ``.stats`` counts what it received, ``.set_faults(...)`` injects failures.
-- ``taskbridge_bridge``: a `TaskBridge` configured for that sandbox (no client-side rate
-  limit, fast retries), closed after the test.
+- ``taskbridge_bridge``: a `TaskBridge` configured for that sandbox, every provider it
+  serves (plug-ins included; no client-side rate limit, fast retries), closed after the test.
 - ``taskbridge_env``: sets the ``TASKBRIDGE_*`` variables to ``taskbridge_sandbox`` (and
   removes any other ``TASKBRIDGE_*``), for code that builds its own bridge with
   `TaskBridge.from_env`; returns them as a dict.
@@ -67,7 +67,7 @@ def taskbridge_sandbox_options() -> dict[str, Any]:
 
 @_async_fixture
 async def taskbridge_sandbox(taskbridge_sandbox_options: dict[str, Any]) -> AsyncIterator[Sandbox]:
-    """A running sandbox of both providers on a free loopback port."""
+    """A running sandbox of every registered provider on a free loopback port."""
     from taskbridge.sandbox import Sandbox
 
     async with Sandbox(**taskbridge_sandbox_options) as sandbox:
@@ -80,8 +80,7 @@ async def taskbridge_bridge(taskbridge_sandbox: Sandbox) -> AsyncIterator[TaskBr
     from taskbridge import RetryPolicy, TaskBridge
 
     bridge = TaskBridge(
-        cakewalk=taskbridge_sandbox.cakewalk_config(requests_per_minute=None),
-        alumio=taskbridge_sandbox.alumio_config(),
+        providers=taskbridge_sandbox.configs(requests_per_minute=None),
         retry=RetryPolicy(initial_backoff=0.0, max_backoff=0.0, max_retry_after=1.0),
     )
     async with bridge:

@@ -2,11 +2,13 @@
 
 A provider is a `ProviderSpec` (name, config class, credentials, limits, sandbox
 emulator): the two built in are registered in `_registry`, others through the
-``taskbridge.providers`` entry-point group (see `registered`).
+``taskbridge.providers`` entry-point group (see `registered`). A plug-in's adapter
+raises `SchemaError` for a body that does not fit its model.
 """
 
 from __future__ import annotations
 
+from .._convert import SchemaError
 from ._base import (
     CredentialOption,
     ErrorInfo,
@@ -26,6 +28,7 @@ __all__ = [
     "ProviderConfig",
     "ProviderSpec",
     "Request",
+    "SchemaError",
     "get_spec",
     "names",
     "registered",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, NamedTuple, Protocol
 
 import attrs
@@ -160,6 +160,9 @@ class ProviderSpec:
             when a sandbox starts; ``None`` when the provider has none.
         ids_may_contain_spaces: whether a task id may hold spaces (the command line
             reads ``PROVIDER TASK_ID`` lines).
+        detail_format: returns the detail model and its cattrs converter factory
+            (called with ``detailed_validation=``), for `UnifiedTask.to_dict` and
+            `UnifiedTask.from_dict`; ``None``: its tasks do not serialize.
     """
 
     name: str
@@ -170,6 +173,7 @@ class ProviderSpec:
     requests_per_minute: float | None = None
     emulator: str | None = None
     ids_may_contain_spaces: bool = True
+    detail_format: Callable[[], tuple[type[Any], Callable[..., Any]]] | None = None
 
     @property
     def env_vars(self) -> tuple[str, ...]:

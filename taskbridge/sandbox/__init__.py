@@ -19,9 +19,10 @@ Run one from a shell with ``python -m taskbridge.sandbox --port 8080 --seed 1``.
 
 from __future__ import annotations
 
-from ._alumio_data import ALUMIO_STATUSES, ALUMIO_UNUSUAL_IDS
+from typing import Any as _Any
+
 from ._app import STATE_KEY, create_app
-from ._data import CAKEWALK_REASONS, CAKEWALK_STATUSES, CAKEWALK_TYPES
+from ._emulator import Emulator, Served
 from ._faults import Faults
 from ._lifecycle import STAGES as LIFECYCLE_STAGES
 from ._lifecycle import Lifecycle
@@ -40,12 +41,34 @@ __all__ = [
     "STATE_KEY",
     "BackgroundSandbox",
     "Credentials",
+    "Emulator",
     "Faults",
     "Lifecycle",
     "ProviderStats",
     "Sandbox",
     "SandboxState",
     "SandboxStats",
+    "Served",
     "create_app",
     "serve",
 ]
+
+# The built-in providers' wire values live with their emulators; read them on first use,
+# so that importing the sandbox imports no provider.
+_PROVIDER_DATA = {
+    "ALUMIO_STATUSES": "taskbridge.providers.alumio._sandbox_data",
+    "ALUMIO_UNUSUAL_IDS": "taskbridge.providers.alumio._sandbox_data",
+    "CAKEWALK_REASONS": "taskbridge.providers.cakewalk._sandbox_data",
+    "CAKEWALK_STATUSES": "taskbridge.providers.cakewalk._sandbox_data",
+    "CAKEWALK_TYPES": "taskbridge.providers.cakewalk._sandbox_data",
+}
+
+
+def __getattr__(name: str) -> _Any:
+    provider = _PROVIDER_DATA.get(name)
+    if provider is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    data = importlib.import_module(provider)
+    return getattr(data, name)

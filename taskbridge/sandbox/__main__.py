@@ -14,10 +14,11 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
+from ._emulator import load_emulators
 from ._faults import Faults
 from ._lifecycle import Lifecycle
 from ._server import Sandbox, serve
-from ._state import PROVIDERS, Credentials
+from ._state import Credentials
 
 __all__ = ["build_parser", "faults_of", "main", "serve_args"]
 
@@ -49,7 +50,9 @@ def build_parser(
     parser.add_argument("--api-secret", default=Credentials().cakewalk_api_secret)
     parser.add_argument("--token", default=Credentials().alumio_token)
     faults = parser.add_argument_group("faults")
-    faults.add_argument("--faults-for", choices=("both", *PROVIDERS), default="both")
+    served = tuple(load_emulators())
+    # "both" (every emulated provider) from the days of two providers, kept for scripts.
+    faults.add_argument("--faults-for", choices=("both", "all", *served), default="both")
     for name in ("latency", "error-rate", "rate-limit-rate", "retry-after", "drop-rate",
                  "malformed-rate", "slow-rate"):  # fmt: skip
         faults.add_argument(f"--{name}", type=float, default=0.0)
@@ -75,14 +78,15 @@ def faults_of(args: argparse.Namespace) -> dict[str, Faults]:
         seed=args.fault_seed,
         rate_limit_per_minute=args.rate_limit_per_minute,
     )
-    targets = PROVIDERS if args.faults_for == "both" else (args.faults_for,)
+    every = args.faults_for in ("both", "all")
+    targets = tuple(load_emulators()) if every else (args.faults_for,)
     return dict.fromkeys(targets, faults)
 
 
 def write_refs(sandbox: Sandbox, path: str) -> None:
     """Write every seeded ref, one ``PROVIDER TASK_ID`` a line; ``OSError`` if it cannot."""
     with open(path, "w", encoding="utf-8") as f:
-        f.writelines(f"{p} {i}\n" for p in PROVIDERS for i in sandbox.ids(p))
+        f.writelines(f"{p} {i}\n" for p in sandbox.providers for i in sandbox.ids(p))
 
 
 def _announce(sandbox: Sandbox, refs_file: str | None) -> None:

@@ -1,9 +1,8 @@
-"""The aiohttp.web handlers: both task endpoints, their errors and the injected faults."""
+"""The aiohttp.web handlers: each emulated endpoint, its errors and the injected faults."""
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 from urllib.parse import unquote
 
 import orjson
@@ -17,16 +16,6 @@ __all__ = ["STATE_KEY", "create_app"]
 
 STATE_KEY = web.AppKey("taskbridge_sandbox_state", SandboxState)
 STATS_PATH = "/_sandbox/stats"
-_PREFIXES = (("/api/v1/Tasks/", "cakewalk"), ("/api/v1/tasks/", "alumio"))
-_PROBLEM_TYPES = {
-    401: ("https://tools.ietf.org/html/rfc9110#section-15.5.2", "Unauthorized"),
-    404: ("https://tools.ietf.org/html/rfc9110#section-15.5.5", "Not Found"),
-    429: ("https://tools.ietf.org/html/rfc6585#section-4", "Too Many Requests"),
-    500: (
-        "https://tools.ietf.org/html/rfc9110#section-15.6.1",
-        "An error occurred while processing your request.",
-    ),
-}
 _GATEWAY_REASONS = {
     502: "Bad Gateway",
     503: "Service Temporarily Unavailable",
@@ -34,17 +23,12 @@ _GATEWAY_REASONS = {
 }
 
 
-def _equal(given: str | None, expected: str) -> bool:
-    if given is None:
-        return False
-    return hmac.compare_digest(given.encode(errors="replace"), expected.encode())
-
-
 class _Handlers:
     """Answers requests from one ``SandboxState``."""
 
     def __init__(self, state: SandboxState) -> None:
         self.state = state
+        self.prefixes = tuple((e.prefix, name) for name, e in state.emulators.items())
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         # The raw path is the only place where "%2F" is still told apart from "/".
@@ -55,7 +39,7 @@ class _Handlers:
             )
         stats = self.state.stats
         stats.total += 1
-        for prefix, provider in _PREFIXES:
+        for prefix, provider in self.prefixes:
             if path.startswith(prefix):
                 counters = stats[provider]
                 stats._begin(counters)
@@ -80,7 +64,7 @@ class _Handlers:
         task_id = unquote(tail)
         state.stats._record(provider, counters, task_id)
         if not self._authorized(provider, request):
-            return self._error(provider, 401, path, _AUTH_DETAIL[provider])
+            return self._error(provider, 401, path, state.emulators[provider].auth_failure)
         scripted = state.scripted(provider, task_id)
         if scripted is not None and not 200 <= scripted.status < 300:
             return self._error(
@@ -111,19 +95,13 @@ class _Handlers:
             if space and space != served.space:
                 served = None
         if served is None:
-            return self._error(provider, 404, path, _not_found_detail(provider, task_id))
+            return self._error(provider, 404, path, state.emulators[provider].not_found(task_id))
         body = served.body[: len(served.body) // 2] if malformed else served.body
         return web.Response(body=body, content_type=served.content_type, charset=served.charset)
 
     def _authorized(self, provider: str, request: web.Request) -> bool:
-        credentials = self.state.credentials
-        headers = request.headers
-        if provider == "cakewalk":
-            key_ok = _equal(headers.get("X-API-KEY"), credentials.cakewalk_api_key)
-            secret_ok = _equal(headers.get("X-API-SECRET"), credentials.cakewalk_api_secret)
-            return key_ok and secret_ok
-        scheme, _, token = headers.get("Authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and _equal(token.strip(), credentials.alumio_token)
+        state = self.state
+        return state.emulators[provider].authorized(request.headers, state.credentials_of(provider))
 
     def _error(
         self,
@@ -138,51 +116,18 @@ class _Handlers:
             return web.Response(
                 status=status, text=_gateway_page(status), content_type="text/html", headers=headers
             )
-        if provider == "cakewalk":
-            kind, title = _PROBLEM_TYPES.get(status, _PROBLEM_TYPES[500])
-            trace = hashlib.blake2b(
-                f"{self.state.seed}:{self.state.stats.total}".encode(), digest_size=24
-            ).hexdigest()
-            problem = {
-                "type": kind,
-                "title": title,
-                "status": status,
-                "detail": detail,
-                "instance": instance,
-                "traceId": f"00-{trace[:32]}-{trace[32:]}-00",
-            }
-            return web.Response(
-                status=status,
-                body=orjson.dumps(problem),
-                content_type="application/problem+json",
-                charset="utf-8",
-                headers=headers,
-            )
-        error = {
-            "status": str(status),
-            "type": "https://tools.ietf.org/html/rfc2616#section-10",
-            "title": "An error occurred",
-            "detail": detail,
-            "violations": [],
-        }
+        trace = hashlib.blake2b(
+            f"{self.state.seed}:{self.state.stats.total}".encode(), digest_size=24
+        ).hexdigest()
+        emulator = self.state.emulators[provider]
+        body, content_type, charset = emulator.error(status, instance, detail, trace)
         return web.Response(
             status=status,
-            body=orjson.dumps(error),
-            content_type="application/json",
+            body=body,
+            content_type=content_type,
+            charset=charset,
             headers=headers,
         )
-
-
-_AUTH_DETAIL = {
-    "cakewalk": "The X-API-KEY or X-API-SECRET header is missing or invalid.",
-    "alumio": "Invalid or missing API token.",
-}
-
-
-def _not_found_detail(provider: str, task_id: str) -> str:
-    if provider == "cakewalk":
-        return f"Task with id '{task_id}' was not found."
-    return f'Task "{task_id}" not found.'
 
 
 def _gateway_page(status: int) -> str:

@@ -5,17 +5,34 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 
 import attrs
 
 __all__ = ["STAGES", "Lifecycle", "LifecycleClock", "schedule", "status_at"]
 
-# (first, second, (success, failure)) per provider, as the provider writes them.
-STAGES: dict[str, tuple[str, str, tuple[str, str]]] = {
-    "cakewalk": ("Pending", "InProgress", ("Approved", "Declined")),
-    "alumio": ("new", "processing", ("finished", "failed")),
-}
+Stages = tuple[str, str, tuple[str, str]]
+
+
+class _Stages(Mapping[str, Stages]):
+    """``(first, second, (success, failure))`` per provider, from each one's emulator."""
+
+    def _all(self) -> dict[str, Stages]:
+        from ._emulator import load_emulators
+
+        return {name: e.stages for name, e in load_emulators().items()}
+
+    def __getitem__(self, provider: str) -> Stages:
+        return self._all()[provider]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+STAGES: Mapping[str, Stages] = _Stages()
 
 
 def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -58,7 +75,7 @@ class Lifecycle:
 
 
 def schedule(
-    lifecycle: Lifecycle, seed: int, provider: str, task_id: str
+    lifecycle: Lifecycle, seed: int, provider: str, task_id: str, stages: Stages
 ) -> tuple[tuple[float, str], ...]:
     """Return ``(lifecycle time, status)`` of each stage of one task, the first at 0."""
     key = f"{seed}:{provider}:{task_id}".encode(errors="replace")
@@ -68,7 +85,7 @@ def schedule(
     span = 2.0 * lifecycle.jitter
     first = lifecycle.step * (low + span * u1)
     second = first + lifecycle.step * (low + span * u2)
-    start, middle, (success, failure) = STAGES[provider]
+    start, middle, (success, failure) = stages
     final = success if u3 < lifecycle.success_rate else failure
     return ((0.0, start), (first, middle), (second, final))
 

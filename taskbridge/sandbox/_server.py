@@ -17,6 +17,7 @@ from ._state import Credentials, SandboxState
 from ._stats import SandboxStats
 
 if TYPE_CHECKING:
+    from taskbridge.providers import ProviderConfig
     from taskbridge.providers.alumio._config import AlumioConfig
     from taskbridge.providers.cakewalk._config import CakewalkConfig
 
@@ -24,7 +25,10 @@ __all__ = ["Sandbox", "serve"]
 
 
 class Sandbox:
-    """A local emulator of both task endpoints on a loopback port.
+    """A local emulator of every registered provider's task endpoint on a loopback port.
+
+    Each provider with an emulator (see `ProviderSpec.emulator`) is served: the two
+    built in and any plug-in's.
 
     Args:
         seed: decides the seeded tasks (same seed, same ids and bodies).
@@ -148,17 +152,24 @@ class Sandbox:
         return self.state.alumio_ids
 
     @property
+    def providers(self) -> tuple[str, ...]:
+        """The names of the providers served, built-ins first."""
+        return self.state.providers
+
+    @property
     def stats(self) -> SandboxStats:
         """What the sandbox has received so far."""
         return self.state.stats
 
     def ids(self, provider: str) -> tuple[str, ...]:
-        """Return the seeded ids of ``"cakewalk"`` or ``"alumio"``."""
+        """Return the seeded ids of a served provider."""
         return self.state.ids(provider)
 
     def space_of(self, identifier: str) -> str:
         """Return the space of a seeded Alumio task (``"default"`` or ``"staging"``)."""
-        served = self.state.lookup("alumio", identifier)
+        from taskbridge import Provider
+
+        served = self.state.lookup(Provider.ALUMIO.value, identifier)
         if served is None or not served.space:
             raise KeyError(identifier)
         return served.space
@@ -236,29 +247,36 @@ class Sandbox:
 
         Its credentials are fake; client-side rate limits stay the defaults.
         """
-        creds = self.credentials
-        return {
-            "TASKBRIDGE_CAKEWALK_API_KEY": creds.cakewalk_api_key,
-            "TASKBRIDGE_CAKEWALK_API_SECRET": creds.cakewalk_api_secret,
-            "TASKBRIDGE_CAKEWALK_BASE_URL": self.url,
-            "TASKBRIDGE_ALUMIO_BASE_URL": self.url,
-            "TASKBRIDGE_ALUMIO_TOKEN": creds.alumio_token,
-        }
+        state = self.state
+        env: dict[str, str] = {}
+        for name, emulator in state.emulators.items():
+            env.update(emulator.env(self.url, state.credentials_of(name)))
+        return env
+
+    def config(self, provider: object, **overrides: Any) -> ProviderConfig:
+        """Return a client config of ``provider`` for this sandbox; keywords override
+        its defaults."""
+        state = self.state
+        name = state.name(provider)
+        return state.emulators[name].config(self.url, state.credentials_of(name), **overrides)
+
+    def configs(self, **overrides: Any) -> list[ProviderConfig]:
+        """Return a config of every served provider, for ``TaskBridge(providers=...)``."""
+        return [self.config(name, **overrides) for name in self.providers]
 
     def cakewalk_config(self, **overrides: Any) -> CakewalkConfig:
         """Return a ``CakewalkConfig`` for this sandbox; keywords override its defaults."""
-        from taskbridge.providers.cakewalk._config import CakewalkConfig
+        from taskbridge import Provider
 
-        creds = self.credentials
-        options: dict[str, Any] = {"base_url": self.url, **overrides}
-        return CakewalkConfig(creds.cakewalk_api_key, creds.cakewalk_api_secret, **options)
+        config: CakewalkConfig = self.config(Provider.CAKEWALK, **overrides)  # type: ignore[assignment]
+        return config
 
     def alumio_config(self, **overrides: Any) -> AlumioConfig:
         """Return an ``AlumioConfig`` for this sandbox; keywords override its defaults."""
-        from taskbridge.providers.alumio._config import AlumioConfig
+        from taskbridge import Provider
 
-        options: dict[str, Any] = {"base_url": self.url, **overrides}
-        return AlumioConfig(token=self.credentials.alumio_token, **options)
+        config: AlumioConfig = self.config(Provider.ALUMIO, **overrides)  # type: ignore[assignment]
+        return config
 
 
 def _announce(sandbox: Sandbox) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 import zlib
 from collections.abc import Callable, Mapping
@@ -12,16 +11,15 @@ from typing import Any
 import attrs
 import orjson
 
-from . import _alumio_data, _data
+from ._emulator import Emulator, Served, load_emulators
 from ._faults import Decision, Faults, Outcome, SlidingWindow, decide
 from ._lifecycle import Lifecycle, LifecycleClock, schedule, status_at
+from ._rng import task_rng
 from ._script import ScriptBook, Scripted
 from ._stats import SandboxStats
 
-__all__ = ["PROVIDERS", "Credentials", "SandboxState", "Served", "is_uuid", "provider_name"]
+__all__ = ["Credentials", "SandboxState", "Served"]
 
-PROVIDERS = ("cakewalk", "alumio")
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _NO_FAULTS = Faults()
 # Stands for the requested id inside an on-demand template, until the id is spliced in.
 _ID_MARK = "__taskbridge_sandbox_id__"
@@ -29,44 +27,20 @@ _ID_MARK = "__taskbridge_sandbox_id__"
 
 @attrs.frozen
 class Credentials:
-    """The fake credentials the sandbox accepts; never shown in ``repr``."""
+    """The fake credentials the sandbox accepts; never shown in ``repr``.
+
+    Args:
+        cakewalk_api_key: Cakewalk's key.
+        cakewalk_api_secret: Cakewalk's secret.
+        alumio_token: Alumio's token.
+        others: another provider's credentials by provider name (a plug-in's emulator
+            reads them; its own defaults when absent).
+    """
 
     cakewalk_api_key: str = attrs.field(default="sandbox-key", repr=False)
     cakewalk_api_secret: str = attrs.field(default="sandbox-secret", repr=False)
     alumio_token: str = attrs.field(default="sandbox-token", repr=False)
-
-
-@attrs.frozen
-class Served:
-    """One task's 200 answer, serialized once: body, content type, charset, space."""
-
-    body: bytes
-    content_type: str
-    charset: str | None
-    space: str | None
-
-
-def provider_name(provider: object) -> str:
-    """Return ``"cakewalk"`` or ``"alumio"`` for a name or a str enum; else ``ValueError``."""
-    name = str(getattr(provider, "value", provider))
-    if name not in PROVIDERS:
-        raise ValueError(f"unknown provider {provider!r}; expected one of {PROVIDERS}")
-    return name
-
-
-def is_uuid(task_id: str) -> bool:
-    """Whether ``task_id`` is a UUID in the canonical hyphenated form, either case."""
-    return len(task_id) == 36 and _UUID.fullmatch(task_id) is not None
-
-
-def _cakewalk_served(task: dict[str, Any]) -> Served:
-    task_id = task["id"]
-    body = {"data": task, "links": {"self": f"/api/v1/Tasks/{task_id}", "next": None}}
-    return Served(orjson.dumps(body), _data.cakewalk_content_type(task_id), "utf-8", None)
-
-
-def _alumio_served(task: dict[str, Any], space: str) -> Served:
-    return Served(orjson.dumps({"object": task}), "application/json", None, space)
+    others: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict, repr=False)
 
 
 class _FaultState:
@@ -119,23 +93,28 @@ class SandboxState:
         self.seed = seed
         self.any_id = any_id
         self.credentials = credentials or Credentials()
-        self.stats = SandboxStats(track=track_requests)
+        self.emulators: dict[str, Emulator] = load_emulators()
+        names = tuple(self.emulators)
+        self.providers = names
+        self.stats = SandboxStats(track=track_requests, providers=names)
         self.clock = clock
-        cakewalk = _data.seeded_cakewalk(seed, tasks_per_provider)
-        alumio = _alumio_data.seeded_alumio(seed, tasks_per_provider)
-        self.cakewalk_ids: tuple[str, ...] = tuple(t["id"] for t in cakewalk)
-        self.alumio_ids: tuple[str, ...] = tuple(i for i, _, _ in alumio)
-        self._seeded: dict[str, dict[str, Served]] = {
-            "cakewalk": {t["id"]: _cakewalk_served(t) for t in cakewalk},
-            "alumio": {i: _alumio_served(t, space) for i, space, t in alumio},
+        self._ids: dict[str, tuple[str, ...]] = {}
+        self._seeded: dict[str, dict[str, Served]] = {}
+        for name, emulator in self.emulators.items():
+            seeded = emulator.seeded(seed, tasks_per_provider)
+            self._ids[name] = tuple(task_id for task_id, _, _ in seeded)
+            self._seeded[name] = {i: emulator.serve(t, space) for i, t, space in seeded}
+        self._credentials = {
+            name: emulator.credentials(self.credentials)
+            for name, emulator in self.emulators.items()
         }
         if templates < 1:
             raise ValueError("templates must be >= 1")
         self.templates = templates
-        self._templates: dict[str, dict[int, tuple[bytes, ...]]] = {p: {} for p in PROVIDERS}
-        self._faults: dict[str, _FaultState] = {p: _FaultState(_NO_FAULTS) for p in PROVIDERS}
+        self._templates: dict[str, dict[int, tuple[bytes, ...]]] = {p: {} for p in names}
+        self._faults: dict[str, _FaultState] = {p: _FaultState(_NO_FAULTS) for p in names}
         if isinstance(faults, Faults):
-            faults = dict.fromkeys(PROVIDERS, faults)
+            faults = dict.fromkeys(names, faults)
         for name, value in (faults or {}).items():
             self.set_faults(name, value)
         self._sleepers: set[asyncio.Future[None]] = set()
@@ -151,10 +130,8 @@ class SandboxState:
         """Return ``(lifecycle time, status)`` of each stage of a task; needs a lifecycle."""
         if self.lifecycle is None:
             raise RuntimeError("this sandbox has no lifecycle")
-        name = provider_name(provider)
-        if name == "cakewalk":
-            task_id = task_id.lower()
-        return schedule(self.lifecycle, self.seed, name, task_id)
+        name, key = self._key(provider, task_id)
+        return schedule(self.lifecycle, self.seed, name, key, self.emulators[name].stages)
 
     def advance(self, seconds: float) -> None:
         """Move lifecycle time ``seconds`` ahead at once; needs a lifecycle."""
@@ -165,21 +142,51 @@ class SandboxState:
     def _staged_answer(self, provider: str, task_id: str, served: Served, seeded: bool) -> Served:
         assert self.lifecycle is not None
         assert self.lifecycle_clock is not None
-        stages = schedule(self.lifecycle, self.seed, provider, task_id)
+        emulator = self.emulators[provider]
+        stages = schedule(self.lifecycle, self.seed, provider, task_id, emulator.stages)
         status = status_at(stages, self.lifecycle_clock.now())
         key = (provider, task_id, status)
         if seeded and (cached := self._staged.get(key)) is not None:
             return cached
         body = orjson.loads(served.body)
-        body["data" if provider == "cakewalk" else "object"]["status"] = status
+        emulator.task_of(body)["status"] = status
         staged = attrs.evolve(served, body=orjson.dumps(body))
         if seeded:
             self._staged[key] = staged
         return staged
 
+    def name(self, provider: object) -> str:
+        """The served provider's name for a name or a str enum; else ``ValueError``."""
+        name = str(getattr(provider, "value", provider))
+        if name not in self.emulators:
+            raise ValueError(f"unknown provider {provider!r}; expected one of {self.providers}")
+        return name
+
+    @property
+    def cakewalk_ids(self) -> tuple[str, ...]:
+        """The seeded Cakewalk ids (a convenience for the built-in provider)."""
+        from taskbridge import Provider
+
+        return self.ids(Provider.CAKEWALK)
+
+    @property
+    def alumio_ids(self) -> tuple[str, ...]:
+        """The seeded Alumio identifiers (a convenience for the built-in provider)."""
+        from taskbridge import Provider
+
+        return self.ids(Provider.ALUMIO)
+
+    def ids_of(self, provider: str) -> tuple[str, ...]:
+        """The seeded ids of a provider, in seeded order (no check of the name)."""
+        return self._ids[provider]
+
+    def credentials_of(self, provider: str) -> Mapping[str, str]:
+        """The fake credentials a provider's endpoint accepts."""
+        return self._credentials[self.name(provider)]
+
     def _key(self, provider: str, task_id: str) -> tuple[str, str]:
-        name = provider_name(provider)
-        return name, task_id.lower() if name == "cakewalk" else task_id
+        name = self.name(provider)
+        return name, self.emulators[name].key(task_id) or task_id
 
     def answer(
         self,
@@ -196,7 +203,7 @@ class SandboxState:
         A 2xx status answers the task as usual. Scripts of one id run in the order added.
         """
         name, key = self._key(provider, task_id)
-        detail = "Scripted failure." if status != 404 else _not_found(name, task_id)
+        detail = "Scripted failure." if status != 404 else self.emulators[name].not_found(task_id)
         self._scripts.add(name, key, status, times=times, retry_after=retry_after, detail=detail)
 
     def clear_answers(self, provider: str | None = None, task_id: str | None = None) -> None:
@@ -204,7 +211,7 @@ class SandboxState:
         if provider is None:
             self._scripts.clear()
             return
-        name = provider_name(provider)
+        name = self.name(provider)
         self._scripts.clear(name, None if task_id is None else self._key(name, task_id)[1])
 
     def scripted(self, provider: str, task_id: str) -> Scripted | None:
@@ -220,44 +227,33 @@ class SandboxState:
         ``"Approved"``, ``"failed"``...) and ``fields`` (wire names, like ``entityType``)
         replace its values. It is not added to ``ids()``.
         """
-        name = provider_name(provider)
+        name = self.name(provider)
+        emulator = self.emulators[name]
         self._added += 1
-        rng = _data.task_rng(self.seed, name, f"added:{self._added}")
+        rng = task_rng(self.seed, name, f"added:{self._added}")
         if task_id is None:
-            task_id = _data.uuid4(rng) if name == "cakewalk" else f"added-task-{self._added}"
-        if name == "cakewalk":
-            if not is_uuid(task_id):
-                raise ValueError(f"cakewalk task ids are UUIDs, got {task_id!r}")
-            task_id = task_id.lower()
-            task = _data.cakewalk_task(rng, task_id, self._added)
-        else:
-            if not task_id:
-                raise ValueError("alumio identifiers are non-empty")
-            task = _alumio_data.alumio_task(rng, task_id, self._added)
+            task_id = emulator.new_id(rng, self._added)
+        task_id = emulator.check_new_id(task_id)
+        task = emulator.generate(rng, task_id, self._added)
         if status is not None:
             task["status"] = status
         task.update(fields)
-        self._seeded[name][task_id] = (
-            _cakewalk_served(task) if name == "cakewalk" else _alumio_served(task, "")
-        )
+        self._seeded[name][task_id] = emulator.serve(task, "")
         return task_id
 
-    def ids(self, provider: str) -> tuple[str, ...]:
+    def ids(self, provider: object) -> tuple[str, ...]:
         """Return the seeded ids of a provider, in seeded order."""
-        name = provider_name(provider)
-        return self.cakewalk_ids if name == "cakewalk" else self.alumio_ids
+        return self._ids[self.name(provider)]
 
     def lookup(self, provider: str, task_id: str) -> Served | None:
         """Return the 200 answer for an id, or ``None`` if it is not served.
 
-        Cakewalk ids are matched case-insensitively; Alumio identifiers exactly.
+        The provider's emulator decides how ids match (Cakewalk's in any case).
         """
-        if provider == "cakewalk":
-            if not is_uuid(task_id):
-                return None
-            task_id = task_id.lower()
-        elif not task_id:
+        key = self.emulators[provider].key(task_id)
+        if key is None:
             return None
+        task_id = key
         served = self._seeded[provider].get(task_id)
         seeded = served is not None
         if served is None and self.any_id:
@@ -272,41 +268,33 @@ class SandboxState:
         parts = self._templates[provider].get(index)
         if parts is None:
             parts = self._templates[provider][index] = self._template(provider, index)
-        if provider == "cakewalk":
-            body = task_id.encode().join(parts)
-            return Served(body, _data.cakewalk_content_type(task_id), "utf-8", None)
-        # On-demand tasks live in whatever space is asked for: benchmarks set any space.
-        return Served(orjson.dumps(task_id).join(parts), "application/json", None, "")
+        return self.emulators[provider].fill(parts, task_id)
 
     def _template(self, provider: str, index: int) -> tuple[bytes, ...]:
-        rng = _data.task_rng(self.seed, provider, f"template:{index}")
-        if provider == "cakewalk":
-            body = _cakewalk_served(_data.cakewalk_task(rng, _ID_MARK, index)).body
-            return tuple(body.split(_ID_MARK.encode()))
-        body = _alumio_served(_alumio_data.alumio_task(rng, _ID_MARK, index), "").body
-        return tuple(body.split(orjson.dumps(_ID_MARK)))
+        emulator = self.emulators[provider]
+        rng = task_rng(self.seed, provider, f"template:{index}")
+        body = emulator.serve(emulator.generate(rng, _ID_MARK, index), "").body
+        return emulator.split(body, _ID_MARK)
 
     def expected(self, provider: str, task_id: str) -> dict[str, Any]:
-        """Return the ``data`` (Cakewalk) or ``object`` (Alumio) dict served for an id.
+        """Return the wire task served for an id (Cakewalk's ``data``, Alumio's ``object``).
 
         Raises:
             KeyError: the sandbox does not serve this id.
         """
-        name = provider_name(provider)
+        name = self.name(provider)
         served = self.lookup(name, task_id)
         if served is None:
             raise KeyError(f"{name} task {task_id!r} is not served by this sandbox")
-        body: dict[str, Any] = orjson.loads(served.body)
-        inner: dict[str, Any] = body["data" if name == "cakewalk" else "object"]
-        return inner
+        return self.emulators[name].task_of(orjson.loads(served.body))
 
     def faults(self, provider: str) -> Faults:
         """Return the faults now applied to a provider."""
-        return self._faults[provider_name(provider)].faults
+        return self._faults[self.name(provider)].faults
 
     def set_faults(self, provider: str, faults: Faults | None) -> None:
         """Apply new faults to a provider (``None`` for none); their draws start afresh."""
-        self._faults[provider_name(provider)] = _FaultState(faults or _NO_FAULTS)
+        self._faults[self.name(provider)] = _FaultState(faults or _NO_FAULTS)
 
     def draw(self, provider: str, task_id: str) -> tuple[Decision | None, int | None]:
         """Return the fault decision and, if the rate limit is hit, its ``Retry-After``."""
@@ -351,9 +339,3 @@ class SandboxState:
 def _wake(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
-
-
-def _not_found(provider: str, task_id: str) -> str:
-    if provider == "cakewalk":
-        return f"Task with id '{task_id}' was not found."
-    return f'Task "{task_id}" not found.'

@@ -46,38 +46,51 @@ class ProviderStats:
         self.started_at.clear()
 
 
+def _counters(value: object) -> dict[str, ProviderStats]:
+    """Provider names (or a mapping of counters) to a dict of counters."""
+    if isinstance(value, dict):
+        return value
+    return {name: ProviderStats() for name in value}  # type: ignore[attr-defined]
+
+
 @attrs.define
 class SandboxStats:
     """Requests the whole sandbox has received.
 
+    Each emulated provider's counters are ``stats[name]``, or ``stats.<name>``
+    (``stats.cakewalk``, ``stats.alumio``).
+
     Attributes:
         total: every request, including ones for no known route.
-        cakewalk: the Cakewalk endpoint's counters.
-        alumio: the Alumio endpoint's counters.
+        providers: each provider's counters, by name.
         received: ``(provider, task_id)`` of each request with a well-formed path,
             in arrival order (when tracking).
         track: whether ids and timestamps are recorded.
     """
 
     total: int = 0
-    cakewalk: ProviderStats = attrs.field(factory=ProviderStats)
-    alumio: ProviderStats = attrs.field(factory=ProviderStats)
+    providers: dict[str, ProviderStats] = attrs.field(factory=dict, converter=_counters)
     received: list[tuple[str, str]] = attrs.field(factory=list)
     track: bool = True
 
     def __getitem__(self, provider: str) -> ProviderStats:
-        """Return ``cakewalk`` or ``alumio`` by name."""
-        if provider == "cakewalk":
-            return self.cakewalk
-        if provider == "alumio":
-            return self.alumio
-        raise KeyError(provider)
+        """Return a provider's counters by name."""
+        return self.providers[provider]
+
+    def __getattr__(self, name: str) -> ProviderStats:
+        if name.startswith("_") or name == "providers":
+            raise AttributeError(name)
+        try:
+            stats: ProviderStats = object.__getattribute__(self, "providers")[name]
+        except (AttributeError, KeyError):
+            raise AttributeError(name) from None
+        return stats
 
     def reset(self) -> None:
         """Forget everything counted so far; requests in flight stay counted as such."""
         self.total = 0
-        self.cakewalk._reset()
-        self.alumio._reset()
+        for provider in self.providers.values():
+            provider._reset()
         self.received.clear()
 
     def as_dict(self) -> dict[str, Any]:
@@ -90,7 +103,7 @@ class SandboxStats:
                     "in_flight": p.in_flight,
                     "peak_in_flight": p.peak_in_flight,
                 }
-                for name, p in (("cakewalk", self.cakewalk), ("alumio", self.alumio))
+                for name, p in self.providers.items()
             },
         }
 

@@ -17,6 +17,7 @@ from ._server import Sandbox
 from ._stats import SandboxStats
 
 if TYPE_CHECKING:
+    from taskbridge.providers import ProviderConfig
     from taskbridge.providers.alumio._config import AlumioConfig
     from taskbridge.providers.cakewalk._config import CakewalkConfig
 
@@ -170,6 +171,19 @@ class BackgroundSandbox:
 
     def alumio_config(self, **overrides: Any) -> AlumioConfig:
         return self.sandbox.alumio_config(**overrides)
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        """The names of the providers served."""
+        return self.sandbox.providers
+
+    def config(self, provider: str, **overrides: Any) -> ProviderConfig:
+        """See `Sandbox.config`."""
+        return self.sandbox.config(provider, **overrides)
+
+    def configs(self, **overrides: Any) -> list[ProviderConfig]:
+        """See `Sandbox.configs`."""
+        return self.sandbox.configs(**overrides)
 
     def set_faults(self, provider: str, faults: Faults | None) -> None:
         self._call(self.sandbox.set_faults, provider, faults)

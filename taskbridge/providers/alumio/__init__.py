@@ -1,5 +1,9 @@
 """Alumio (integration platform): integration tasks, one host per tenant."""
 
+from collections.abc import Callable
+
+import cattrs
+
 from .._base import CredentialOption, ProviderSpec
 from ._adapter import MAX_IDENTIFIER_LENGTH, STATUS_MAP, AlumioAdapter, encode_identifier
 from ._config import AlumioConfig
@@ -31,6 +35,12 @@ __all__ = [
     "make_alumio_converter",
 ]
 
+
+def detail_format() -> tuple[type[AlumioTask], Callable[..., cattrs.Converter]]:
+    """The detail model and its converter factory (`UnifiedTask.to_dict`)."""
+    return AlumioTask, make_alumio_converter
+
+
 SPEC = ProviderSpec(
     name="alumio",
     title="Alumio",
@@ -51,5 +61,7 @@ SPEC = ProviderSpec(
     ),
     max_concurrency=16,
     requests_per_minute=None,
+    emulator="taskbridge.providers.alumio._emulator:emulator",
+    detail_format=detail_format,
 )
 """Alumio's registration: the bridge, command line, sandbox and pytest plugin read it."""

@@ -1,5 +1,9 @@
 """Cakewalk (SaaS access management): review, action and stand-alone tasks."""
 
+from collections.abc import Callable
+
+import cattrs
+
 from .._base import CredentialOption, ProviderSpec
 from ._adapter import STATUS_MAP, CakewalkAdapter
 from ._config import CakewalkConfig
@@ -37,6 +41,12 @@ __all__ = [
     "make_cakewalk_converter",
 ]
 
+
+def detail_format() -> tuple[type[CakewalkTask], Callable[..., cattrs.Converter]]:
+    """The detail model and its converter factory (`UnifiedTask.to_dict`)."""
+    return CakewalkTask, make_cakewalk_converter
+
+
 SPEC = ProviderSpec(
     name="cakewalk",
     title="Cakewalk",
@@ -55,6 +65,8 @@ SPEC = ProviderSpec(
     ),
     max_concurrency=16,
     requests_per_minute=1000,
+    emulator="taskbridge.providers.cakewalk._emulator:emulator",
     ids_may_contain_spaces=False,
+    detail_format=detail_format,
 )
 """Cakewalk's registration: the bridge, command line, sandbox and pytest plugin read it."""

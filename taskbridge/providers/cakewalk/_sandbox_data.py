@@ -15,6 +15,8 @@ import zlib
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
+from ...sandbox._rng import task_rng
+
 __all__ = [
     "CAKEWALK_REASONS",
     "CAKEWALK_STATUSES",
@@ -102,11 +104,6 @@ _CLOSED_REASONS = (
 _OPEN_STATUSES = frozenset({"InProgress", "Pending", "Blocked", "NoClaimers"})
 _EPOCH = datetime(2023, 1, 1, tzinfo=timezone.utc)
 _OFFSETS = (2, -5, 5.5, 1)
-
-
-def task_rng(seed: int, provider: str, task_id: str) -> random.Random:
-    """Return the generator that decides everything about one task."""
-    return random.Random(f"{seed}:{provider}:{task_id}")
 
 
 def cakewalk_content_type(task_id: str) -> str:
