@@ -20,22 +20,22 @@ from ._models import TaskFailure, TaskRef, TaskResult, TaskSuccess
 from ._transport import unexpected_error
 
 if TYPE_CHECKING:
-    from ._bridge import TaskBridge
+    from ._engine import Caller
     from ._gate import ProviderGate
 
 __all__ = ["fetch_result", "get_many"]
 
 
 async def fetch_result(
-    bridge: TaskBridge, gate: ProviderGate, ref: TaskRef, task_id: str
+    bridge: Caller, gate: ProviderGate, ref: TaskRef, task_id: str
 ) -> TaskResult:
     """Fetch one ref; whatever the fetch raises (but cancellation) is on the result."""
     try:
-        return TaskSuccess(ref, await bridge._fetch(gate, task_id))
+        return TaskSuccess(ref, await bridge.fetch(gate, task_id))
     except TaskBridgeError as exc:
         return TaskFailure(ref, error=exc)
     except Exception as exc:
-        return TaskFailure(ref, error=unexpected_error(gate.name, task_id, exc, bridge._redact))
+        return TaskFailure(ref, error=unexpected_error(gate.name, task_id, exc, bridge.redact))
 
 
 async def _run_all(coros: list[Coroutine[Any, Any, None]]) -> None:
@@ -50,18 +50,18 @@ async def _run_all(coros: list[Coroutine[Any, Any, None]]) -> None:
 
 
 async def get_many(
-    bridge: TaskBridge,
+    bridge: Caller,
     refs: Iterable[Any],
     on_result: Callable[[TaskResult], object] | None,
 ) -> list[TaskResult]:
     """See `TaskBridge.get_many`."""
-    bridge._check_loop()
+    bridge.check_loop()
     results: list[TaskResult | None] = []
     # (provider, task_id) -> every input position asking for it
     waiting: dict[tuple[str, str], list[tuple[int, TaskRef]]] = {}
     queues: dict[str, tuple[ProviderGate, collections.deque[tuple[str, str]]]] = {}
     for index, item in enumerate(refs):
-        ref, gate, task_id, error = bridge._resolve(item)
+        ref, gate, task_id, error = bridge.resolve(item)
         if gate is None:
             assert error is not None
             result: TaskResult = TaskFailure(ref, error=error)

@@ -15,20 +15,13 @@ import aiohttp
 
 from . import _batch, _limiter, _stream, _watch
 from ._config import RetryPolicy
-from ._errors import (
-    APIError,
-    BridgeClosedError,
-    ConfigurationError,
-    DecodeError,
-    ProviderError,
-    TaskBridgeError,
-)
+from ._engine import Caller, Engine, Settings
+from ._errors import ConfigurationError
 from ._gate import ProviderGate
 from ._models import Provider, TaskRef, TaskResult, UnifiedTask
-from ._retry import RETRY_STATUSES, backoff, clamp_delay
 from ._stats import BridgeStats, snapshot
 from ._stream import check_backlog
-from ._transport import Redactor, attempt, show_id
+from ._transport import Redactor
 from ._watch import Watch
 from .providers import ProviderConfig, registered, secrets_of
 from .providers.alumio import AlumioConfig, AlumioTask
@@ -45,16 +38,6 @@ _clock: Callable[[], float] = time.monotonic
 _sleep: Callable[[float], Any] = asyncio.sleep
 
 RefLike = TaskRef | tuple[str | Provider, str]
-
-
-def _still_cancelled(task: asyncio.Task[Any]) -> bool:
-    """Withdraw one cancellation of ``task``; whether another one is still pending.
-
-    Python 3.10 has no ``uncancel``: there, a cancellation that arrives together with
-    the bridge's own is taken as the bridge's.
-    """
-    uncancel = getattr(task, "uncancel", None)
-    return bool(uncancel is not None and uncancel() > 0)
 
 
 class TaskBridge:
@@ -118,35 +101,26 @@ class TaskBridge:
             raise ConfigurationError("limiter must be a RedisLimiter or None")
 
         configs = [c for c in (cakewalk, alumio, *providers) if c is not None]
-        self._gates: dict[str, ProviderGate] = {}
+        gates: dict[str, ProviderGate] = {}
         secrets: list[str] = []
         for config in configs:
-            if config.provider in self._gates:
+            if config.provider in gates:
                 raise ConfigurationError(f"provider {config.provider!r} is configured twice")
             adapter = config.adapter()
             shared = None
             if limiter is not None:
                 rpm = adapter.requests_per_minute
                 shared = limiter.limiter(config.provider, per_minute=rpm, config=config)
-            self._gates[config.provider] = ProviderGate(
+            gates[config.provider] = ProviderGate(
                 adapter, clock=_clock, sleep=_sleep, limiter=shared
             )
             secrets.extend(secrets_of(config))
-        self._redact = Redactor(secrets)
-        self._retry = retry or RetryPolicy()
-        self._timeout = aiohttp.ClientTimeout(total=float(timeout))
-        self._max_bytes = max_response_bytes
-        self._session = session
-        self._owns_session = session is None
-        self._inflight: dict[tuple[str, str], asyncio.Future[UnifiedTask[Any]]] = {}
-        self._closed = False
-        # The loop of first use: the session, gates and futures belong to it.
-        self._loop: asyncio.AbstractEventLoop | None = None
-        # Tasks running attempts now, and those aclose() cancelled (see _fetch).
-        self._running: set[asyncio.Task[Any]] = set()
-        self._closing: set[asyncio.Task[Any]] = set()
-        self._sleep = _sleep
-        self._polling = _watch.Scheduler(self, clock=_clock, sleep=_sleep)
+        self._engine = Engine(gates, Redactor(secrets), session=session, sleep=_sleep)
+        settings = Settings(
+            retry or RetryPolicy(), aiohttp.ClientTimeout(total=float(timeout)), max_response_bytes
+        )
+        self._call = Caller(self._engine, settings)
+        self._polling = _watch.Scheduler(self._call, clock=_clock, sleep=_sleep)
         self._limiter = limiter
 
     @classmethod
@@ -187,16 +161,16 @@ class TaskBridge:
         return cls(providers=[*configs, *options.pop("providers", ())], **options)
 
     def __repr__(self) -> str:
-        state = " closed" if self._closed else ""
-        return f"<TaskBridge providers={sorted(self._gates)}{state}>"
+        state = " closed" if self._call.closed else ""
+        return f"<TaskBridge providers={sorted(self._engine.gates)}{state}>"
 
     @property
     def providers(self) -> list[str]:
         """The names of the configured providers."""
-        return list(self._gates)
+        return list(self._engine.gates)
 
     async def __aenter__(self) -> TaskBridge:
-        self._ensure_session()
+        self._call.ensure_session()
         return self
 
     async def __aexit__(
@@ -214,63 +188,16 @@ class TaskBridge:
         (a `stream` or `get_many` gets it on each unfinished result), and so does
         every later call.
         """
-        self._closed = True
+        engine = self._engine
+        engine.closed = True
         self._polling.close()
-        current = asyncio.current_task()
-        for task in list(self._running):
-            if task is not current and task not in self._closing:
-                self._closing.add(task)
-                task.cancel()
-        session, self._session = self._session, None
+        engine.cancel_running()
         limiter, self._limiter = self._limiter, None
         try:
-            if session is not None and self._owns_session:
-                await session.close()
+            await engine.close_session()
         finally:
             if limiter is not None:
                 await limiter.aclose()
-
-    def _check_loop(self) -> None:
-        """Refuse a call from an event loop other than the one the bridge first ran in."""
-        loop = asyncio.get_running_loop()
-        if self._loop is None:
-            self._loop = loop
-        elif loop is not self._loop:
-            raise BridgeClosedError(
-                "this TaskBridge belongs to another event loop (was it used in an earlier "
-                "asyncio.run()?): create one bridge per event loop, with `async with`"
-            )
-
-    def _ensure_session(self) -> aiohttp.ClientSession:
-        if self._closed:
-            raise BridgeClosedError("this TaskBridge is closed")
-        self._check_loop()
-        if self._session is None:
-            total = sum(gate.adapter.max_concurrency for gate in self._gates.values())
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=max(total, 1), ttl_dns_cache=300),
-                cookie_jar=aiohttp.DummyCookieJar(),
-            )
-        return self._session
-
-    def _gate(self, provider: object) -> ProviderGate:
-        if isinstance(provider, Provider):
-            name = provider.value
-        elif isinstance(provider, str):
-            name = provider.strip().lower()
-        else:
-            raise ConfigurationError(
-                f"provider must be a string or a Provider, got {type(provider).__name__}"
-            )
-        gate = self._gates.get(name)
-        if gate is None:
-            known = {**dict.fromkeys(registered()), **dict.fromkeys(self._gates)}
-            if name in known:
-                raise ConfigurationError(f"provider {name!r} is not configured on this bridge")
-            raise ConfigurationError(
-                f"unknown provider {provider!r} (registered: {', '.join(known)})"
-            )
-        return gate
 
     @overload
     async def get(
@@ -306,8 +233,8 @@ class TaskBridge:
                 print(task.status, task.updated_at)
             ```
         """
-        gate = self._gate(provider)
-        return await self._fetch(gate, gate.adapter.check_id(task_id))
+        gate = self._call.gate(provider)
+        return await self._call.fetch(gate, gate.adapter.check_id(task_id))
 
     async def get_many(
         self,
@@ -340,8 +267,8 @@ class TaskBridge:
         if timeout is not None:
             from ._deadline import get_many_within
 
-            return await get_many_within(self, refs, on_result, timeout)
-        return await _batch.get_many(self, refs, on_result)
+            return await get_many_within(self._call, refs, on_result, timeout)
+        return await _batch.get_many(self._call, refs, on_result)
 
     def stream(
         self, refs: Iterable[RefLike] | AsyncIterable[RefLike], *, backlog: int | None = None
@@ -368,7 +295,7 @@ class TaskBridge:
                 print(result.ref, result.task.status if result.ok else result.error)
             ```
         """
-        return _stream.stream(self, refs, check_backlog(backlog))
+        return _stream.stream(self._call, refs, check_backlog(backlog))
 
     async def wait(
         self,
@@ -451,7 +378,9 @@ class TaskBridge:
         """
         from ._options import make_view
 
-        return make_view(self, timeout=timeout, retry=retry, max_response_bytes=max_response_bytes)
+        return make_view(
+            self, self._call, timeout=timeout, retry=retry, max_response_bytes=max_response_bytes
+        )
 
     def stats(self) -> BridgeStats:
         """Return a frozen snapshot of each provider's counters, pause and limits.
@@ -464,137 +393,4 @@ class TaskBridge:
             snap.providers["cakewalk"].in_flight, snap.providers["cakewalk"].queued
             ```
         """
-        return snapshot(self._gates.values())
-
-    # Internals shared with _batch.
-
-    def _resolve(
-        self, item: object
-    ) -> tuple[TaskRef, ProviderGate | None, str, TaskBridgeError | None]:
-        """Check one ref: its gate and the id to send, or the error that stops it."""
-        provider: object
-        task_id: object
-        try:
-            provider, task_id = item  # type: ignore[misc]
-        except (TypeError, ValueError):
-            error = ConfigurationError(
-                f"each ref must be a (provider, task_id) pair, got {type(item).__name__}"
-            )
-            return TaskRef(str(item)[:80], ""), None, "", error
-        name = provider.value if isinstance(provider, Provider) else str(provider)
-        ref = TaskRef(name, task_id)  # type: ignore[arg-type]  # checked just below
-        try:
-            gate = self._gate(provider)
-            return ref, gate, gate.adapter.check_id(task_id), None
-        except TaskBridgeError as exc:
-            return ref, None, "", exc
-
-    def _window(self) -> int:
-        return max(16, 2 * sum(gate.adapter.max_concurrency for gate in self._gates.values()))
-
-    async def _fetch(self, gate: ProviderGate, task_id: str) -> UnifiedTask[Any]:
-        """Fetch with retries; identical requests in flight share one attempt loop.
-
-        The first caller runs the attempts in its own task (no task per request);
-        later callers for the same ref wait on its future. If that first caller is
-        cancelled, a waiter that was not takes the request over.
-        """
-        key = (gate.name, task_id)
-        self._check_loop()
-        while (shared := self._inflight.get(key)) is not None:
-            # wait() raises CancelledError only when *we* are cancelled, on every
-            # Python: a shield would also raise it when the caller running the
-            # request is, and 3.10 cannot tell the two apart.
-            await asyncio.wait((shared,))
-            if not shared.cancelled():
-                return shared.result()
-            # The caller that ran it was cancelled, not us: run it ourselves.
-        self._ensure_session()
-        me = asyncio.current_task()
-        assert me is not None
-        future: asyncio.Future[UnifiedTask[Any]] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        self._running.add(me)
-        try:
-            task = await self._attempts(gate, task_id)
-        except asyncio.CancelledError:
-            if me not in self._closing or _still_cancelled(me):
-                future.cancel()
-                raise
-            closed = BridgeClosedError("this TaskBridge was closed while the request was pending")
-            future.set_exception(closed)
-            future.exception()
-            raise closed from None
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: no warning when nobody else was waiting
-            raise
-        else:
-            future.set_result(task)
-            return task
-        finally:
-            self._running.discard(me)
-            self._closing.discard(me)
-            del self._inflight[key]
-
-    async def _attempts(self, gate: ProviderGate, task_id: str) -> UnifiedTask[Any]:
-        session = self._ensure_session()
-        failures = 0
-        while True:
-            await gate.enter(task_id)
-            try:
-                return await attempt(
-                    session,
-                    gate.adapter,
-                    task_id,
-                    timeout=self._timeout,
-                    max_bytes=self._max_bytes,
-                    redact=self._redact,
-                    attempt_no=failures + 1,
-                )
-            except ProviderError as exc:
-                error = exc
-            finally:
-                gate.leave()
-            failures += 1
-            delay = self._retry_delay(gate, error, failures)
-            await self._sleep(delay)
-
-    def _retry_delay(self, gate: ProviderGate, error: ProviderError, failures: int) -> float:
-        """Return how long to wait before the next attempt, or raise ``error``."""
-        policy = self._retry
-        if isinstance(error, APIError) and error.status == 429:
-            gate.rate_limited += 1
-        if isinstance(error, DecodeError):
-            raise error
-        status = error.status if isinstance(error, APIError) else None
-        if status is not None and status not in RETRY_STATUSES:
-            raise error
-        retry_after = error.retry_after if isinstance(error, APIError) else None
-        if retry_after is not None and retry_after > policy.max_retry_after:
-            logger.warning(
-                "giving up on %s task %s: server asks to wait %.0fs, above max_retry_after",
-                gate.name,
-                show_id(error.task_id),
-                retry_after,
-            )
-            raise error
-        if failures >= policy.max_attempts:
-            if policy.max_attempts > 1:
-                logger.warning(
-                    "giving up on %s task %s after %d attempts: %s",
-                    gate.name,
-                    show_id(error.task_id),
-                    failures,
-                    type(error).__name__,
-                )
-            raise error
-        gate.retries += 1
-        if retry_after is not None:
-            delay = clamp_delay(retry_after, policy.max_retry_after)
-            gate.pause(delay)
-            return delay
-        delay = backoff(policy, failures)
-        if status == 429:
-            gate.pause(delay)
-        return delay
+        return snapshot(self._engine.gates.values())

@@ -13,7 +13,7 @@ from ._errors import BatchTimeoutError, ConfigurationError
 from ._models import TaskFailure, TaskRef, TaskResult
 
 if TYPE_CHECKING:
-    from ._bridge import TaskBridge
+    from ._engine import Caller
 
 __all__ = ["get_many_within"]
 
@@ -29,7 +29,7 @@ def _timed_out(ref: TaskRef, seconds: float) -> TaskResult:
 
 
 async def get_many_within(
-    bridge: TaskBridge,
+    bridge: Caller,
     refs: Iterable[Any],
     on_result: Callable[[TaskResult], object] | None,
     timeout: float,
@@ -64,7 +64,7 @@ async def get_many_within(
         return batch.result()
     results: list[TaskResult] = []
     for item in items:
-        ref = bridge._resolve(item)[0]
+        ref = bridge.resolve(item)[0]
         try:
             result = finished.get(ref)
         except TypeError:

@@ -28,7 +28,7 @@ from ._errors import ConfigurationError, TaskBridgeError
 from ._models import TaskFailure, TaskRef, TaskResult
 
 if TYPE_CHECKING:
-    from ._bridge import TaskBridge
+    from ._engine import Caller
     from ._gate import ProviderGate
 
 __all__ = ["DEFAULT_BACKLOG", "stream"]
@@ -76,15 +76,15 @@ def check_backlog(backlog: object) -> int:
 
 
 async def stream(  # noqa: PLR0915 - reader, workers and consumer share the lanes
-    bridge: TaskBridge, refs: Iterable[Any] | AsyncIterable[Any], backlog: int
+    bridge: Caller, refs: Iterable[Any] | AsyncIterable[Any], backlog: int
 ) -> AsyncGenerator[TaskResult, None]:
     """See `TaskBridge.stream`."""
-    bridge._check_loop()
+    bridge.check_loop()
     loop = asyncio.get_running_loop()
     out: asyncio.Queue[tuple[_Lane, TaskResult] | _End | _Crash] = asyncio.Queue()
     lanes: dict[str, _Lane] = {}
     # Refs that fail before any request (bad shape, unknown provider, bad id).
-    refused = _Lane(None, bridge._window())
+    refused = _Lane(None, bridge.window())
     tasks: set[asyncio.Task[None]] = set()
     closing = False
 
@@ -115,7 +115,7 @@ async def stream(  # noqa: PLR0915 - reader, workers and consumer share the lane
             lane.workers -= 1
 
     async def admit(item: object) -> None:
-        ref, gate, task_id, error = bridge._resolve(item)
+        ref, gate, task_id, error = bridge.resolve(item)
         if gate is None:
             lane = refused
         elif (lane := lanes.get(gate.name)) is None:  # type: ignore[assignment]

@@ -35,7 +35,7 @@ from ._models import TaskRef, UnifiedTask
 from ._retry import RETRY_STATUSES
 
 if TYPE_CHECKING:
-    from ._bridge import TaskBridge
+    from ._engine import Caller
     from ._gate import ProviderGate
 
 __all__ = ["Scheduler", "TaskUpdate", "Watch"]
@@ -270,7 +270,7 @@ class _Lane:
     async def _poll(self, entry: _Entry) -> None:
         error: BaseException | None = None
         try:
-            task = await self.bridge._fetch(self.gate, entry.task_id)
+            task = await self.bridge.fetch(self.gate, entry.task_id)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -442,7 +442,7 @@ class Watch:
     def _add(self, item: object) -> None:
         bridge = self._scheduler.bridge
         state = self._state
-        ref, gate, task_id, error = bridge._resolve(item)
+        ref, gate, task_id, error = bridge.resolve(item)
         if gate is None or error is not None:
             state.push(TaskUpdate(ref, None, None, error))
             return
@@ -455,7 +455,7 @@ class Watch:
         lane.add(sub.ref, sub)
 
     async def _start(self, refs: Iterable[object] | AsyncIterable[object]) -> None:
-        self._scheduler.bridge._ensure_session()
+        self._scheduler.bridge.ensure_session()
         if isinstance(refs, AsyncIterable):
             async for item in refs:
                 if self._closed:
@@ -523,7 +523,7 @@ class Scheduler:
 
     def __init__(
         self,
-        bridge: TaskBridge,
+        bridge: Caller,
         *,
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[object]],
@@ -573,9 +573,9 @@ class Scheduler:
         if until is not None and not callable(until):
             raise ConfigurationError("until must be a callable or None")
         bridge = self.bridge
-        gate = bridge._gate(provider)
+        gate = bridge.gate(provider)
         checked = gate.adapter.check_id(task_id)
-        bridge._ensure_session()
+        bridge.ensure_session()
         future: asyncio.Future[UnifiedTask[Any]] = asyncio.get_running_loop().create_future()
         sub = _WaitSub(future, until)
         lane = self.lane(gate)

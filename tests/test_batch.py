@@ -256,7 +256,7 @@ async def test_cancelling_get_many_cancels_requests_and_bridge_still_works(
         with pytest.raises(asyncio.CancelledError):
             await job
         assert client_tasks() - before - {job} == set()
-        assert bridge._inflight == {}
+        assert bridge._engine.inflight == {}
         release.set()
         server.handler = echo
         assert (await bridge.get("alumio", "after")).id == "after"
@@ -331,7 +331,7 @@ async def test_leaving_a_stream_early_cancels_work_and_bridge_still_works(
             async for _ in results:
                 break
         assert client_tasks() - before == set()
-        assert bridge._inflight == {}
+        assert bridge._engine.inflight == {}
         assert (await bridge.get("alumio", "after")).id == "after"
     assert len(echoing.requests) < 200
 

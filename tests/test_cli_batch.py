@@ -150,9 +150,9 @@ async def test_progress_says_when_it_waits_for_a_rate_limit() -> None:
         TaskBridge(cakewalk=sb.cakewalk_config(), alumio=sb.alumio_config()) as bridge,
     ):
         assert waiting_text(bridge) == "fetching"
-        bridge._gates["alumio"].pause(30)
+        bridge._engine.gates["alumio"].pause(30)
         assert waiting_text(bridge) == "waiting: alumio paused (429)"
-        bridge._gates["cakewalk"].rate_waiting += 1
+        bridge._engine.gates["cakewalk"].rate_waiting += 1
         assert "cakewalk rate limit" in waiting_text(bridge)
 
 

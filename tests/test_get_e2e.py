@@ -274,7 +274,7 @@ async def test_cancelled_get_leaves_no_task(server: ScriptedServer, bridge: Task
     with pytest.raises(asyncio.CancelledError):
         await job
     assert client_tasks() - before - {job} == set()
-    assert bridge._inflight == {}
+    assert bridge._engine.inflight == {}
     server.script([(200, alumio_body())])
     assert (await bridge.get("alumio", "x")).id == "order-export-42"
 

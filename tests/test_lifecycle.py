@@ -178,5 +178,5 @@ async def test_a_waiter_cancelled_with_the_runner_stays_cancelled(server: Script
         outcomes = await asyncio.gather(runner, waiter, return_exceptions=True)
         release.set()
         assert [type(o) for o in outcomes] == [asyncio.CancelledError] * 2
-        assert bridge._inflight == {}
+        assert bridge._engine.inflight == {}
     assert len(server.requests) == 1

@@ -46,8 +46,8 @@ ONE = RetryPolicy(max_attempts=1)
 
 
 @pytest.fixture(scope="session")
-def jiralike_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The example provider, pip-installed into a directory of its own."""
+def jiralike_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example provider, pip-installed (once) into a directory of its own."""
     target = tmp_path_factory.mktemp("jiralike-site")
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile",
@@ -56,25 +56,26 @@ def jiralike_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         timeout=300,
     )  # fmt: skip
     assert (target / "taskbridge_jiralike" / "schema.json").is_file()
-    sys.path.insert(0, str(target))
+    return target
+
+
+@pytest.fixture
+def jiralike(jiralike_site: Path) -> Iterator[Any]:
+    """The plug-in's package on ``sys.path`` and registered (through its entry point)
+    for one test; the other tests see only the built-ins."""
+    sys.path.insert(0, str(jiralike_site))
     importlib.invalidate_caches()
+    _registry.reload()
     try:
-        yield target
+        import taskbridge_jiralike
+
+        yield taskbridge_jiralike
     finally:
-        sys.path.remove(str(target))
+        sys.path.remove(str(jiralike_site))
         for module in [m for m in sys.modules if m.startswith("taskbridge_jiralike")]:
             del sys.modules[module]
         importlib.invalidate_caches()
         _registry.reload()
-
-
-@pytest.fixture
-def jiralike(jiralike_site: Path) -> Any:
-    """The plug-in's package, registered (found through its entry point)."""
-    _registry.reload()
-    import taskbridge_jiralike
-
-    return taskbridge_jiralike
 
 
 def cli_env(site: Path, **extra: str) -> dict[str, str]:
@@ -188,7 +189,7 @@ async def test_its_token_is_in_no_error(
     assert not [r for r in caplog.records if PAT in r.getMessage() or PAT in repr(r.__dict__)]
 
 
-def test_the_command_line(jiralike_site: Path, jiralike: Any) -> None:
+def test_the_command_line(jiralike_site: Path) -> None:
     env = cli_env(jiralike_site)
     run = [sys.executable, "-m", "taskbridge"]
     shown = subprocess.run(

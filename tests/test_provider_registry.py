@@ -96,9 +96,9 @@ def test_unknown_provider_lists_registered_names(plugins: list[EntryPoint]) -> N
         get_spec("nope")
     bridge = TaskBridge(alumio=AlumioConfig("http://127.0.0.1:1", "t"))
     with pytest.raises(ConfigurationError, match=r"'nope' \(registered: cakewalk, alumio, fake"):
-        bridge._gate("nope")
+        bridge._call.gate("nope")
     with pytest.raises(ConfigurationError, match="'fakeplug' is not configured"):
-        bridge._gate("fakeplug")
+        bridge._call.gate("fakeplug")
 
 
 @pytest.mark.parametrize(

@@ -218,7 +218,7 @@ async def test_no_secret_ever_reaches_redis(redis_server: RedisServer, client: r
             config = sandbox.cakewalk_config(requests_per_minute=600)
             async with TaskBridge(cakewalk=config, limiter=RedisLimiter(redis_server.url)) as br:
                 results = await br.get_many(("cakewalk", i) for i in sandbox.cakewalk_ids[:3])
-                br._gate("cakewalk").pause(5)
+                br._call.gate("cakewalk").pause(5)
                 await asyncio.sleep(0)
             stored = await all_keys_and_values(client)
             await client.ping()  # flushes the monitor past our own commands
@@ -342,7 +342,7 @@ async def test_redis_restart_mid_batch_loses_nothing_and_holds_the_limit(
         )
         with caplog.at_level(logging.INFO, logger="taskbridge"):
             async with bridge:
-                budget = bridge._gate("cakewalk")._limiter
+                budget = bridge._call.gate("cakewalk")._limiter
                 results = await asyncio.wait_for(
                     bridge.get_many([("cakewalk", i) for i in ids], on_result=on_result), 40
                 )

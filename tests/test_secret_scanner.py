@@ -279,7 +279,7 @@ async def test_unexpected_errors_carry_no_secret(
         async def fetch(gate: Any, task_id: str) -> Any:
             raise ValueError(f"odd {KEY} {SECRET} {TOKEN}")
 
-        monkeypatch.setattr(bridge, "_fetch", fetch)
+        monkeypatch.setattr(bridge._call, "fetch", fetch)
         results = await bridge.get_many([("cakewalk", CAKEWALK_ID), ("alumio", "x")])
     for result in results:
         assert type(result.error) is ProviderError

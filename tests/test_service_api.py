@@ -101,7 +101,7 @@ async def test_view_shares_the_session_and_closing_it_leaves_the_bridge_open(
     async with TaskBridge(alumio=sb.alumio_config()) as bridge:
         view = bridge.with_options(timeout=5)
         await view.get("alumio", "x")
-        assert view._session is bridge._session
+        assert view._engine.session is bridge._engine.session
         await view.aclose()
         with pytest.raises(TaskBridgeError, match="closed"):
             await view.get("alumio", "x")
@@ -115,8 +115,8 @@ async def test_view_of_a_view_keeps_the_root(sb: Sandbox) -> None:
     async with TaskBridge(alumio=sb.alumio_config()) as bridge:
         inner = bridge.with_options(timeout=5).with_options(retry=RetryPolicy(max_attempts=1))
         assert inner._root is bridge  # type: ignore[attr-defined]
-        assert inner._timeout.total == 5
-        assert inner._retry.max_attempts == 1
+        assert inner._call.settings.timeout.total == 5
+        assert inner._call.settings.retry.max_attempts == 1
         assert "view" in repr(inner)
 
 
@@ -258,7 +258,7 @@ async def test_request_waiting_longer_than_max_queue_wait_for_a_slot_fails(sb: S
 
 async def test_request_during_a_long_pause_fails_at_once(sb: Sandbox) -> None:
     async with TaskBridge(alumio=sb.alumio_config(max_queue_wait=5)) as bridge:
-        bridge._gates["alumio"].pause(60)
+        bridge._engine.gates["alumio"].pause(60)
         with pytest.raises(QueueTimeoutError, match="paused"):
             # Bounded well below the 5 s max_queue_wait: the refusal must not wait.
             await asyncio.wait_for(bridge.get("alumio", "x"), 2)
@@ -292,7 +292,7 @@ async def test_without_max_queue_wait_requests_queue(sb: Sandbox) -> None:
 async def test_queue_timeout_is_not_retried(sb: Sandbox) -> None:
     policy = RetryPolicy(max_attempts=4, initial_backoff=0, max_backoff=0)
     async with TaskBridge(alumio=sb.alumio_config(max_queue_wait=1), retry=policy) as bridge:
-        bridge._gates["alumio"].pause(60)
+        bridge._engine.gates["alumio"].pause(60)
         with pytest.raises(QueueTimeoutError):
             await asyncio.wait_for(bridge.get("alumio", "x"), 2)
         assert bridge.stats().providers["alumio"].retries == 0

@@ -127,14 +127,14 @@ async def test_whatever_a_fetch_raises_is_that_refs_typed_error(
     server: ScriptedServer, exc: Exception, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with make_bridge(server) as bridge:
-        real = bridge._fetch
+        real = bridge._call.fetch
 
         async def fetch(gate: Any, task_id: str) -> Any:
             if task_id.endswith("3"):
                 raise exc
             return await real(gate, task_id)
 
-        monkeypatch.setattr(bridge, "_fetch", fetch)
+        monkeypatch.setattr(bridge._call, "fetch", fetch)
         for batch in (await run_get_many(bridge, REFS), await run_stream(bridge, REFS)):
             failed = {r.ref.task_id: r.error for r in batch if not r.ok}
             chosen = {task_id for _, task_id in REFS if task_id.endswith("3")}
@@ -153,7 +153,7 @@ async def test_whatever_decoding_raises_is_a_decode_error(
         def decode(self: object, body: bytes, task_id: str) -> Any:
             raise exc
 
-        monkeypatch.setattr(type(bridge._gates["alumio"].adapter), "decode_task", decode)
+        monkeypatch.setattr(type(bridge._engine.gates["alumio"].adapter), "decode_task", decode)
         with pytest.raises(DecodeError):
             await bridge.get("alumio", "x")
         results = await run_get_many(bridge, REFS)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import taskbridge._bridge
+import taskbridge._engine
 from taskbridge import (
     AlumioConfig,
     AuthenticationError,
@@ -44,7 +45,7 @@ async def vtime(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[VirtualTime]:
     vt = VirtualTime()
     monkeypatch.setattr(taskbridge._bridge, "_clock", vt.clock)
     monkeypatch.setattr(taskbridge._bridge, "_sleep", vt.sleep)
-    monkeypatch.setattr(taskbridge._bridge, "attempt", vt.counted(taskbridge._bridge.attempt))
+    monkeypatch.setattr(taskbridge._engine, "attempt", vt.counted(taskbridge._engine.attempt))
     ticker = asyncio.create_task(vt.run())
     try:
         yield vt

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import quote
 
 from yarl import URL
@@ -15,9 +15,6 @@ from ..._version import __version__
 from .._base import ErrorInfo, Request
 from ._converter import make_alumio_converter, parse_error
 from ._models import AlumioTask, AlumioTaskResult, AlumioTaskStatus
-
-if TYPE_CHECKING:
-    from ._config import AlumioConfig
 
 __all__ = ["MAX_IDENTIFIER_LENGTH", "STATUS_MAP", "AlumioAdapter", "encode_identifier"]
 
@@ -37,6 +34,34 @@ STATUS_MAP: dict[str, TaskStatus] = {
     AlumioTaskStatus.KILLED: TaskStatus.CANCELLED,
     AlumioTaskStatus.SKIPPED: TaskStatus.SKIPPED,
 }
+
+
+class AlumioSettings(Protocol):
+    """What the adapter reads of a `AlumioConfig` (no import of it: no cycle)."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def token(self) -> str: ...
+
+    @property
+    def space(self) -> str | None: ...
+
+    @property
+    def max_concurrency(self) -> int: ...
+
+    @property
+    def requests_per_minute(self) -> float | None: ...
+
+    @property
+    def poll_interval(self) -> float: ...
+
+    @property
+    def max_poll_interval(self) -> float: ...
+
+    @property
+    def max_queue_wait(self) -> float | None: ...
 
 
 def encode_identifier(identifier: str) -> str:
@@ -86,7 +111,7 @@ class AlumioAdapter:
 
     name = "alumio"
 
-    def __init__(self, config: AlumioConfig) -> None:
+    def __init__(self, config: AlumioSettings) -> None:
         self.max_concurrency = config.max_concurrency
         self.requests_per_minute = config.requests_per_minute
         self.poll_interval = config.poll_interval

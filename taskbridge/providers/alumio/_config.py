@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import attrs
 
 from ..._config import check_base_url, check_limits, check_polling, check_queue_wait
 from ..._errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from ._adapter import AlumioAdapter
+from ._adapter import AlumioAdapter
 
 __all__ = ["AlumioConfig"]
 
@@ -85,8 +83,6 @@ class AlumioConfig:
 
     def adapter(self) -> AlumioAdapter:
         """Build the adapter that serves this configuration."""
-        from ._adapter import AlumioAdapter
-
         return AlumioAdapter(self)
 
     @classmethod

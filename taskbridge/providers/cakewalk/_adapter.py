@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from yarl import URL
 
@@ -15,9 +15,6 @@ from ..._version import __version__
 from .._base import ErrorInfo, Request
 from ._converter import make_cakewalk_converter, parse_problem_details
 from ._models import CakewalkTask, CakewalkTaskRecord, CakewalkTaskStatus, CakewalkTaskType
-
-if TYPE_CHECKING:
-    from ._config import CakewalkConfig
 
 __all__ = ["STATUS_MAP", "CakewalkAdapter"]
 
@@ -33,6 +30,34 @@ STATUS_MAP: dict[str, TaskStatus] = {
 }
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+class CakewalkSettings(Protocol):
+    """What the adapter reads of a `CakewalkConfig` (no import of it: no cycle)."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def api_key(self) -> str: ...
+
+    @property
+    def api_secret(self) -> str: ...
+
+    @property
+    def max_concurrency(self) -> int: ...
+
+    @property
+    def requests_per_minute(self) -> float | None: ...
+
+    @property
+    def poll_interval(self) -> float: ...
+
+    @property
+    def max_poll_interval(self) -> float: ...
+
+    @property
+    def max_queue_wait(self) -> float | None: ...
 
 
 @functools.cache
@@ -62,7 +87,7 @@ class CakewalkAdapter:
 
     name = "cakewalk"
 
-    def __init__(self, config: CakewalkConfig) -> None:
+    def __init__(self, config: CakewalkSettings) -> None:
         self.max_concurrency = config.max_concurrency
         self.requests_per_minute = config.requests_per_minute
         self.poll_interval = config.poll_interval

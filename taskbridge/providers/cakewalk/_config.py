@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import attrs
 
 from ..._config import check_base_url, check_limits, check_polling, check_queue_wait
 from ..._errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from ._adapter import CakewalkAdapter
+from ._adapter import CakewalkAdapter
 
 __all__ = ["CakewalkConfig"]
 
@@ -74,8 +72,6 @@ class CakewalkConfig:
 
     def adapter(self) -> CakewalkAdapter:
         """Build the adapter that serves this configuration."""
-        from ._adapter import CakewalkAdapter
-
         return CakewalkAdapter(self)
 
     @classmethod

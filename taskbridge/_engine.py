@@ -1,0 +1,333 @@
+"""The engine behind `TaskBridge`: gates, in-flight de-duplication, attempts and retries.
+
+`Engine` is the state a bridge and its views share (session, gates, requests in
+flight); `Caller` is the engine with one facade's per-call settings, the interface
+`get`, `get_many` (`_batch`), `stream` (`_stream`) and `wait`/`watch` (`_watch`) use::
+
+    caller.check_loop()                      # first use binds the event loop
+    caller.resolve(item) -> (ref, gate, task_id, error)
+    caller.gate(provider) -> ProviderGate    # ConfigurationError if unknown
+    await caller.fetch(gate, task_id) -> UnifiedTask   # de-duplicated, retried
+    caller.window() -> int                   # refs a stream holds before any lane exists
+    caller.ensure_session(); caller.redact   # the session; what errors must not show
+
+No module calls a private method of the facade.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import attrs
+
+from ._config import RetryPolicy
+from ._errors import (
+    APIError,
+    BridgeClosedError,
+    ConfigurationError,
+    DecodeError,
+    ProviderError,
+    TaskBridgeError,
+)
+from ._gate import ProviderGate
+from ._models import Provider, TaskRef, UnifiedTask
+from ._retry import RETRY_STATUSES, backoff, clamp_delay
+from ._transport import Redactor, attempt, show_id
+from .providers._registry import registered
+
+__all__ = ["Caller", "Engine", "Settings"]
+
+logger = logging.getLogger("taskbridge")
+
+
+def _still_cancelled(task: asyncio.Task[Any]) -> bool:
+    """Withdraw one cancellation of ``task``; whether another one is still pending.
+
+    Python 3.10 has no ``uncancel``: there, a cancellation that arrives together with
+    the bridge's own is taken as the bridge's.
+    """
+    uncancel = getattr(task, "uncancel", None)
+    return bool(uncancel is not None and uncancel() > 0)
+
+
+@attrs.frozen
+class Settings:
+    """One facade's per-call settings (a view of `TaskBridge.with_options` has its own)."""
+
+    retry: RetryPolicy
+    timeout: aiohttp.ClientTimeout
+    max_bytes: int
+
+
+class Engine:
+    """What a bridge and its views share: session, gates, requests in flight."""
+
+    def __init__(
+        self,
+        gates: dict[str, ProviderGate],
+        redact: Redactor,
+        *,
+        session: aiohttp.ClientSession | None,
+        sleep: Callable[[float], Any],
+    ) -> None:
+        self.gates = gates
+        self.redact = redact
+        self.session = session
+        self.owns_session = session is None
+        self.sleep = sleep
+        self.closed = False
+        # The loop of first use: the session, gates and futures belong to it.
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.inflight: dict[tuple[str, str], asyncio.Future[UnifiedTask[Any]]] = {}
+        # Tasks running attempts now, and those close() cancelled (see fetch).
+        self.running: set[asyncio.Task[Any]] = set()
+        self.closing: set[asyncio.Task[Any]] = set()
+
+    def check_loop(self) -> None:
+        """Refuse a call from an event loop other than the one the bridge first ran in."""
+        loop = asyncio.get_running_loop()
+        if self.loop is None:
+            self.loop = loop
+        elif loop is not self.loop:
+            raise BridgeClosedError(
+                "this TaskBridge belongs to another event loop (was it used in an earlier "
+                "asyncio.run()?): create one bridge per event loop, with `async with`"
+            )
+
+    def ensure_session(self) -> aiohttp.ClientSession:
+        if self.closed:
+            raise BridgeClosedError("this TaskBridge is closed")
+        self.check_loop()
+        if self.session is None:
+            total = sum(gate.adapter.max_concurrency for gate in self.gates.values())
+            self.session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=max(total, 1), ttl_dns_cache=300),
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+        return self.session
+
+    def cancel_running(self) -> None:
+        """Mark the engine closed and cancel every task running attempts but this one."""
+        self.closed = True
+        current = asyncio.current_task()
+        for task in list(self.running):
+            if task is not current and task not in self.closing:
+                self.closing.add(task)
+                task.cancel()
+
+    async def close_session(self) -> None:
+        session, self.session = self.session, None
+        if session is not None and self.owns_session:
+            await session.close()
+
+    def gate(self, provider: object) -> ProviderGate:
+        if isinstance(provider, Provider):
+            name = provider.value
+        elif isinstance(provider, str):
+            name = provider.strip().lower()
+        else:
+            raise ConfigurationError(
+                f"provider must be a string or a Provider, got {type(provider).__name__}"
+            )
+        gate = self.gates.get(name)
+        if gate is None:
+            known = {**dict.fromkeys(registered()), **dict.fromkeys(self.gates)}
+            if name in known:
+                raise ConfigurationError(f"provider {name!r} is not configured on this bridge")
+            raise ConfigurationError(
+                f"unknown provider {provider!r} (registered: {', '.join(known)})"
+            )
+        return gate
+
+    def resolve(
+        self, item: object
+    ) -> tuple[TaskRef, ProviderGate | None, str, TaskBridgeError | None]:
+        """Check one ref: its gate and the id to send, or the error that stops it."""
+        provider: object
+        task_id: object
+        try:
+            provider, task_id = item  # type: ignore[misc]
+        except (TypeError, ValueError):
+            error = ConfigurationError(
+                f"each ref must be a (provider, task_id) pair, got {type(item).__name__}"
+            )
+            return TaskRef(str(item)[:80], ""), None, "", error
+        name = provider.value if isinstance(provider, Provider) else str(provider)
+        ref = TaskRef(name, task_id)  # type: ignore[arg-type]  # checked just below
+        try:
+            gate = self.gate(provider)
+            return ref, gate, gate.adapter.check_id(task_id), None
+        except TaskBridgeError as exc:
+            return ref, None, "", exc
+
+    def window(self) -> int:
+        return max(16, 2 * sum(gate.adapter.max_concurrency for gate in self.gates.values()))
+
+    async def fetch(self, gate: ProviderGate, task_id: str, settings: Settings) -> UnifiedTask[Any]:
+        """Fetch with retries; identical requests in flight share one attempt loop.
+
+        The first caller runs the attempts in its own task (no task per request);
+        later callers for the same ref wait on its future. If that first caller is
+        cancelled, a waiter that was not takes the request over.
+        """
+        key = (gate.name, task_id)
+        self.check_loop()
+        while (shared := self.inflight.get(key)) is not None:
+            # wait() raises CancelledError only when *we* are cancelled, on every
+            # Python: a shield would also raise it when the caller running the
+            # request is, and 3.10 cannot tell the two apart.
+            await asyncio.wait((shared,))
+            if not shared.cancelled():
+                return shared.result()
+            # The caller that ran it was cancelled, not us: run it ourselves.
+        self.ensure_session()
+        me = asyncio.current_task()
+        assert me is not None
+        future: asyncio.Future[UnifiedTask[Any]] = asyncio.get_running_loop().create_future()
+        self.inflight[key] = future
+        self.running.add(me)
+        try:
+            task = await self._attempts(gate, task_id, settings)
+        except asyncio.CancelledError:
+            if me not in self.closing or _still_cancelled(me):
+                future.cancel()
+                raise
+            closed = BridgeClosedError("this TaskBridge was closed while the request was pending")
+            future.set_exception(closed)
+            future.exception()
+            raise closed from None
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no warning when nobody else was waiting
+            raise
+        else:
+            future.set_result(task)
+            return task
+        finally:
+            self.running.discard(me)
+            self.closing.discard(me)
+            del self.inflight[key]
+
+    async def _attempts(
+        self, gate: ProviderGate, task_id: str, settings: Settings
+    ) -> UnifiedTask[Any]:
+        session = self.ensure_session()
+        failures = 0
+        while True:
+            await gate.enter(task_id)
+            try:
+                return await attempt(
+                    session,
+                    gate.adapter,
+                    task_id,
+                    timeout=settings.timeout,
+                    max_bytes=settings.max_bytes,
+                    redact=self.redact,
+                    attempt_no=failures + 1,
+                )
+            except ProviderError as exc:
+                error = exc
+            finally:
+                gate.leave()
+            failures += 1
+            delay = retry_delay(settings.retry, gate, error, failures)
+            await self.sleep(delay)
+
+
+def retry_delay(
+    policy: RetryPolicy, gate: ProviderGate, error: ProviderError, failures: int
+) -> float:
+    """Return how long to wait before the next attempt, or raise ``error``."""
+    if isinstance(error, APIError) and error.status == 429:
+        gate.rate_limited += 1
+    if isinstance(error, DecodeError):
+        raise error
+    status = error.status if isinstance(error, APIError) else None
+    if status is not None and status not in RETRY_STATUSES:
+        raise error
+    retry_after = error.retry_after if isinstance(error, APIError) else None
+    if retry_after is not None and retry_after > policy.max_retry_after:
+        logger.warning(
+            "giving up on %s task %s: server asks to wait %.0fs, above max_retry_after",
+            gate.name,
+            show_id(error.task_id),
+            retry_after,
+        )
+        raise error
+    if failures >= policy.max_attempts:
+        if policy.max_attempts > 1:
+            logger.warning(
+                "giving up on %s task %s after %d attempts: %s",
+                gate.name,
+                show_id(error.task_id),
+                failures,
+                type(error).__name__,
+            )
+        raise error
+    gate.retries += 1
+    if retry_after is not None:
+        delay = clamp_delay(retry_after, policy.max_retry_after)
+        gate.pause(delay)
+        return delay
+    delay = backoff(policy, failures)
+    if status == 429:
+        gate.pause(delay)
+    return delay
+
+
+class Caller:
+    """The engine with one facade's settings: what get, get_many, stream and watch use.
+
+    A view of `TaskBridge.with_options` has its own caller (its settings, its closed
+    flag) over the same engine.
+    """
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed or self.engine.closed
+
+    def close(self) -> None:
+        """Refuse later calls through this caller (the engine stays open)."""
+        self._closed = True
+
+    @property
+    def redact(self) -> Redactor:
+        return self.engine.redact
+
+    @property
+    def gates(self) -> dict[str, ProviderGate]:
+        return self.engine.gates
+
+    def check_loop(self) -> None:
+        self.engine.check_loop()
+
+    def ensure_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise BridgeClosedError("this TaskBridge is closed")
+        return self.engine.ensure_session()
+
+    def gate(self, provider: object) -> ProviderGate:
+        return self.engine.gate(provider)
+
+    def resolve(
+        self, item: object
+    ) -> tuple[TaskRef, ProviderGate | None, str, TaskBridgeError | None]:
+        return self.engine.resolve(item)
+
+    def window(self) -> int:
+        return self.engine.window()
+
+    async def fetch(self, gate: ProviderGate, task_id: str) -> UnifiedTask[Any]:
+        if self._closed:
+            self.engine.check_loop()
+            raise BridgeClosedError("this TaskBridge is closed")
+        return await self.engine.fetch(gate, task_id, self.settings)
