@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import enum
 import re
-import types
 import typing
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -33,6 +32,7 @@ from cattrs.v import format_exception
 
 from ._deep import plain
 from ._fastgen import make_fast_structure_fn
+from ._typeinfo import is_simple_optional, open_enum
 
 __all__ = ["Decoder", "SchemaError", "make_converter", "parse_datetime", "wire"]
 
@@ -121,24 +121,8 @@ def _structure_object(value: object, _: object) -> dict[str, Any]:
     raise TypeError(f"expected an object, got {type(value).__name__}")
 
 
-def _open_enum_parts(tp: Any) -> tuple[type[enum.Enum], bool] | None:
-    """For ``E | str`` or ``E | str | None``, return ``(E, allows_none)``."""
-    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
-        return None
-    args = set(typing.get_args(tp))
-    allow_none = _NoneType in args
-    args.discard(_NoneType)
-    if str not in args or len(args) != 2:
-        return None
-    args.discard(str)
-    (other,) = args
-    if isinstance(other, type) and issubclass(other, enum.Enum):
-        return other, allow_none
-    return None
-
-
 def _open_enum_hook(tp: Any) -> Callable[[object, object], Any]:
-    parts = _open_enum_parts(tp)
+    parts = open_enum(tp)
     assert parts is not None
     enum_cls, allow_none = parts
     members = {member.value: member for member in enum_cls}
@@ -189,10 +173,8 @@ def make_converter(*, detailed_validation: bool = False) -> cattrs.Converter:
 
         return hook
 
-    converter.register_structure_hook_factory(_is_simple_optional, optional_hook)
-    converter.register_structure_hook_factory(
-        lambda tp: _open_enum_parts(tp) is not None, _open_enum_hook
-    )
+    converter.register_structure_hook_factory(is_simple_optional, optional_hook)
+    converter.register_structure_hook_factory(lambda tp: open_enum(tp) is not None, _open_enum_hook)
 
     def attrs_hook(cls: type[Any]) -> Callable[[Any, Any], Any]:
         if not detailed_validation:
@@ -237,7 +219,7 @@ def make_converter(*, detailed_validation: bool = False) -> cattrs.Converter:
 
     converter.register_unstructure_hook(datetime, datetime.isoformat)
     converter.register_unstructure_hook_factory(
-        lambda tp: _open_enum_parts(tp) is not None, lambda _: _enum_value
+        lambda tp: open_enum(tp) is not None, lambda _: _enum_value
     )
     converter.register_unstructure_hook_factory(attrs.has, attrs_unstructure)
     return converter
@@ -245,14 +227,6 @@ def make_converter(*, detailed_validation: bool = False) -> cattrs.Converter:
 
 def _enum_value(value: object) -> object:
     return value.value if isinstance(value, enum.Enum) else value
-
-
-def _is_simple_optional(tp: Any) -> bool:
-    """``X | None`` for a single ``X`` (wider unions keep cattrs' own handling)."""
-    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
-        return False
-    args = typing.get_args(tp)
-    return len(args) == 2 and _NoneType in args
 
 
 def _is_list(tp: Any) -> bool:

@@ -10,10 +10,7 @@ again through cattrs' detailed validation to name the field (see `_convert.Decod
 
 from __future__ import annotations
 
-import enum
 import linecache
-import types
-import typing
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -21,30 +18,11 @@ from typing import Any
 import attrs
 import cattrs
 
+from ._typeinfo import rule
+
 __all__ = ["make_fast_structure_fn"]
 
-_NoneType = type(None)
-_PRIMITIVES = (str, int, bool)
 _counter = iter(range(1 << 62))
-
-
-def _split_optional(tp: Any) -> tuple[Any, bool]:
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if _NoneType in args:
-            rest = tuple(a for a in args if a is not _NoneType)
-            return (rest[0] if len(rest) == 1 else typing.Union[rest]), True  # noqa: UP007
-    return tp, False
-
-
-def _open_enum(tp: Any) -> type[enum.Enum] | None:
-    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
-        return None
-    args = set(typing.get_args(tp))
-    if str not in args or len(args) != 2:
-        return None
-    (other,) = args - {str}
-    return other if isinstance(other, type) and issubclass(other, enum.Enum) else None
 
 
 def _fail(kind: str) -> str:
@@ -89,15 +67,16 @@ def make_fast_structure_fn(
         if not required and f.default is not None:
             return None
         key = wire_name(f)
-        inner, optional = _split_optional(f.type)
+        field_rule = rule(f.type)
+        inner, optional = field_rule.inner, field_rule.optional
         fetch = f"o[{key!r}]" if required else f"g({key!r})"
         var = f"a_{f.name}"
         lines.append(f"  v = {fetch}")
         guard = "if v is not None and " if optional else "if "
-        if inner in _PRIMITIVES:
+        if field_rule.kind == "primitive":
             lines += [f"  {guard}type(v) is not {inner.__name__}:", f"    {_fail(inner.__name__)}"]
             lines.append(f"  {var} = v")
-        elif (members := _open_enum(inner)) is not None:
+        elif (members := field_rule.enum) is not None:
             # An "open" enum: a value the spec does not list stays its raw string.
             names[f"m_{f.name}"] = {m.value: m for m in members}
             lookup = f"{var} = m_{f.name}.get(v, v)"
@@ -106,7 +85,7 @@ def make_fast_structure_fn(
                 lines += [f"    {lookup}", "  else:", f"    {_fail('a string')}"]
             else:
                 lines += ["  if type(v) is not str:", f"    {_fail('a string')}", f"  {lookup}"]
-        elif inner is datetime:
+        elif field_rule.kind == "datetime":
             # fromisoformat inline; the hook only for what it rejects (3.10, odd forms).
             pad = "    " if optional else "  "
             if optional:

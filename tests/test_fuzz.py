@@ -817,3 +817,64 @@ def test_encode_identifier_is_one_reversible_segment(identifier: str) -> None:
     url = URL(base + encoded, encoded=True)
     assert url.raw_path == "/api/v1/tasks/" + encoded
     assert (url.raw_query_string, url.raw_fragment) == ("", "")
+
+
+# The fast path (generated hooks, `_fastgen`) and the detailed converter (cattrs with
+# detailed validation, `_convert`) read their rules from one analysis (`_typeinfo`):
+# on every body, valid or broken, they give the same task or both refuse it.
+WRONG_VALUES = st.sampled_from([None, 0, 1.5, True, "", "x", [], {}, ["x"], {"x": 1}])
+
+
+@st.composite
+def broken(draw: st.DrawFn, bodies: st.SearchStrategy[Any]) -> Any:
+    """A valid body with one value somewhere replaced by a value of another JSON type."""
+    body = plain(draw(bodies))
+    node, key = body, None
+    while True:
+        children = list(node.items()) if isinstance(node, dict) else list(enumerate(node))
+        if not children:
+            break
+        key, child = draw(st.sampled_from(children))
+        if not isinstance(child, (dict, list)) or draw(st.booleans()):
+            break
+        node = child
+    if key is not None:
+        node[key] = draw(WRONG_VALUES)
+    return body
+
+
+def both_ways(provider: str, body: Any) -> tuple[Any, Any]:
+    """What the fast and the detailed converter make of ``body`` (an exception's type)."""
+    from taskbridge.providers.alumio import AlumioTaskResult, make_alumio_converter
+    from taskbridge.providers.cakewalk import CakewalkTaskRecord, make_cakewalk_converter
+
+    cls, make = (
+        (CakewalkTaskRecord, make_cakewalk_converter)
+        if provider == "cakewalk"
+        else (AlumioTaskResult, make_alumio_converter)
+    )
+    outcomes = []
+    for converter in (make(), make(detailed_validation=True)):
+        try:
+            outcomes.append(converter.structure(plain(body), cls))
+        except Exception as exc:
+            outcomes.append(Exception)
+            event(f"refused: {type(exc).__name__}")
+    return outcomes[0], outcomes[1]
+
+
+@pytest.mark.parametrize("provider", ["cakewalk", "alumio"])
+def test_fast_and_detailed_converters_agree_on_the_fixed_bodies(provider: str) -> None:
+    for body in fixed_bodies(provider):
+        fast, detailed = both_ways(provider, body)
+        assert fast == detailed and fast is not Exception
+
+
+@pytest.mark.parametrize("provider", ["cakewalk", "alumio"])
+@fuzz(max_examples=60)
+@given(data=st.data())
+def test_fast_and_detailed_converters_agree(provider: str, data: st.DataObject) -> None:
+    bodies = BODIES[provider]
+    body = data.draw(st.one_of(bodies, broken(bodies)))
+    fast, detailed = both_ways(provider, body)
+    assert fast == detailed
