@@ -233,6 +233,13 @@ class ScriptedServer:
             await self._runner.cleanup()
 
 
+async def drop(request: web.Request) -> web.StreamResponse:
+    """A handler that closes the connection without an answer."""
+    assert request.transport is not None
+    request.transport.close()
+    raise web.HTTPInternalServerError
+
+
 @pytest.fixture
 async def server() -> AsyncIterator[ScriptedServer]:
     srv = ScriptedServer()

@@ -35,6 +35,7 @@ from .conftest import (
     alumio_body,
     cakewalk_body,
     client_tasks,
+    drop,
     make_bridge,
 )
 
@@ -219,11 +220,6 @@ async def test_attempt_over_timeout_is_request_timeout_error(server: ScriptedSer
 async def test_dropped_connection_is_transport_error(
     server: ScriptedServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def drop(request: web.Request) -> web.StreamResponse:
-        assert request.transport is not None
-        request.transport.close()
-        raise web.HTTPInternalServerError
-
     server.script([drop])
     caplog.set_level(logging.DEBUG, logger="taskbridge")
     async with make_bridge(server, retry=RetryPolicy(max_attempts=2, initial_backoff=0)) as bridge:
@@ -283,11 +279,6 @@ async def test_no_secret_in_logs_or_errors_across_failures(
     server: ScriptedServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     echo = {"title": f"bad key {KEY}", "detail": f"secret {SECRET} token {TOKEN}"}
-
-    async def drop(request: web.Request) -> web.StreamResponse:
-        assert request.transport is not None
-        request.transport.close()
-        raise web.HTTPInternalServerError
 
     server.script([(503, echo), drop, (401, echo), (429, echo, {"Retry-After": "9999"})])
     caplog.set_level(logging.DEBUG)

@@ -24,7 +24,7 @@ from taskbridge import (
 from taskbridge._gate import ProviderGate
 from taskbridge._retry import MAX_DELAY, backoff, parse_retry_after
 
-from .conftest import ScriptedServer, alumio_body, make_bridge
+from .conftest import ScriptedServer, alumio_body, drop, make_bridge
 
 OK = (200, alumio_body())
 
@@ -171,11 +171,6 @@ async def test_timeout_is_retried(server: ScriptedServer) -> None:
 
 
 async def test_dropped_connection_is_retried(server: ScriptedServer) -> None:
-    async def drop(request: web.Request) -> web.StreamResponse:
-        assert request.transport is not None
-        request.transport.close()
-        raise web.HTTPInternalServerError
-
     server.script([drop, drop, OK])
     async with make_bridge(server) as bridge:
         task = await bridge.get("alumio", "x")

@@ -32,6 +32,7 @@ from .conftest import (
     TOKEN,
     ScriptedServer,
     alumio_body,
+    drop,
     dumps,
     make_bridge,
 )
@@ -192,11 +193,6 @@ async def test_gzip_bomb_is_cut_at_max_response_bytes(server: ScriptedServer) ->
 async def test_debug_logs_name_no_secret_over_every_failure_kind(
     server: ScriptedServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def drop(request: web.Request) -> web.StreamResponse:
-        assert request.transport is not None
-        request.transport.close()
-        raise web.HTTPInternalServerError
-
     async def hang(request: web.Request) -> web.StreamResponse:
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
