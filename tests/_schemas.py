@@ -61,10 +61,13 @@ CUSTOM_FORMATS: dict[str, st.SearchStrategy[str]] = {
 _DROP = ("description", "title", "enumNames", "example", "examples")
 
 
-def _rewrite(node: Any, *, free_objects: bool) -> Any:
-    """Turn one OpenAPI schema object into JSON Schema (draft 7)."""
+def _rewrite(node: Any, *, free_objects: bool, generating: bool = True) -> Any:
+    """Turn one OpenAPI schema object into JSON Schema (draft 7).
+
+    ``generating``: bound free-form values (for strategies); off to validate bodies.
+    """
     if isinstance(node, list):
-        return [_rewrite(item, free_objects=free_objects) for item in node]
+        return [_rewrite(item, free_objects=free_objects, generating=generating) for item in node]
     if not isinstance(node, dict):
         return node
     out: dict[str, Any] = {}
@@ -73,12 +76,13 @@ def _rewrite(node: Any, *, free_objects: bool) -> Any:
             continue
         if key == "properties":
             out[key] = {
-                name: _rewrite(sub, free_objects=free_objects) for name, sub in value.items()
+                name: _rewrite(sub, free_objects=free_objects, generating=generating)
+                for name, sub in value.items()
             }
         else:
-            out[key] = _rewrite(value, free_objects=free_objects)
+            out[key] = _rewrite(value, free_objects=free_objects, generating=generating)
     out = _formats(out)
-    if out.get("type") == "object":
+    if out.get("type") == "object" and generating:
         out = _objects(out, free_objects=free_objects)
     all_of = out.get("allOf")
     if isinstance(all_of, list) and len(all_of) == 1 and set(out) == {"allOf"}:
@@ -89,6 +93,12 @@ def _rewrite(node: Any, *, free_objects: bool) -> Any:
             return {**out, "type": [kind, "null"]}
         return {"anyOf": [out, {"type": "null"}]}
     return out
+
+
+def openapi_to_jsonschema(document: Any) -> Any:
+    """A whole OpenAPI document (or one schema) with its schemas as JSON Schema, ``$ref``
+    kept: for validating bodies against the spec (the strategies below inline them)."""
+    return _rewrite(document, free_objects=False, generating=False)
 
 
 def _formats(out: dict[str, Any]) -> dict[str, Any]:

@@ -40,6 +40,8 @@ from taskbridge.sandbox import (
     create_app,
 )
 
+from ._schemas import openapi_to_jsonschema
+
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 SANDBOX_DIR = Path(sandbox_pkg.__file__).parent
 PROVIDERS_DIR = SANDBOX_DIR.parent / "providers"
@@ -54,21 +56,6 @@ ALUMIO_HEADERS = {"Authorization": "Bearer sandbox-token", "Accept": "applicatio
 
 
 # --- spec schemas ---------------------------------------------------------------------------
-
-
-def _nullable_to_jsonschema(node: Any) -> Any:
-    """Rewrite OpenAPI 3.0 ``nullable: true`` as JSON Schema's ``null`` type."""
-    if isinstance(node, list):
-        return [_nullable_to_jsonschema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {key: _nullable_to_jsonschema(value) for key, value in node.items()}
-    if out.pop("nullable", False):
-        if "type" in out:
-            out["type"] = [out["type"], "null"]
-        else:
-            out = {"anyOf": [{"type": "null"}, out]}
-    return out
 
 
 FORMATS = jsonschema.FormatChecker()
@@ -92,9 +79,9 @@ class Specs:
 
     def __init__(self) -> None:
         raw = json.loads((SPECS / "cakewalk-get-task.openapi.json").read_text())
-        self.cakewalk_raw: dict[str, Any] = _nullable_to_jsonschema(raw)
-        self.alumio_raw: dict[str, Any] = yaml.safe_load(
-            (SPECS / "alumio-get-task.openapi.yaml").read_text()
+        self.cakewalk_raw: dict[str, Any] = openapi_to_jsonschema(raw)
+        self.alumio_raw: dict[str, Any] = openapi_to_jsonschema(
+            yaml.safe_load((SPECS / "alumio-get-task.openapi.yaml").read_text())
         )
         self.relaxed_raw = copy.deepcopy(self.alumio_raw)
         del self.relaxed_raw["components"]["schemas"]["TaskStatus"]["enum"]
