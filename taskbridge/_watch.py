@@ -27,6 +27,7 @@ import attrs
 from ._errors import (
     APIError,
     ConfigurationError,
+    QueueTimeoutError,
     TaskBridgeError,
     TransportError,
     WaitTimeoutError,
@@ -68,8 +69,12 @@ class TaskUpdate:
 
 
 def _retryable(error: TaskBridgeError) -> bool:
-    """Whether a poll that failed this way (after its retries) is worth polling again."""
-    if isinstance(error, TransportError):
+    """Whether a poll that failed this way (after its retries) is worth polling again.
+
+    A `QueueTimeoutError` is load shedding (``max_queue_wait``), not a verdict on the
+    task: the next poll may find room.
+    """
+    if isinstance(error, (TransportError, QueueTimeoutError)):
         return True
     return isinstance(error, APIError) and error.status in RETRY_STATUSES
 

@@ -164,6 +164,24 @@ async def test_wait_keeps_polling_through_retryable_errors(vtime: VirtualTime) -
         assert task.provider_status == sb.schedule("alumio", task_id)[-1][1]
 
 
+async def test_watch_keeps_polling_through_queue_timeouts(vtime: VirtualTime) -> None:
+    # One task's 429 pauses Alumio for 30 s; with max_queue_wait=1 the other task's polls
+    # in that pause are shed at once (QueueTimeoutError): load shedding, not a verdict on
+    # the task, so both are followed to their end.
+    async with sandbox(vtime) as sb:
+        async with bridge_for(sb, alumio={"max_queue_wait": 1.0}) as bridge:
+            first, second = seeded(sb, "alumio", 2), seeded(sb, "alumio", 3)
+            sb.answer("alumio", first, 429, times=1, retry_after=30)
+            updates = [u async for u in bridge.watch([("alumio", first), ("alumio", second)])]
+            assert bridge.stats().providers["alumio"].queue_timeouts >= 1
+        assert [u.error for u in updates if u.error is not None] == []
+        last = {u.ref.task_id: u.task for u in updates}
+        for task_id in (first, second):
+            task = last[task_id]
+            assert task is not None
+            assert task.provider_status == sb.schedule("alumio", task_id)[-1][1]
+
+
 async def test_wait_invalid_id_is_refused_before_any_request(vtime: VirtualTime) -> None:
     async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
         with pytest.raises(InvalidTaskIdError):
