@@ -16,7 +16,7 @@ import aiohttp
 from . import _batch, _limiter, _stream, _watch
 from ._config import RetryPolicy
 from ._engine import Caller, Engine, Settings
-from ._errors import ConfigurationError
+from ._errors import BridgeClosedError, ConfigurationError
 from ._gate import ProviderGate
 from ._models import Provider, TaskRef, TaskResult, UnifiedTask
 from ._stats import BridgeStats, snapshot
@@ -326,6 +326,7 @@ class TaskBridge:
             ProviderError: a fatal error (not found, auth, ...); retryable errors are
                 retried and polled again, and do not end the wait.
         """
+        self._refuse_if_closed()
         return await self._polling.wait(provider, task_id, timeout=timeout, until=until)
 
     def watch(
@@ -354,7 +355,15 @@ class TaskBridge:
                 print(update.ref.task_id, update.task and update.task.status)
             ```
         """
-        return self._polling.watch(refs, until=until)
+        follow = self._polling.watch(refs, until=until)  # checks its arguments first
+        self._refuse_if_closed()
+        return follow
+
+    def _refuse_if_closed(self) -> None:
+        # The polling scheduler is the bridge's (one per bridge, shared by its views, so
+        # polls of one task are shared); a closed view must refuse on its own.
+        if self._call.closed:
+            raise BridgeClosedError("this TaskBridge is closed")
 
     def with_options(
         self,
@@ -368,7 +377,8 @@ class TaskBridge:
         The view shares the session, each provider's limits, pauses and statistics, and
         the de-duplication of identical requests in flight (a call that joins one gets
         its outcome, whichever settings started it). ``None`` keeps this bridge's value.
-        Closing the view does not close the bridge.
+        Closing the view does not close the bridge. `wait` and `watch` through a view
+        share the bridge's one polling scheduler, whose polls use the bridge's settings.
 
         Example:
             ```python

@@ -18,6 +18,7 @@ import taskbridge._engine
 from taskbridge import (
     AlumioConfig,
     AuthenticationError,
+    BridgeClosedError,
     CakewalkConfig,
     ConfigurationError,
     InvalidTaskIdError,
@@ -549,6 +550,18 @@ async def test_watch_on_a_closed_bridge_is_refused(vtime: VirtualTime) -> None:
             await bridge.watch([("alumio", seeded(sb, "alumio"))]).__anext__()
         with pytest.raises(ConfigurationError, match="until"):
             bridge.watch([], until=42)  # type: ignore[arg-type]
+
+
+async def test_a_closed_view_refuses_wait_and_watch(vtime: VirtualTime) -> None:
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        view = bridge.with_options(timeout=5.0)
+        await view.aclose()
+        task_id = seeded(sb, "alumio")
+        with pytest.raises(BridgeClosedError):
+            await view.wait("alumio", task_id)
+        with pytest.raises(BridgeClosedError):
+            view.watch([("alumio", task_id)])
+        assert (await bridge.wait("alumio", task_id)).is_terminal  # the bridge goes on
 
 
 async def test_watch_reads_an_async_iterable_of_refs(vtime: VirtualTime) -> None:
