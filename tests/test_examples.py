@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 
 from taskbridge._cli_output import sandbox_banner
-from taskbridge.sandbox import Faults, Sandbox
+from taskbridge.sandbox import Faults, Lifecycle, Sandbox
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -31,6 +31,7 @@ RUN_BY = {
     "aiohttp_service.py": "test_aiohttp_service*",
     "batch_job.py": "test_batch_job_*",
     "starlette_service.py": "test_starlette_service_*",
+    "wait_worker.py": "test_wait_worker_*",
     "testing/conftest.py": "test_users_test_suite_passes",
     "testing/pyproject.toml": "test_users_test_suite_passes",
     "testing/sync_job.py": "test_users_test_suite_passes",
@@ -93,6 +94,53 @@ async def run_batch_job(refs: Path, env: dict[str, str]) -> tuple[int, str, str]
     )
     out, err = await asyncio.wait_for(proc.communicate(), 50)
     return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def run_wait_worker(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(EXAMPLES / "wait_worker.py"),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 50)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_wait_worker_follows_tasks_to_their_end() -> None:
+    # Stages of about 0.2 s: Alumio's 1-s first poll interval sees tasks end quickly.
+    async with Sandbox(seed=1, lifecycle=Lifecycle(step=0.2, jitter=0.0)) as sb:
+        ids = [i for i in sb.alumio_ids if i == i.strip()][:3]
+        finals = {i: sb.schedule("alumio", i)[-1][1] for i in ids}
+        code, out, err = await run_wait_worker(
+            sandbox_environ(sb), *(f"alumio:{i}" for i in ids), "--timeout", "40"
+        )
+    succeeded = sum(status == "finished" for status in finals.values())
+    assert code == (0 if succeeded == len(ids) else 1), out + err
+    lines = out.splitlines()
+    for task_id, final in finals.items():
+        seen = [line for line in lines if line.startswith(f"alumio {task_id}: ")]
+        assert seen[0].startswith(f"alumio {task_id}: - -> ")  # first seen (as it is by then)
+        assert seen[-1].endswith(f" -> {final}")
+    assert lines[-1] == f"{succeeded} of {len(ids)} succeeded"
+
+
+async def test_wait_worker_reports_a_missing_task_and_exits_1(sandbox_env: dict[str, str]) -> None:
+    code, out, err = await run_wait_worker(sandbox_env, "alumio:no-such-task", "--timeout", "40")
+    assert code == 1, out + err
+    assert "alumio no-such-task: TaskNotFoundError" in out
+    assert out.splitlines()[-1] == "0 of 1 succeeded"
+
+
+async def test_wait_worker_times_out_with_124() -> None:
+    async with Sandbox(seed=1, lifecycle=Lifecycle(speed=0)) as sb:  # time stands still
+        code, out, err = await run_wait_worker(
+            sandbox_environ(sb), f"alumio:{sb.alumio_ids[0]}", "--timeout", "1.5"
+        )
+    assert code == 124, out + err
+    assert err.strip() == "timed out after 1.5s"
 
 
 async def test_batch_job_fetches_a_file_of_refs_with_progress(
