@@ -9,6 +9,8 @@ async with TaskBridge.from_env() as bridge:
 ```
 """
 
+# Imported for their registrations: `TaskBridge.with_options`, `UnifiedTask.to_dict`.
+from . import _options, _serialize  # noqa: F401
 from ._bridge import TaskBridge
 from ._config import RetryPolicy
 from ._errors import (

@@ -13,7 +13,7 @@ from typing import Any, Literal, overload
 
 import aiohttp
 
-from . import _batch, _limiter, _stream, _watch
+from . import _batch, _limiter, _limiter_env, _stream, _watch
 from ._config import RetryPolicy
 from ._engine import Caller, Engine, Settings
 from ._errors import BridgeClosedError, ConfigurationError
@@ -38,6 +38,15 @@ _clock: Callable[[], float] = time.monotonic
 _sleep: Callable[[float], Any] = asyncio.sleep
 
 RefLike = TaskRef | tuple[str | Provider, str]
+
+# `_options` builds the views of `with_options` (subclasses of `TaskBridge`, so it imports
+# this module) and registers its factory here when imported (`taskbridge` imports it).
+_view_factory: list[Callable[..., TaskBridge]] = []
+
+
+def register_view_factory(factory: Callable[..., TaskBridge]) -> None:
+    """Called once by `_options`: what `TaskBridge.with_options` builds views with."""
+    _view_factory[:] = [factory]
 
 
 class TaskBridge:
@@ -157,7 +166,7 @@ class TaskBridge:
             wanted = (" and ".join(spec.required_env) for spec in specs)
             raise ConfigurationError("no provider configured: set " + ", or ".join(wanted))
         if "limiter" not in options:  # an explicit limiter=None keeps the local one
-            options["limiter"] = _limiter.from_env(env)
+            options["limiter"] = _limiter_env.from_env(env)
         return cls(providers=[*configs, *options.pop("providers", ())], **options)
 
     def __repr__(self) -> str:
@@ -386,9 +395,9 @@ class TaskBridge:
             task = await fast.get("alumio", "order-42")
             ```
         """
-        from ._options import make_view
-
-        return make_view(
+        if not _view_factory:
+            raise RuntimeError("taskbridge._options was not imported")
+        return _view_factory[0](
             self, self._call, timeout=timeout, retry=retry, max_response_bytes=max_response_bytes
         )
 

@@ -24,7 +24,7 @@ from ._models import TaskRef, TaskStatus
 from ._watch import TaskUpdate
 
 if TYPE_CHECKING:
-    from ._cli import _Settings
+    from ._cli_common import _Settings
 
 __all__ = ["EXIT_TIMEOUT", "demo_watch", "wait_command", "watch_command"]
 
@@ -36,7 +36,7 @@ _LIVE_ROWS = 20
 async def wait_command(
     settings: _Settings, provider: str, task_id: str, timeout: float | None, as_json: bool
 ) -> int:
-    from . import _cli as cli
+    from . import _cli_common as cli
     from . import _cli_output as out
 
     configs = cli._configs(settings, needed=provider)
@@ -122,7 +122,7 @@ class _Board:
 
 
 async def watch_command(settings: _Settings, source: IO[bytes], fmt: str) -> int:
-    from . import _cli as cli
+    from . import _cli_common as cli
     from . import _cli_output as out
 
     configs = cli._configs(settings)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Limiter", "LimiterBackend", "credential_fingerprint", "from_env"]
+__all__ = ["Limiter", "LimiterBackend", "credential_fingerprint"]
 
 # Secrets a provider config may carry; they key the fingerprint and are never stored.
 _SECRET_FIELDS = ("api_key", "api_secret", "token")
@@ -57,13 +57,3 @@ def credential_fingerprint(provider: str, config: object) -> str:
     key = "\x00".join(secrets).encode()
     digest = hmac.new(key, "\x00".join(public).encode(), hashlib.sha256).hexdigest()
     return digest[:32]
-
-
-def from_env(environ: Mapping[str, str]) -> LimiterBackend | None:
-    """A `RedisLimiter` for ``TASKBRIDGE_REDIS_URL``, or ``None`` when it is not set."""
-    url = environ.get("TASKBRIDGE_REDIS_URL", "").strip()
-    if not url:
-        return None
-    from .redis import RedisLimiter
-
-    return RedisLimiter(url)

@@ -109,9 +109,9 @@ class UnifiedTask(Generic[_D]):
 
         `UnifiedTask.from_dict` rebuilds an equal task from it (or from its JSON).
         """
-        from ._serialize import task_to_dict
-
-        return task_to_dict(self)
+        if not _codec:
+            raise RuntimeError("taskbridge._serialize was not imported")
+        return _codec[0][0](self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UnifiedTask[Any]:
@@ -121,9 +121,28 @@ class UnifiedTask(Generic[_D]):
         Raises:
             DecodeError: the data does not describe a task (the message says why).
         """
-        from ._serialize import task_from_dict
+        if not _codec:
+            raise RuntimeError("taskbridge._serialize was not imported")
+        return _codec[0][1](cls, data)
 
-        return task_from_dict(cls, data)
+
+# `to_dict` / `from_dict` need the provider registry, and the providers import this
+# module: `_serialize` installs them here when imported (`taskbridge` imports it), so
+# that this module imports nothing above it, not even inside a function.
+_codec: list[
+    tuple[
+        Callable[[UnifiedTask[Any]], dict[str, Any]],
+        Callable[[type[UnifiedTask[Any]], object], UnifiedTask[Any]],
+    ]
+] = []
+
+
+def install_codec(
+    to_dict: Callable[[UnifiedTask[Any]], dict[str, Any]],
+    from_dict: Callable[[type[UnifiedTask[Any]], object], UnifiedTask[Any]],
+) -> None:
+    """Called once by `_serialize`: the implementations of `to_dict` and `from_dict`."""
+    _codec[:] = [(to_dict, from_dict)]
 
 
 class TaskRef(NamedTuple):

@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import attrs
 
-from ._bridge import TaskBridge
+from ._bridge import TaskBridge, register_view_factory
 from ._config import RetryPolicy
 from ._engine import Caller
 from ._errors import ConfigurationError
@@ -78,3 +78,6 @@ def make_view(
     view._root = root
     view._call = Caller(caller.engine, attrs.evolve(caller.settings, **changes))
     return view
+
+
+register_view_factory(make_view)

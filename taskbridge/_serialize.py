@@ -15,6 +15,7 @@ import cattrs
 
 from ._convert import _describe, parse_datetime
 from ._errors import DecodeError
+from ._models import TaskStatus, install_codec
 
 if TYPE_CHECKING:
     from ._models import UnifiedTask
@@ -87,8 +88,6 @@ def _when(data: Mapping[str, Any], key: str, fail: Callable[[str], DecodeError])
 
 def task_from_dict(cls: type[UnifiedTask[Any]], data: object) -> UnifiedTask[Any]:
     """See `UnifiedTask.from_dict`."""
-    from ._models import TaskStatus
-
     if not isinstance(data, Mapping):
         raise DecodeError(
             f"UnifiedTask.from_dict expects a mapping, got {type(data).__name__}",
@@ -132,3 +131,6 @@ def task_from_dict(cls: type[UnifiedTask[Any]], data: object) -> UnifiedTask[Any
         updated_at=_when(data, "updated_at", fail),
         detail=detail,
     )
+
+
+install_codec(task_to_dict, task_from_dict)
