@@ -28,11 +28,13 @@ from taskbridge import sandbox as sandbox_module
 from taskbridge.sandbox import Sandbox
 
 from .test_examples import EXAMPLES, RUN_BY, sandbox_environ
+from .test_plugin_provider import PLUGIN_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
-INCLUDE = re.compile(r'^--8<-- "([^"]+)"$', re.MULTILINE)
+# The included file's path (without a ``:section`` of it).
+INCLUDE = re.compile(r'^--8<-- "([^":]+)(?::[\w-]+)?"$', re.MULTILINE)
 CLI = [sys.executable, "-c", "from taskbridge._cli import main; main()"]
 SEED = 1  # the seed `taskbridge sandbox` and `--sandbox` serve
 
@@ -77,6 +79,14 @@ def cli_lines() -> list[str]:
     return lines
 
 
+def run_by_a_test(path: str) -> bool:
+    """Whether an included file outside ``examples/`` is code a test runs: a test module,
+    or a file of the example plug-in that tests/test_plugin_provider.py installs."""
+    full = (ROOT / path).resolve()
+    in_plugin = full.is_relative_to(PLUGIN_DIR.resolve()) and full.suffix in {".py", ".toml"}
+    return in_plugin or (path.startswith("tests/test_") and path.endswith(".py"))
+
+
 def test_every_guide_has_a_block_that_a_test_runs() -> None:
     guides = [DOCS / "getting-started.md", *sorted((DOCS / "guides").glob("*.md"))]
     run = {page for page, _, _ in programs()}
@@ -85,6 +95,7 @@ def test_every_guide_has_a_block_that_a_test_runs() -> None:
         tested = (
             name(page) in run
             or any(p.removeprefix("examples/") in RUN_BY for p in examples)
+            or any(run_by_a_test(p) for p in included(page))
             or (page.name == "cli.md" and cli_lines())
         )
         assert tested, f"{name(page)} has no code block that a test runs"

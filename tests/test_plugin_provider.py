@@ -218,6 +218,7 @@ def test_the_command_line(jiralike_site: Path) -> None:
     assert "TASKBRIDGE_JIRALIKE_PAT is not set (or pass --jiralike-pat)" in half.stderr
 
 
+# --8<-- [start:pytest-plugin]
 def test_the_pytest_plugin(jiralike_site: Path, tmp_path: Path) -> None:
     ini = "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
     (tmp_path / "pytest.ini").write_text(ini)
@@ -240,3 +241,6 @@ def test_the_pytest_plugin(jiralike_site: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+# --8<-- [end:pytest-plugin]
