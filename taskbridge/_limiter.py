@@ -13,10 +13,10 @@ import hmac
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from .providers._base import secrets_of
+
 __all__ = ["Limiter", "LimiterBackend", "credential_fingerprint"]
 
-# Secrets a provider config may carry; they key the fingerprint and are never stored.
-_SECRET_FIELDS = ("api_key", "api_secret", "token")
 # Public parts that tell two budgets of the same secret apart (another server).
 _PUBLIC_FIELDS = ("base_url",)
 
@@ -50,9 +50,8 @@ def credential_fingerprint(provider: str, config: object) -> str:
     Keyed by the secrets themselves, so whoever reads the name cannot even test a guess
     at one secret without holding all of them.
     """
-    secrets: Sequence[str] = [
-        str(value) for name in _SECRET_FIELDS if (value := getattr(config, name, None))
-    ]
+    # The secrets the provider declares (as redaction reads them), never guessed by name.
+    secrets: Sequence[str] = secrets_of(config)
     public = [provider, *(str(getattr(config, name, "")) for name in _PUBLIC_FIELDS)]
     key = "\x00".join(secrets).encode()
     digest = hmac.new(key, "\x00".join(public).encode(), hashlib.sha256).hexdigest()

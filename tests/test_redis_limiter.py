@@ -34,6 +34,8 @@ else:
 __all__ = ["redis_server"]  # the fixture, imported for this module's tests
 
 WORKER = Path(__file__).with_name("_redis_worker.py")
+# One credential for the tests that only need some budget's keys.
+CONFIG = CakewalkConfig(KEY, SECRET)
 
 
 def max_in_window(times: Sequence[float], width: float) -> int:
@@ -80,7 +82,7 @@ async def test_script_grants_never_exceed_the_window_limit_across_processes(
     # Redis' clock, never put more than 5 in any 1-s window.
     limiters = [RedisLimiter(redis_server.url) for _ in range(4)]
     try:
-        keys = limiters[0].limiter("cakewalk", per_minute=6000, config=object()).keys
+        keys = limiters[0].limiter("cakewalk", per_minute=6000, config=CONFIG).keys
         interval_us, tau_us, limit, window_us = 10_000, 0, 5, 1_000_000
 
         async def ask(limiter: RedisLimiter, seq: int) -> int:
@@ -103,7 +105,7 @@ async def test_script_grants_never_exceed_the_window_limit_across_processes(
 
 async def test_script_burst_is_one_seconds_worth_then_smooth(redis_server: RedisServer) -> None:
     async with RedisLimiter(redis_server.url) as limiter:
-        budget = limiter.limiter("cakewalk", per_minute=600, config=object())
+        budget = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
         replies = [
             await limiter._admit(
                 keys=budget.keys, args=[*budget._args, "", "g", limiter._process, n, 60_000]
@@ -189,8 +191,8 @@ async def test_a_429_pauses_every_process(
 
 async def test_pause_is_shared_and_never_shortened(redis_server: RedisServer) -> None:
     async with RedisLimiter(redis_server.url) as a, RedisLimiter(redis_server.url) as b:
-        mine = a.limiter("cakewalk", per_minute=None, config=object())
-        theirs = b.limiter("cakewalk", per_minute=None, config=object())
+        mine = a.limiter("cakewalk", per_minute=None, config=CONFIG)
+        theirs = b.limiter("cakewalk", per_minute=None, config=CONFIG)
         mine.pause(30)
         mine.pause(1)
         await asyncio.wait_for(asyncio.gather(*a._tasks), 5)
@@ -235,6 +237,27 @@ async def test_no_secret_ever_reaches_redis(redis_server: RedisServer, client: r
     for secret in (KEY, SECRET):
         assert secret.encode() not in traffic
         assert all(secret not in key and secret not in value for key, value in stored.items())
+
+
+def test_the_fingerprint_is_keyed_by_the_secrets_a_provider_declares() -> None:
+    """A plug-in's secret need not be called api_key or token: the spec's list is read."""
+
+    class Config:
+        base_url = "https://example.test"
+
+        def __init__(self, password: str) -> None:
+            self.password = password
+
+        @property
+        def secrets(self) -> tuple[str, ...]:
+            return (self.password,)
+
+    one, two = Config("first-password"), Config("second-password")
+    assert credential_fingerprint("plug", one) != credential_fingerprint("plug", two)
+    assert credential_fingerprint("plug", one) == credential_fingerprint(
+        "plug", Config("first-password")
+    )
+    assert "first-password" not in credential_fingerprint("plug", one)
 
 
 def test_keys_are_per_credential_and_prefix() -> None:
@@ -282,7 +305,7 @@ async def test_unresponsive_redis_never_hangs_an_admission() -> None:
     port = server.sockets[0].getsockname()[1]
     try:
         async with RedisLimiter(f"redis://127.0.0.1:{port}/0", timeout=0.2) as limiter:
-            budget = limiter.limiter("cakewalk", per_minute=6000, config=object())
+            budget = limiter.limiter("cakewalk", per_minute=6000, config=CONFIG)
             await asyncio.wait_for(budget.acquire(), 5)
             assert budget._fallen_back
     finally:
@@ -299,7 +322,7 @@ async def test_recovers_when_redis_comes_back(
     server = RedisServer(binary, free_port(), str(tmp_path))
     monkeypatch.setattr(tb_redis, "PROBE_INTERVAL", 0.0)
     async with RedisLimiter(server.url, timeout=0.5, fallback_share=1.0) as limiter:
-        budget = limiter.limiter("cakewalk", per_minute=6000, config=object())
+        budget = limiter.limiter("cakewalk", per_minute=6000, config=CONFIG)
         with caplog.at_level(logging.INFO, logger="taskbridge"):
             await asyncio.wait_for(budget.acquire(), 5)  # Redis down: granted alone
             assert budget._fallen_back
@@ -423,7 +446,7 @@ def test_missing_redis_client_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) 
 
 async def test_fallback_takes_its_share_after_the_known_schedule() -> None:
     async with RedisLimiter("redis://127.0.0.1:1/0") as limiter:
-        budget = limiter.limiter("cakewalk", per_minute=600, config=object())
+        budget = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
         budget._processes = 4  # as Redis last counted
         budget._horizon = asyncio.get_running_loop().time() + 100.0  # far ahead, to see it
         budget._fall_back(ConnectionError("down"))
@@ -437,7 +460,7 @@ async def test_fallback_takes_its_share_after_the_known_schedule() -> None:
 
 async def test_fallback_share_before_any_answer_is_conservative() -> None:
     async with RedisLimiter("redis://127.0.0.1:1/0") as limiter:
-        budget = limiter.limiter("cakewalk", per_minute=600, config=object())
+        budget = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
         budget._fall_back(ConnectionError("down"))
         assert budget._fallback is not None
         assert budget._fallback.per_minute == pytest.approx(600 * tb_redis.UNKNOWN_SHARE)
