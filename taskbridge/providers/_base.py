@@ -11,6 +11,7 @@ from yarl import URL
 from .._models import UnifiedTask
 
 __all__ = [
+    "CommonSettings",
     "CredentialOption",
     "ErrorInfo",
     "ProviderAdapter",
@@ -41,6 +42,31 @@ class ErrorInfo:
     title: str | None = None
     detail: str | None = None
     body: object | None = None
+
+
+class CommonSettings(Protocol):
+    """What every provider's config holds beside its credentials: where, and how much.
+
+    A provider's own settings protocol extends this one with its credentials.
+    """
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def max_concurrency(self) -> int: ...
+
+    @property
+    def requests_per_minute(self) -> float | None: ...
+
+    @property
+    def poll_interval(self) -> float: ...
+
+    @property
+    def max_poll_interval(self) -> float: ...
+
+    @property
+    def max_queue_wait(self) -> float | None: ...
 
 
 class ProviderAdapter(Protocol):

@@ -12,7 +12,7 @@ from ..._convert import Decoder, SchemaError
 from ..._errors import InvalidTaskIdError
 from ..._models import TaskStatus, UnifiedTask, new_unified_task
 from ..._version import __version__
-from .._base import ErrorInfo, Request
+from .._base import CommonSettings, ErrorInfo, Request
 from ._converter import make_alumio_converter, parse_error
 from ._models import AlumioTask, AlumioTaskResult, AlumioTaskStatus
 
@@ -36,32 +36,14 @@ STATUS_MAP: dict[str, TaskStatus] = {
 }
 
 
-class AlumioSettings(Protocol):
+class AlumioSettings(CommonSettings, Protocol):
     """What the adapter reads of a `AlumioConfig` (no import of it: no cycle)."""
-
-    @property
-    def base_url(self) -> str: ...
 
     @property
     def token(self) -> str: ...
 
     @property
     def space(self) -> str | None: ...
-
-    @property
-    def max_concurrency(self) -> int: ...
-
-    @property
-    def requests_per_minute(self) -> float | None: ...
-
-    @property
-    def poll_interval(self) -> float: ...
-
-    @property
-    def max_poll_interval(self) -> float: ...
-
-    @property
-    def max_queue_wait(self) -> float | None: ...
 
 
 def encode_identifier(identifier: str) -> str:

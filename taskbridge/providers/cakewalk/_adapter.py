@@ -12,7 +12,7 @@ from ..._convert import Decoder
 from ..._errors import InvalidTaskIdError
 from ..._models import TaskStatus, UnifiedTask, new_unified_task
 from ..._version import __version__
-from .._base import ErrorInfo, Request
+from .._base import CommonSettings, ErrorInfo, Request
 from ._converter import make_cakewalk_converter, parse_problem_details
 from ._models import CakewalkTask, CakewalkTaskRecord, CakewalkTaskStatus, CakewalkTaskType
 
@@ -32,32 +32,14 @@ STATUS_MAP: dict[str, TaskStatus] = {
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
-class CakewalkSettings(Protocol):
+class CakewalkSettings(CommonSettings, Protocol):
     """What the adapter reads of a `CakewalkConfig` (no import of it: no cycle)."""
-
-    @property
-    def base_url(self) -> str: ...
 
     @property
     def api_key(self) -> str: ...
 
     @property
     def api_secret(self) -> str: ...
-
-    @property
-    def max_concurrency(self) -> int: ...
-
-    @property
-    def requests_per_minute(self) -> float | None: ...
-
-    @property
-    def poll_interval(self) -> float: ...
-
-    @property
-    def max_poll_interval(self) -> float: ...
-
-    @property
-    def max_queue_wait(self) -> float | None: ...
 
 
 @functools.cache
