@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator, Coroutine, Iterable
 from typing import IO, Any, NoReturn
@@ -61,10 +62,42 @@ def _say(message: str) -> None:
     sys.stderr.flush()
 
 
+async def _interruptible(coro: Coroutine[Any, Any, int]) -> int:
+    """Run ``coro`` so that Ctrl-C cancels it at an ``await``, as 3.11's `asyncio.run` does.
+
+    Python 3.10's raises `KeyboardInterrupt` at whatever line is running, even between
+    the two writes of one JSON item; a cancellation lets the command close its output.
+    """
+    if sys.version_info >= (3, 11):
+        return await coro
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    interrupted = False
+
+    def on_sigint() -> None:
+        nonlocal interrupted
+        interrupted = True
+        if task is not None:
+            task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    except (NotImplementedError, RuntimeError, ValueError):  # not POSIX, or not main thread
+        return await coro
+    try:
+        return await coro
+    except asyncio.CancelledError:
+        if interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
 def _run(coro: Coroutine[Any, Any, int]) -> NoReturn:
     """Run a command's coroutine and exit with its status, mapping errors to 1 or 2."""
     try:
-        code = asyncio.run(coro)
+        code = asyncio.run(_interruptible(coro))
     except (UsageProblem, ConfigurationError, InvalidTaskIdError) as exc:
         _say(str(exc))
         code = 2
