@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import attrs
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
@@ -272,16 +272,7 @@ class _Bar:
         if not self.enabled:
             yield self
             return
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=Console(file=sys.stderr),
-            transient=True,
-            redirect_stdout=False,
-            redirect_stderr=False,
-        )
+        self._progress = out.stderr_progress()
         with self._progress:
             self._task = self._progress.add_task("fetching", total=self.total)
             yield self

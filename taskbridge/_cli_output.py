@@ -286,6 +286,20 @@ def json_bytes(data: object, *, indent: bool = True) -> bytes:
     return to_json(data, indent=indent)
 
 
+def stderr_progress() -> Progress:
+    """A transient progress bar on stderr (count, bar, elapsed); stdout is left alone."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(file=sys.stderr),
+        transient=True,
+        redirect_stdout=False,
+        redirect_stderr=False,
+    )
+
+
 @contextlib.contextmanager
 def progress(
     enabled: bool, total: int | None, description: str
@@ -298,16 +312,7 @@ def progress(
     if not enabled:
         yield lambda _: None
         return
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(file=sys.stderr),
-        transient=True,
-        redirect_stdout=False,
-        redirect_stderr=False,
-    )
+    bar = stderr_progress()
     with bar:
         task_id = bar.add_task(description, total=total)
         yield lambda _: bar.advance(task_id)
