@@ -230,8 +230,12 @@ async def run_taskbridge_loads_only(base: str, provider: str, ids: list[str], c:
     adapters: tuple[type, ...] = (CakewalkAdapter, AlumioAdapter)
     saved = [getattr(a, "decode_task") for a in adapters]  # noqa: B009
 
-    def loads_only(_self: object, body: bytes, _task_id: str) -> object:
-        return orjson.loads(body)
+    from taskbridge import TaskStatus, UnifiedTask
+
+    def loads_only(_self: object, body: bytes, task_id: str) -> object:
+        # The engine accepts only a UnifiedTask; the dict is its detail.
+        data = orjson.loads(body)
+        return UnifiedTask("bench", task_id, TaskStatus.UNKNOWN, "", None, None, None, data)
 
     for a in adapters:
         setattr(a, "decode_task", loads_only)  # noqa: B010
