@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import aiohttp
@@ -40,6 +40,9 @@ from ._transport import Redactor, attempt, show_id
 from .providers._registry import registered
 
 __all__ = ["Caller", "Engine", "Settings"]
+
+# ``TaskRef(provider, task_id)`` without the Python-level ``__new__`` of a NamedTuple.
+_new_ref = tuple.__new__
 
 logger = logging.getLogger("taskbridge")
 
@@ -82,7 +85,8 @@ class Engine:
         self.closed = False
         # The loop of first use: the session, gates and futures belong to it.
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.inflight: dict[tuple[str, str], asyncio.Future[UnifiedTask[Any]]] = {}
+        # Refs being fetched; the future, made by the first duplicate, shares the outcome.
+        self.inflight: dict[tuple[str, str], asyncio.Future[UnifiedTask[Any]] | None] = {}
         # Tasks running attempts now, and those close() cancelled (see fetch).
         self.running: set[asyncio.Task[Any]] = set()
         self.closing: set[asyncio.Task[Any]] = set()
@@ -156,6 +160,14 @@ class Engine:
                 f"each ref must be a (provider, task_id) pair, got {type(item).__name__}"
             )
             return TaskRef(str(item)[:80], ""), None, "", error
+        gate = self.gates.get(provider) if type(provider) is str else None
+        if gate is not None:
+            # The common case: the exact name of a configured provider.
+            ref = item if type(item) is TaskRef else _new_ref(TaskRef, (provider, task_id))
+            try:
+                return ref, gate, gate.adapter.check_id(task_id), None
+            except TaskBridgeError as exc:
+                return ref, None, "", exc
         name = provider.value if isinstance(provider, Provider) else str(provider)
         ref = TaskRef(name, task_id)  # type: ignore[arg-type]  # checked just below
         try:
@@ -167,16 +179,25 @@ class Engine:
     def window(self) -> int:
         return max(16, 2 * sum(gate.adapter.max_concurrency for gate in self.gates.values()))
 
-    async def fetch(self, gate: ProviderGate, task_id: str, settings: Settings) -> UnifiedTask[Any]:
+    async def fetch(  # noqa: PLR0912, PLR0915 - retries inline: one frame less per request
+        self, gate: ProviderGate, task_id: str, settings: Settings
+    ) -> UnifiedTask[Any]:
         """Fetch with retries; identical requests in flight share one attempt loop.
 
         The first caller runs the attempts in its own task (no task per request);
-        later callers for the same ref wait on its future. If that first caller is
-        cancelled, a waiter that was not takes the request over.
+        later callers for the same ref wait on a future made when the first of them
+        comes. If the first caller is cancelled, a waiter that was not takes the
+        request over.
         """
         key = (gate.name, task_id)
-        self.check_loop()
-        while (shared := self.inflight.get(key)) is not None:
+        loop = asyncio.get_running_loop()
+        if loop is not self.loop:
+            self.check_loop()
+        inflight = self.inflight
+        while key in inflight:
+            shared = inflight[key]
+            if shared is None:
+                shared = inflight[key] = loop.create_future()
             # wait() raises CancelledError only when *we* are cancelled, on every
             # Python: a shield would also raise it when the caller running the
             # request is, and 3.10 cannot tell the two apart.
@@ -184,58 +205,67 @@ class Engine:
             if not shared.cancelled():
                 return shared.result()
             # The caller that ran it was cancelled, not us: run it ourselves.
-        self.ensure_session()
-        me = asyncio.current_task()
+        session = self.session
+        if session is None or self.closed:
+            session = self.ensure_session()
+        me = asyncio.current_task(loop)
         assert me is not None
-        future: asyncio.Future[UnifiedTask[Any]] = asyncio.get_running_loop().create_future()
-        self.inflight[key] = future
+        inflight[key] = None  # the future is made by the first duplicate, if any
         self.running.add(me)
         try:
-            task = await self._attempts(gate, task_id, settings)
+            failures = 0
+            while True:
+                if not gate.try_enter():
+                    await gate.enter(task_id)
+                try:
+                    task = await attempt(
+                        session,
+                        gate.adapter,
+                        task_id,
+                        timeout=settings.timeout,
+                        max_bytes=settings.max_bytes,
+                        redact=self.redact,
+                        attempt_no=failures + 1,
+                    )
+                    break
+                except ProviderError as exc:
+                    error = exc
+                finally:
+                    gate.leave()
+                failures += 1
+                await self.sleep(retry_delay(settings.retry, gate, error, failures))
         except asyncio.CancelledError:
             if me not in self.closing or _still_cancelled(me):
-                future.cancel()
+                self._settle(key, None, None)
                 raise
             closed = BridgeClosedError("this TaskBridge was closed while the request was pending")
-            future.set_exception(closed)
-            future.exception()
+            self._settle(key, None, closed)
             raise closed from None
         except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: no warning when nobody else was waiting
+            self._settle(key, None, exc)
             raise
         else:
-            future.set_result(task)
+            self._settle(key, task, None)
             return task
         finally:
             self.running.discard(me)
             self.closing.discard(me)
-            del self.inflight[key]
 
-    async def _attempts(
-        self, gate: ProviderGate, task_id: str, settings: Settings
-    ) -> UnifiedTask[Any]:
-        session = self.ensure_session()
-        failures = 0
-        while True:
-            await gate.enter(task_id)
-            try:
-                return await attempt(
-                    session,
-                    gate.adapter,
-                    task_id,
-                    timeout=settings.timeout,
-                    max_bytes=settings.max_bytes,
-                    redact=self.redact,
-                    attempt_no=failures + 1,
-                )
-            except ProviderError as exc:
-                error = exc
-            finally:
-                gate.leave()
-            failures += 1
-            delay = retry_delay(settings.retry, gate, error, failures)
-            await self.sleep(delay)
+    def _settle(
+        self, key: tuple[str, str], task: UnifiedTask[Any] | None, error: BaseException | None
+    ) -> None:
+        """End ``key``'s flight: its waiters (if any) get ``task``, ``error``, or, with
+        neither, a cancellation (one of them then runs the request)."""
+        shared = self.inflight.pop(key)
+        if shared is None:
+            return
+        if task is not None:
+            shared.set_result(task)
+        elif error is not None:
+            shared.set_exception(error)
+            shared.exception()  # retrieved: no warning when nobody else was waiting
+        else:
+            shared.cancel()
 
 
 def retry_delay(
@@ -290,6 +320,10 @@ class Caller:
         self.engine = engine
         self.settings = settings
         self._closed = False
+        #: ``resolve(item) -> (ref, gate, task_id, error)``: the engine's (no wrapper call).
+        self.resolve: Callable[
+            [object], tuple[TaskRef, ProviderGate | None, str, TaskBridgeError | None]
+        ] = engine.resolve
 
     @property
     def closed(self) -> bool:
@@ -318,16 +352,13 @@ class Caller:
     def gate(self, provider: object) -> ProviderGate:
         return self.engine.gate(provider)
 
-    def resolve(
-        self, item: object
-    ) -> tuple[TaskRef, ProviderGate | None, str, TaskBridgeError | None]:
-        return self.engine.resolve(item)
-
     def window(self) -> int:
         return self.engine.window()
 
-    async def fetch(self, gate: ProviderGate, task_id: str) -> UnifiedTask[Any]:
+    def fetch(self, gate: ProviderGate, task_id: str) -> Coroutine[Any, Any, UnifiedTask[Any]]:
+        """``await caller.fetch(gate, task_id)``: the engine's fetch with these settings
+        (not a coroutine itself: one frame less on every request's resumptions)."""
         if self._closed:
             self.engine.check_loop()
             raise BridgeClosedError("this TaskBridge is closed")
-        return await self.engine.fetch(gate, task_id, self.settings)
+        return self.engine.fetch(gate, task_id, self.settings)

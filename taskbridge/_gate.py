@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 
@@ -13,6 +15,46 @@ from ._ratelimit import RateLimiter
 from .providers._base import ProviderAdapter
 
 __all__ = ["ProviderGate"]
+
+
+class _Slots:
+    """A first-come, first-served counting semaphore whose free slot is taken without
+    a coroutine (`ProviderGate.try_enter`). A released slot is handed to the oldest
+    waiter directly, so ``free > 0`` means nobody is waiting and a newcomer never
+    overtakes a waiter."""
+
+    __slots__ = ("_waiters", "free")
+
+    def __init__(self, count: int) -> None:
+        self.free = count
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def take(self) -> None:
+        if self.free > 0:
+            self.free -= 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                # Handed a slot and cancelled before running: pass the slot on.
+                self.give()
+            else:
+                waiter.cancel()
+                # give() may have dropped it already (it skips cancelled waiters).
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+            raise
+
+    def give(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self.free += 1
 
 
 class ProviderGate:
@@ -27,10 +69,12 @@ class ProviderGate:
         "_limiter",
         "_max_wait",
         "_paused_until",
-        "_semaphore",
         "_sleep",
+        "_slots",
+        "_try_limiter",
         "adapter",
         "in_flight",
+        "name",
         "queue_timeouts",
         "queued",
         "rate_limited",
@@ -48,11 +92,14 @@ class ProviderGate:
         limiter: Limiter | None = None,
     ) -> None:
         self.adapter = adapter
-        self._semaphore = asyncio.Semaphore(adapter.max_concurrency)
+        self.name: str = adapter.name
+        self._slots = _Slots(adapter.max_concurrency)
         rpm = adapter.requests_per_minute
         self._limiter: Limiter | None = limiter
         if limiter is None and rpm:
             self._limiter = RateLimiter(rpm, clock=clock, sleep=sleep)
+        # A limiter that can grant a start at once without awaiting (the local one).
+        self._try_limiter: Callable[[], bool] | None = getattr(self._limiter, "try_acquire", None)
         self._max_wait: float | None = getattr(adapter, "max_queue_wait", None)
         self._paused_until = 0.0
         self._clock = clock
@@ -68,10 +115,6 @@ class ProviderGate:
     def __repr__(self) -> str:
         return f"<ProviderGate {self.adapter.name}>"
 
-    @property
-    def name(self) -> str:
-        return self.adapter.name
-
     def pause(self, seconds: float) -> None:
         """Hold every new request of this provider for ``seconds`` (a 429's Retry-After)."""
         self._paused_until = max(self._paused_until, self._clock() + seconds)
@@ -81,6 +124,20 @@ class ProviderGate:
     def pause_remaining(self) -> float:
         """Seconds left in the current pause (0.0 when not paused)."""
         return max(0.0, self._paused_until - self._clock())
+
+    def try_enter(self) -> bool:
+        """Take a slot now if nothing would make the request wait (no coroutine)."""
+        if self._slots.free <= 0:
+            return False
+        paused = self._paused_until
+        if paused and paused > self._clock():
+            return False
+        if self._limiter is not None and (self._try_limiter is None or not self._try_limiter()):
+            return False
+        self._slots.free -= 1
+        self.in_flight += 1
+        self.requests += 1
+        return True
 
     async def enter(self, task_id: str = "") -> None:
         """Wait for a concurrency slot, the end of any pause, and the rate limiter.
@@ -126,7 +183,7 @@ class ProviderGate:
                 )
 
     async def _enter(self) -> None:
-        await self._semaphore.acquire()
+        await self._slots.take()
         self.rate_waiting += 1
         try:
             while (wait := self._paused_until - self._clock()) > 0:
@@ -134,7 +191,7 @@ class ProviderGate:
             if self._limiter is not None:
                 await self._limiter.acquire()
         except BaseException:
-            self._semaphore.release()
+            self._slots.give()
             raise
         finally:
             self.rate_waiting -= 1
@@ -142,4 +199,4 @@ class ProviderGate:
     def leave(self) -> None:
         """Give the concurrency slot back."""
         self.in_flight -= 1
-        self._semaphore.release()
+        self._slots.give()

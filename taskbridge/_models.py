@@ -247,3 +247,8 @@ def _direct_constructor(cls: type[Any]) -> Callable[..., Any]:
 #: ``new_unified_task(provider, id, status, provider_status, kind, created_at,
 #: updated_at, detail)``: a `UnifiedTask`, equal to the one its ``__init__`` builds.
 new_unified_task: Callable[..., UnifiedTask[Any]] = _direct_constructor(UnifiedTask)
+
+#: ``new_task_success(ref, task, None)``: a `TaskSuccess`, built the same way (one per ref).
+new_task_success: Callable[[TaskRef, UnifiedTask[Any], None], TaskSuccess] = _direct_constructor(
+    TaskSuccess
+)

@@ -52,6 +52,7 @@ class RateLimiter:
         self._limit = max(1, math.floor(per_minute))
         self._starts: collections.deque[float] = collections.deque()
         self._lock = asyncio.Lock()
+        self._waiting = 0  # in acquire(): try_acquire never overtakes them
 
     def __repr__(self) -> str:
         return f"<RateLimiter {self.per_minute:g}/min>"
@@ -84,14 +85,29 @@ class RateLimiter:
         tokens = min(self._burst, self._tokens + (self._clock() - self._updated) * self._rate)
         return max(0.0, (ahead + 1.0 - tokens) / self._rate)
 
+    def try_acquire(self) -> bool:
+        """Take a start now if one is due and nobody waits; else change nothing."""
+        if self._waiting:
+            return False
+        now = self._clock()
+        if self._delay(now) > _EPSILON:
+            return False
+        self._tokens -= 1.0
+        self._starts.append(now)
+        return True
+
     async def acquire(self) -> None:
         """Wait until a request may start; cancelling the wait consumes nothing."""
-        async with self._lock:
-            while True:
-                now = self._clock()
-                delay = self._delay(now)
-                if delay <= _EPSILON:
-                    break
-                await self._sleep(delay)
-            self._tokens -= 1.0
-            self._starts.append(now)
+        self._waiting += 1
+        try:
+            async with self._lock:
+                while True:
+                    now = self._clock()
+                    delay = self._delay(now)
+                    if delay <= _EPSILON:
+                        break
+                    await self._sleep(delay)
+                self._tokens -= 1.0
+                self._starts.append(now)
+        finally:
+            self._waiting -= 1

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._batch import fetch_result
+from ._batch import failure_result
 from ._errors import ConfigurationError, TaskBridgeError
-from ._models import TaskFailure, TaskRef, TaskResult
+from ._models import TaskFailure, TaskRef, TaskResult, new_task_success
 
 if TYPE_CHECKING:
     from ._engine import Caller
@@ -110,7 +110,14 @@ async def stream(  # noqa: PLR0915 - reader, workers and consumer share the lane
         try:
             while lane.backlog:
                 ref, task_id = lane.backlog.popleft()
-                out.put_nowait((lane, await fetch_result(bridge, lane.gate, ref, task_id)))
+                # fetch inline (no helper coroutine): one frame less on every request.
+                try:
+                    task = await bridge.fetch(lane.gate, task_id)
+                except Exception as exc:
+                    result: TaskResult = failure_result(bridge, lane.gate, ref, task_id, exc)
+                else:
+                    result = new_task_success(ref, task, None)
+                out.put_nowait((lane, result))
         finally:
             lane.workers -= 1
 

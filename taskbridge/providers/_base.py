@@ -18,6 +18,7 @@ __all__ = [
     "ProviderConfig",
     "ProviderSpec",
     "Request",
+    "UrlBuilder",
     "secrets_of",
 ]
 
@@ -33,6 +34,30 @@ class Request(NamedTuple):
 
     def __repr__(self) -> str:
         return f"Request(url={str(self.url)!r})"
+
+
+class UrlBuilder:
+    """Builds ``{prefix}{tail}{query}`` URLs for one endpoint, one per request.
+
+    ``prefix`` (an encoded base URL and path, without a query) and ``query`` (encoded,
+    with its ``?``, or empty) are parsed once; each call only swaps the path in, which
+    costs about a third of parsing the whole URL again. ``tail`` must be encoded
+    already (a checked id, quoted where needed).
+    """
+
+    __slots__ = ("_path", "_template")
+
+    def __init__(self, prefix: str, query: str = "") -> None:
+        self._template = URL(f"{prefix}_{query}", encoded=True)
+        self._path = self._template.raw_path[:-1]
+
+    def __call__(self, tail: str) -> URL:
+        return self._template.with_path(self._path + tail, encoded=True, keep_query=True)
+
+
+#: ``new_request(Request, (url, headers))``: a `Request` without the Python-level
+#: ``__new__`` of a named tuple (one is built per request).
+new_request = tuple.__new__
 
 
 @attrs.frozen(slots=True)

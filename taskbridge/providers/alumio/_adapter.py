@@ -6,13 +6,11 @@ import functools
 from typing import Protocol
 from urllib.parse import quote
 
-from yarl import URL
-
 from ..._convert import Decoder, SchemaError
 from ..._errors import InvalidTaskIdError
 from ..._models import TaskStatus, UnifiedTask, new_unified_task
 from ..._version import __version__
-from .._base import CommonSettings, ErrorInfo, Request
+from .._base import CommonSettings, ErrorInfo, Request, UrlBuilder, new_request
 from ._converter import make_alumio_converter, parse_error
 from ._models import AlumioTask, AlumioTaskResult, AlumioTaskStatus
 
@@ -84,6 +82,7 @@ class AlumioAdapter:
         "_decode",
         "_headers",
         "_query",
+        "_url",
         "max_concurrency",
         "max_poll_interval",
         "max_queue_wait",
@@ -101,6 +100,7 @@ class AlumioAdapter:
         self.max_queue_wait = config.max_queue_wait
         self._base = f"{config.base_url}/api/v1/tasks/"
         self._query = "" if config.space is None else f"?space={quote(config.space, safe='')}"
+        self._url = UrlBuilder(self._base, self._query)
         self._headers = {
             "Authorization": f"Bearer {config.token}",
             "Accept": "application/json",
@@ -137,8 +137,7 @@ class AlumioAdapter:
 
     def request(self, task_id: str) -> Request:
         """Build the GET for a checked identifier."""
-        url = URL(self._base + encode_identifier(task_id) + self._query, encoded=True)
-        return Request(url, self._headers)
+        return new_request(Request, (self._url(encode_identifier(task_id)), self._headers))
 
     def decode_task(self, body: bytes, task_id: str) -> UnifiedTask[AlumioTask]:
         """Decode a 200 body into a `UnifiedTask`; raise `SchemaError` when it does not fit."""

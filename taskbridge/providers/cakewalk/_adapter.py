@@ -6,13 +6,11 @@ import functools
 import re
 from typing import Protocol
 
-from yarl import URL
-
 from ..._convert import Decoder
 from ..._errors import InvalidTaskIdError
 from ..._models import TaskStatus, UnifiedTask, new_unified_task
 from ..._version import __version__
-from .._base import CommonSettings, ErrorInfo, Request
+from .._base import CommonSettings, ErrorInfo, Request, UrlBuilder, new_request
 from ._converter import make_cakewalk_converter, parse_problem_details
 from ._models import CakewalkTask, CakewalkTaskRecord, CakewalkTaskStatus, CakewalkTaskType
 
@@ -60,6 +58,7 @@ class CakewalkAdapter:
         "_base",
         "_decode",
         "_headers",
+        "_url",
         "max_concurrency",
         "max_poll_interval",
         "max_queue_wait",
@@ -76,6 +75,7 @@ class CakewalkAdapter:
         self.max_poll_interval = config.max_poll_interval
         self.max_queue_wait = config.max_queue_wait
         self._base = f"{config.base_url}/api/v1/Tasks/"
+        self._url = UrlBuilder(self._base)
         self._headers = {
             "X-API-KEY": config.api_key,
             "X-API-SECRET": config.api_secret,
@@ -100,7 +100,7 @@ class CakewalkAdapter:
 
     def request(self, task_id: str) -> Request:
         """Build the GET for a checked task id."""
-        return Request(URL(self._base + task_id, encoded=True), self._headers)
+        return new_request(Request, (self._url(task_id), self._headers))
 
     def decode_task(self, body: bytes, task_id: str) -> UnifiedTask[CakewalkTask]:
         """Decode a 200 body into a `UnifiedTask`; raise `SchemaError` when it does not fit."""
