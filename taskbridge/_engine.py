@@ -236,32 +236,30 @@ class Engine:
                 await self.sleep(retry_delay(settings.retry, gate, error, failures))
         except asyncio.CancelledError:
             if me not in self.closing or _still_cancelled(me):
-                self._settle(key, None, None)
+                self._settle(key, None)
                 raise
             closed = BridgeClosedError("this TaskBridge was closed while the request was pending")
-            self._settle(key, None, closed)
+            self._settle(key, closed)
             raise closed from None
         except BaseException as exc:
-            self._settle(key, None, exc)
+            self._settle(key, exc)
             raise
         else:
-            self._settle(key, task, None)
+            shared = inflight.pop(key)
+            if shared is not None:
+                shared.set_result(task)
             return task
         finally:
             self.running.discard(me)
             self.closing.discard(me)
 
-    def _settle(
-        self, key: tuple[str, str], task: UnifiedTask[Any] | None, error: BaseException | None
-    ) -> None:
-        """End ``key``'s flight: its waiters (if any) get ``task``, ``error``, or, with
-        neither, a cancellation (one of them then runs the request)."""
+    def _settle(self, key: tuple[str, str], error: BaseException | None) -> None:
+        """End ``key``'s failed flight: its waiters (if any) get ``error``, or, without
+        one, a cancellation (one of them then runs the request)."""
         shared = self.inflight.pop(key)
         if shared is None:
             return
-        if task is not None:
-            shared.set_result(task)
-        elif error is not None:
+        if error is not None:
             shared.set_exception(error)
             shared.exception()  # retrieved: no warning when nobody else was waiting
         else:

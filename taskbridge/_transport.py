@@ -192,10 +192,19 @@ async def attempt(  # noqa: PLR0912, PLR0915 - the exchange inline: one frame le
             task_id=task_id,
         )
     elif 200 <= status < 300:
-        decoded = _decode(adapter, body, task_id, redact)
-        if isinstance(decoded, UnifiedTask):
-            return decoded
-        error = decoded
+        try:
+            decoded = adapter.decode_task(body, task_id)
+        except Exception as exc:
+            error = _decode_error(adapter, task_id, exc, redact)
+        else:
+            if isinstance(decoded, UnifiedTask):
+                return decoded
+            error = _decode_error(
+                adapter,
+                task_id,
+                TypeError(f"decode_task returned {type(decoded).__name__}"),
+                redact,
+            )
     else:
         error = _api_error(
             adapter, task_id, status=status, body=body, retry_after=retry_after, redact=redact
@@ -205,22 +214,20 @@ async def attempt(  # noqa: PLR0912, PLR0915 - the exchange inline: one frame le
     raise error
 
 
-def _decode(
-    adapter: ProviderAdapter, body: bytes, task_id: str, redact: Redactor
-) -> UnifiedTask[Any] | DecodeError:
-    """The task, or the `DecodeError` to raise (returned: this frame holds the body)."""
+def _decode_error(
+    adapter: ProviderAdapter, task_id: str, exc: Exception, redact: Redactor
+) -> DecodeError:
+    """The `DecodeError` for a body ``decode_task`` refused with ``exc``."""
     provider = adapter.name
     cause: SchemaError | None = None
-    try:
-        return adapter.decode_task(body, task_id)
-    except SchemaError as exc:
+    if isinstance(exc, SchemaError):
         # A fresh SchemaError with the same (masked) explanation: the original chains
         # the parser's errors, which hold the raw body (JSONDecodeError.doc) and values.
         cause = SchemaError(redact.text(str(exc)))
         reason = f"answer does not fit the spec: {cause}"
-    except RecursionError:
+    elif isinstance(exc, RecursionError):
         reason = "answer nests too deeply to decode"
-    except Exception as exc:
+    else:
         # An adapter bug or a value no check foresaw: still this ref's DecodeError.
         reason = f"answer could not be decoded ({type(exc).__name__})"
     error = DecodeError(

@@ -19,11 +19,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from yarl import URL
 
-from taskbridge import CakewalkConfig
+from taskbridge import CakewalkConfig, DecodeError
 from taskbridge._gate import ProviderGate, _Slots
 from taskbridge._ratelimit import RateLimiter
 from taskbridge.providers._base import UrlBuilder
 from taskbridge.providers.cakewalk import CakewalkAdapter
+
+from .conftest import ScriptedServer, make_bridge
 
 BOUND = 5.0
 
@@ -242,3 +244,19 @@ def test_url_builder_gives_the_url_a_full_parse_gives(prefix: str, query: str, t
     assert str(built) == prefix + encoded + query
     assert built.raw_path == parsed.raw_path
     assert built.raw_query_string == parsed.raw_query_string
+
+
+# -- attempt: what decode_task gives back -----------------------------------------------
+
+
+async def test_an_adapter_returning_no_task_is_a_decode_error(
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from taskbridge.providers.alumio import AlumioAdapter
+
+    monkeypatch.setattr(AlumioAdapter, "decode_task", lambda self, body, task_id: {"not": "a task"})
+    async with make_bridge(server) as bridge:
+        with pytest.raises(DecodeError, match=r"could not be decoded \(TypeError\)"):
+            await asyncio.wait_for(bridge.get("alumio", "x"), BOUND)
+        [result] = await asyncio.wait_for(bridge.get_many([("alumio", "y")]), BOUND)
+    assert isinstance(result.error, DecodeError)
