@@ -260,3 +260,15 @@ async def test_an_adapter_returning_no_task_is_a_decode_error(
             await asyncio.wait_for(bridge.get("alumio", "x"), BOUND)
         [result] = await asyncio.wait_for(bridge.get_many([("alumio", "y")]), BOUND)
     assert isinstance(result.error, DecodeError)
+
+
+@given(identifier=st.text(min_size=1, max_size=40) | st.sampled_from([".", "..", "a.b", "~x_-"]))
+def test_encode_identifier_equals_quote_with_dot_segments_escaped(identifier: str) -> None:
+    from taskbridge.providers.alumio._adapter import encode_identifier
+
+    try:
+        identifier.encode("utf-8")
+    except UnicodeEncodeError:
+        return  # refused by check_id before any request
+    expected = "%2E" * len(identifier) if identifier in (".", "..") else quote(identifier, safe="")
+    assert encode_identifier(identifier) == expected
