@@ -262,7 +262,11 @@ async def test_an_adapter_returning_no_task_is_a_decode_error(
     assert isinstance(result.error, DecodeError)
 
 
-@given(identifier=st.text(min_size=1, max_size=40) | st.sampled_from([".", "..", "a.b", "~x_-"]))
+@given(
+    identifier=st.text(min_size=1, max_size=40)
+    | st.sampled_from([".", "..", "a.b", "~x_-", "a/b", "a b", "50%", "é", "?#&=+", "a:b@c"])
+    | st.text(alphabet="abc/.~-_%:?", min_size=1, max_size=8)
+)
 def test_encode_identifier_equals_quote_with_dot_segments_escaped(identifier: str) -> None:
     from taskbridge.providers.alumio._adapter import encode_identifier
 
