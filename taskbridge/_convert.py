@@ -8,7 +8,8 @@ where data would be wrong:
   as its raw string;
 - unknown keys are ignored;
 - primitives are checked, not coerced: ``"12"`` is not an ``int``, ``12`` is not a ``str``;
-- datetimes are ISO 8601, returned timezone-aware (naive values are taken as UTC).
+- datetimes are ISO 8601, returned timezone-aware (naive values are taken as UTC), and
+  fractions past the microsecond are rounded half up (as msgspec does, see `_msgspec`).
 
 Decoding runs a fast converter first; only when it fails is the document decoded again
 with cattrs' detailed validation, to name every offending field in the error.
@@ -20,7 +21,7 @@ import enum
 import re
 import typing
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -65,10 +66,19 @@ _ISO_FALLBACK = re.compile(
 )
 
 
+# A seventh fraction digit of 5 or more: the microsecond rounds up.
+_ROUND_UP = re.compile(r"[.,]\d{6}[5-9]")
+_MICROSECOND = timedelta(microseconds=1)
+_LATEST = datetime.max
+
+
 def parse_datetime(value: str) -> datetime:
     """Parse an ISO 8601 timestamp into an aware datetime (naive means UTC).
 
-    Fractions of any length are kept to the microsecond; ``Z`` and offsets are kept.
+    Fractions of any length are rounded half up to the microsecond (``.1234565`` is
+    ``.123457``; ``23:59:59.9999995`` is midnight of the next day), as msgspec's parser
+    does, except past the latest representable microsecond of year 9999 (.NET's
+    ``DateTime.MaxValue``), which stays that microsecond. ``Z`` and offsets are kept.
     """
     try:
         parsed = datetime.fromisoformat(value)
@@ -87,6 +97,8 @@ def parse_datetime(value: str) -> datetime:
         parsed = datetime.fromisoformat(f"{match['date']}T{time_part}.{frac}{tz}")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
+    if _ROUND_UP.search(value) is not None and parsed.replace(tzinfo=None) < _LATEST:
+        parsed += _MICROSECOND
     return parsed
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import (
@@ -82,6 +83,8 @@ class UnifiedTask(Generic[_D]):
     """One task from any provider, in one shape.
 
     ``detail`` is the full typed provider record (``CakewalkTask`` or ``AlumioTask``).
+    A decoded answer was validated whole before ``get`` returned; its ``detail`` models
+    are built on first access (then kept), which nothing but the timing can tell.
 
     Tasks are hashable, so they can be set members and dict keys. Equal tasks are
     equal in every field, ``detail`` included; the hash leaves ``detail`` out (it
@@ -246,9 +249,70 @@ def _direct_constructor(cls: type[Any]) -> Callable[..., Any]:
 
 #: ``new_unified_task(provider, id, status, provider_status, kind, created_at,
 #: updated_at, detail)``: a `UnifiedTask`, equal to the one its ``__init__`` builds.
+#: ``detail`` may be a `PendingDetail`, built on first access.
 new_unified_task: Callable[..., UnifiedTask[Any]] = _direct_constructor(UnifiedTask)
 
 #: ``new_task_success(ref, task, None)``: a `TaskSuccess`, built the same way (one per ref).
 new_task_success: Callable[[TaskRef, UnifiedTask[Any], None], TaskSuccess] = _direct_constructor(
     TaskSuccess
 )
+
+class PendingDetail:
+    """What a `UnifiedTask` holds in place of ``detail`` until first read.
+
+    ``build(source)`` returns the model: the decoder's validated data (msgspec Structs of
+    the body, nothing else: no secret) through a generated cattrs structure hook.
+    """
+
+    __slots__ = ("build", "source")
+
+    def __init__(self, build: Callable[[Any], Any], source: object) -> None:
+        self.build = build
+        self.source = source
+
+    def __repr__(self) -> str:
+        return "<PendingDetail>"
+
+
+# One lock for every first build: two threads reading a fresh ``detail`` get one model.
+_BUILD_LOCK = threading.Lock()
+
+
+class _LazyDetail:
+    """``UnifiedTask.detail``: a data descriptor over attrs' slot that builds a
+    `PendingDetail` on first read and stores the model in the slot.
+
+    Writes go to the slot (attrs' ``__init__``, ``__setstate__`` and ``evolve`` use
+    them), and everything attrs generates reads ``self.detail`` (``==``, ``pickle``,
+    ``copy``, ``evolve``, ``asdict``), so a lazy task behaves as an eager one.
+    """
+
+    __slots__ = ("_get", "_set", "member")
+
+    def __init__(self, member: Any) -> None:
+        self.member = member
+        self._get: Callable[[object, object], Any] = member.__get__
+        self._set: Callable[[object, object], None] = member.__set__
+
+    def __get__(self, obj: object, owner: object = None) -> Any:
+        if obj is None:
+            return self
+        value = self._get(obj, owner)
+        if type(value) is not PendingDetail:
+            return value
+        with _BUILD_LOCK:
+            value = self._get(obj, owner)
+            if type(value) is PendingDetail:
+                value = value.build(value.source)
+                self._set(obj, value)
+        return value
+
+    def __set__(self, obj: object, value: object) -> None:
+        self._set(obj, value)
+
+    def __delete__(self, obj: object) -> None:
+        self.member.__delete__(obj)
+
+
+# After `new_unified_task` took the slot's own setter (it stores a `PendingDetail` as is).
+type.__setattr__(UnifiedTask, "detail", _LazyDetail(UnifiedTask.__dict__["detail"]))

@@ -536,8 +536,11 @@ def test_naive_datetime_is_taken_as_utc() -> None:
     )
 
 
-def test_seven_fraction_digits_keep_microsecond_precision() -> None:
+def test_seven_fraction_digits_round_half_up_to_the_microsecond() -> None:
+    # As msgspec rounds (the fast path and the fallback must agree): .NET's 7th digit.
     created = decode(cakewalk_body(createdAt="2026-03-01T09:30:00.1234567Z")).created_at
+    assert created == datetime(2026, 3, 1, 9, 30, 0, 123457, tzinfo=UTC)
+    created = decode(cakewalk_body(createdAt="2026-03-01T09:30:00.1234564Z")).created_at
     assert created == datetime(2026, 3, 1, 9, 30, 0, 123456, tzinfo=UTC)
 
 
@@ -561,8 +564,23 @@ PARSE_CASES = [
     pytest.param("2026-03-01T09:30:00z", datetime(2026, 3, 1, 9, 30, tzinfo=UTC), id="lower-z"),
     pytest.param(
         "2026-03-01T09:30:00.1234567Z",
-        datetime(2026, 3, 1, 9, 30, 0, 123456, tzinfo=UTC),
+        datetime(2026, 3, 1, 9, 30, 0, 123457, tzinfo=UTC),
         id="7-digits",
+    ),
+    pytest.param(
+        "2026-03-01T09:30:00.12345649Z",
+        datetime(2026, 3, 1, 9, 30, 0, 123456, tzinfo=UTC),
+        id="8-digits-down",
+    ),
+    pytest.param(
+        "2026-12-31T23:59:59.9999995z",
+        datetime(2027, 1, 1, tzinfo=UTC),
+        id="carry-into-next-year",
+    ),
+    pytest.param(
+        "9999-12-31T23:59:59.9999999",
+        datetime.max.replace(tzinfo=UTC),
+        id="dotnet-max-value-saturates",
     ),
     pytest.param(
         "2026-03-01T09:30:00.1Z", datetime(2026, 3, 1, 9, 30, 0, 100000, tzinfo=UTC), id="1-digit"
@@ -582,7 +600,7 @@ PARSE_CASES = [
     ),
     pytest.param(
         "2026-03-01T09:30:00.1234567+0530",
-        datetime(2026, 3, 1, 9, 30, 0, 123456, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+        datetime(2026, 3, 1, 9, 30, 0, 123457, tzinfo=timezone(timedelta(hours=5, minutes=30))),
         id="offset-no-colon",
     ),
     pytest.param(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from ..._convert import Decoder, SchemaError
 from ..._errors import InvalidTaskIdError
-from ..._models import TaskStatus, UnifiedTask, new_unified_task
+from ..._models import PendingDetail, TaskStatus, UnifiedTask, new_unified_task
+from ..._msgspec import FastDecoder, aware
 from ..._version import __version__
 from .._base import CommonSettings, ErrorInfo, Request, UrlBuilder, new_request
 from ._converter import make_alumio_converter, parse_error
@@ -80,12 +82,21 @@ def _decoder() -> Decoder[AlumioTaskResult]:
     )
 
 
+@functools.cache
+def _fast() -> tuple[FastDecoder[AlumioTaskResult], Callable[[Any], AlumioTask]]:
+    """The msgspec mirror of the record, and the hook that builds ``detail`` from it."""
+    fast = FastDecoder(AlumioTaskResult)
+    return fast, fast.builder(AlumioTask)
+
+
 class AlumioAdapter:
     """Serves one `AlumioConfig`: ``GET /api/v1/tasks/{identifier}?space=``."""
 
     __slots__ = (
         "_base",
+        "_build",
         "_decode",
+        "_fast",
         "_headers",
         "_query",
         "_url",
@@ -113,6 +124,7 @@ class AlumioAdapter:
             "User-Agent": f"taskbridge/{__version__}",
         }
         self._decode = _decoder()
+        self._fast, self._build = _fast()
 
     def __repr__(self) -> str:
         return f"<AlumioAdapter {self._base}>"
@@ -146,7 +158,35 @@ class AlumioAdapter:
         return new_request(Request, (self._url(encode_identifier(task_id)), self._headers))
 
     def decode_task(self, body: bytes, task_id: str) -> UnifiedTask[AlumioTask]:
-        """Decode a 200 body into a `UnifiedTask`; raise `SchemaError` when it does not fit."""
+        """Decode a 200 body into a `UnifiedTask`; raise `SchemaError` when it does not fit.
+
+        The body is validated whole by its msgspec mirror, and ``detail`` built from it
+        on first access; a body the mirror refuses (or without a task) is decoded by
+        `decode_checked`, whose answer or error message is the one returned.
+        """
+        try:
+            task = self._fast(body).task
+        except Exception:
+            task = None
+        if task is None:
+            return self.decode_checked(body, task_id)
+        status = task.status
+        raw = "" if status is None else status
+        created, updated = task.created_at, task.updated_at
+        return new_unified_task(
+            self.name,  # provider
+            task.identifier if task.identifier is not None else task_id,  # id
+            STATUS_MAP.get(raw, TaskStatus.UNKNOWN),
+            raw,  # provider_status
+            task.entity_type,  # kind
+            None if created is None else aware(created),
+            None if updated is None else aware(updated),
+            PendingDetail(self._build, task),  # detail
+        )
+
+    def decode_checked(self, body: bytes, task_id: str) -> UnifiedTask[AlumioTask]:
+        """`decode_task` by the converters alone (orjson and cattrs hooks), ``detail``
+        built at once: the fallback, naming the offending fields when it raises."""
         task = self._decode(body).task
         if task is None:
             raise SchemaError("required field missing @ $.object")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from ..._convert import Decoder
 from ..._errors import InvalidTaskIdError
-from ..._models import TaskStatus, UnifiedTask, new_unified_task
+from ..._models import PendingDetail, TaskStatus, UnifiedTask, new_unified_task
+from ..._msgspec import FastDecoder, aware
 from ..._version import __version__
 from .._base import CommonSettings, ErrorInfo, Request, UrlBuilder, new_request
 from ._converter import make_cakewalk_converter, parse_problem_details
@@ -51,12 +53,21 @@ def _decoder() -> Decoder[CakewalkTaskRecord]:
     )
 
 
+@functools.cache
+def _fast() -> tuple[FastDecoder[CakewalkTaskRecord], Callable[[Any], CakewalkTask]]:
+    """The msgspec mirror of the record, and the hook that builds ``detail`` from it."""
+    fast = FastDecoder(CakewalkTaskRecord)
+    return fast, fast.builder(CakewalkTask)
+
+
 class CakewalkAdapter:
     """Serves one `CakewalkConfig`: ``GET /api/v1/Tasks/{taskId}``."""
 
     __slots__ = (
         "_base",
+        "_build",
         "_decode",
+        "_fast",
         "_headers",
         "_url",
         "max_concurrency",
@@ -83,6 +94,7 @@ class CakewalkAdapter:
             "User-Agent": f"taskbridge/{__version__}",
         }
         self._decode = _decoder()
+        self._fast, self._build = _fast()
 
     def __repr__(self) -> str:
         return f"<CakewalkAdapter {self._base}>"
@@ -103,7 +115,31 @@ class CakewalkAdapter:
         return new_request(Request, (self._url(task_id), self._headers))
 
     def decode_task(self, body: bytes, task_id: str) -> UnifiedTask[CakewalkTask]:
-        """Decode a 200 body into a `UnifiedTask`; raise `SchemaError` when it does not fit."""
+        """Decode a 200 body into a `UnifiedTask`; raise `SchemaError` when it does not fit.
+
+        The body is validated whole by its msgspec mirror, and ``detail`` built from it
+        on first access; a body the mirror refuses is decoded by `decode_checked`, whose
+        answer or error message is the one returned.
+        """
+        try:
+            task = self._fast(body).data
+        except Exception:
+            return self.decode_checked(body, task_id)
+        status = task.status
+        return new_unified_task(
+            self.name,  # provider
+            task.id,
+            STATUS_MAP.get(status, TaskStatus.UNKNOWN),
+            status,  # provider_status
+            task.type,  # kind
+            aware(task.created_at),
+            aware(task.last_updated_at),  # updated_at
+            PendingDetail(self._build, task),  # detail
+        )
+
+    def decode_checked(self, body: bytes, task_id: str) -> UnifiedTask[CakewalkTask]:
+        """`decode_task` by the converters alone (orjson and cattrs hooks), ``detail``
+        built at once: the fallback, naming the offending fields when it raises."""
         task = self._decode(body).data
         status = task.status
         raw = status.value if isinstance(status, CakewalkTaskStatus) else status
