@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -257,18 +258,15 @@ new_task_success: Callable[[TaskRef, UnifiedTask[Any], None], TaskSuccess] = _di
     TaskSuccess
 )
 
-class PendingDetail:
+class PendingDetail(functools.partial[Any]):
     """What a `UnifiedTask` holds in place of ``detail`` until first read.
 
-    ``build(source)`` returns the model: the decoder's validated data (msgspec Structs of
-    the body, nothing else: no secret) through a generated cattrs structure hook.
+    ``PendingDetail(build, source)``: calling it returns the model, ``build(source)``,
+    from the decoder's validated data (msgspec Structs of the body, nothing else: no
+    secret) through a generated cattrs structure hook. A `functools.partial`, built in C.
     """
 
-    __slots__ = ("build", "source")
-
-    def __init__(self, build: Callable[[Any], Any], source: object) -> None:
-        self.build = build
-        self.source = source
+    __slots__ = ()
 
     def __repr__(self) -> str:
         return "<PendingDetail>"
@@ -303,7 +301,7 @@ class _LazyDetail:
         with _BUILD_LOCK:
             value = self._get(obj, owner)
             if type(value) is PendingDetail:
-                value = value.build(value.source)
+                value = value()
                 self._set(obj, value)
         return value
 

@@ -30,7 +30,7 @@ import linecache
 import typing
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, NoReturn, TypeVar
 
 import attrs
 import cattrs
@@ -72,9 +72,13 @@ def _json_fix(optional: bool) -> Fix:
         value = orjson.loads(memoryview(raw))
         if type(value) is dict or (value is None and optional):
             return value
-        raise TypeError(f"expected an object, got {type(value).__name__}")
+        return _not_object(value)
 
     return fix
+
+
+def _not_object(value: object) -> NoReturn:
+    raise TypeError(f"expected an object, got {type(value).__name__}")
 
 
 def _list_fn(each: Fix) -> Fix:
@@ -92,9 +96,9 @@ def _optional(fn: Fix) -> Fix:
 
 
 class FastDecoder(Generic[T]):
-    """Decodes JSON bodies into the msgspec mirror of an attrs record class ``cls``.
+    """The msgspec mirror of an attrs record class ``cls``.
 
-    ``decoder(body)`` returns the validated Struct (free-form objects parsed), or raises
+    ``decode(body)`` returns the validated Struct (free-form objects parsed), or raises
     whatever msgspec or orjson raise; `builder` gives the hook that makes a model of it.
 
     Raises:
@@ -102,22 +106,23 @@ class FastDecoder(Generic[T]):
             default other than ``None``.
     """
 
-    __slots__ = ("_converter", "_decode", "_fix_root", "_fixes", "_structs")
+    __slots__ = ("_converter", "_fixes", "_structs", "decode")
 
     def __init__(self, cls: type[T]) -> None:
         self._structs: dict[type[Any], type[msgspec.Struct]] = {}
         self._fixes: dict[type[Any], Fix | None] = {}
         self._converter = cattrs.Converter()
         root = self._struct(cls)
-        self._decode: Callable[[bytes], Any] = msgspec.json.Decoder(root).decode
-        self._fix_root = self._fixes[cls]
+        parse: Callable[[bytes], Any] = msgspec.json.Decoder(root).decode
+        fix = self._fixes[cls]
+        if fix is None:
+            self.decode = parse
+        else:
 
-    def __call__(self, body: bytes) -> Any:
-        """The validated Struct of ``body``; raises whatever msgspec or orjson raise."""
-        decoded = self._decode(body)
-        if self._fix_root is not None:
-            decoded = self._fix_root(decoded)
-        return decoded
+            def decode(body: bytes) -> Any:
+                return fix(parse(body))
+
+            self.decode = decode
 
     def builder(self, cls: type[M]) -> Callable[[Any], M]:
         """The cattrs structure hook of ``cls`` from its Struct (called with one argument)."""
@@ -196,16 +201,43 @@ class FastDecoder(Generic[T]):
     def _make_fix(self, cls: type[Any], fixes: dict[str, tuple[Fix, bool]]) -> Fix | None:
         if not fixes:
             return None
+        names: dict[str, Any] = {
+            "__loads": orjson.loads,
+            "__view": memoryview,
+            "__bad": _not_object,
+        }
         lines = ["def fix(s):"]
-        for name, (_, optional) in fixes.items():
+        for f in attrs.fields(cls):
+            if f.name not in fixes:
+                continue
+            fn, optional = fixes[f.name]
+            field_rule = rule(f.type)
+            if field_rule.inner == _JSON:
+                allowed = "v is not None" if field_rule.optional else "True"
+                # Free-form JSON inline (json_fix): absent is an empty Raw, then orjson.
+                lines += [
+                    f"  v = s.{f.name}",
+                    "  if len(v):",
+                    "    v = __loads(__view(v))",
+                    f"    if type(v) is not dict and {allowed}:",
+                    "      __bad(v)",
+                    "  else:",
+                    "    v = None",
+                    f"  s.{f.name} = v",
+                ]
+                continue
+            names[f"f_{f.name}"] = fn
             if optional:
-                lines += [f"  v = s.{name}", "  if v is not None:", f"    s.{name} = f_{name}(v)"]
+                lines += [
+                    f"  v = s.{f.name}",
+                    "  if v is not None:",
+                    f"    s.{f.name} = f_{f.name}(v)",
+                ]
             else:
-                lines.append(f"  s.{name} = f_{name}(s.{name})")
+                lines.append(f"  s.{f.name} = f_{f.name}(s.{f.name})")
         lines.append("  return s")
-        names = {f"f_{name}": fn for name, (fn, _) in fixes.items()}
-        fn: Fix = _compile("\n".join(lines) + "\n", names, f"fix {cls.__qualname__}")["fix"]
-        return fn
+        fix: Fix = _compile("\n".join(lines) + "\n", names, f"fix {cls.__qualname__}")["fix"]
+        return fix
 
     def _make_build(
         self,

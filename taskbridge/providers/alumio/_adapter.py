@@ -5,13 +5,14 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from datetime import timezone
 from typing import Any, Protocol
 from urllib.parse import quote
 
 from ..._convert import Decoder, SchemaError
 from ..._errors import InvalidTaskIdError
 from ..._models import PendingDetail, TaskStatus, UnifiedTask, new_unified_task
-from ..._msgspec import FastDecoder, aware
+from ..._msgspec import FastDecoder
 from ..._version import __version__
 from .._base import CommonSettings, ErrorInfo, Request, UrlBuilder, new_request
 from ._converter import make_alumio_converter, parse_error
@@ -22,6 +23,7 @@ __all__ = ["MAX_IDENTIFIER_LENGTH", "STATUS_MAP", "AlumioAdapter", "encode_ident
 # Longer identifiers are refused before any request: percent-encoded, 1,024 characters
 # can take up to 12 KiB of request line, about what servers accept (8-16 KiB).
 MAX_IDENTIFIER_LENGTH = 1024
+UTC = timezone.utc
 
 STATUS_MAP: dict[str, TaskStatus] = {
     AlumioTaskStatus.NEW: TaskStatus.PENDING,
@@ -83,10 +85,10 @@ def _decoder() -> Decoder[AlumioTaskResult]:
 
 
 @functools.cache
-def _fast() -> tuple[FastDecoder[AlumioTaskResult], Callable[[Any], AlumioTask]]:
-    """The msgspec mirror of the record, and the hook that builds ``detail`` from it."""
-    fast = FastDecoder(AlumioTaskResult)
-    return fast, fast.builder(AlumioTask)
+def _fast() -> tuple[Callable[[bytes], Any], Callable[[Any], AlumioTask]]:
+    """The msgspec mirror's decode of the record, and the hook that builds ``detail``."""
+    mirror = FastDecoder(AlumioTaskResult)
+    return mirror.decode, mirror.builder(AlumioTask)
 
 
 class AlumioAdapter:
@@ -179,8 +181,12 @@ class AlumioAdapter:
             STATUS_MAP.get(raw, TaskStatus.UNKNOWN),
             raw,  # provider_status
             task.entity_type,  # kind
-            None if created is None else aware(created),
-            None if updated is None else aware(updated),
+            created
+            if created is None or created.tzinfo is not None
+            else created.replace(tzinfo=UTC),
+            updated
+            if updated is None or updated.tzinfo is not None
+            else updated.replace(tzinfo=UTC),
             PendingDetail(self._build, task),  # detail
         )
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from datetime import timezone
 from typing import Any, Protocol
 
 from ..._convert import Decoder
 from ..._errors import InvalidTaskIdError
 from ..._models import PendingDetail, TaskStatus, UnifiedTask, new_unified_task
-from ..._msgspec import FastDecoder, aware
+from ..._msgspec import FastDecoder
 from ..._version import __version__
 from .._base import CommonSettings, ErrorInfo, Request, UrlBuilder, new_request
 from ._converter import make_cakewalk_converter, parse_problem_details
@@ -29,6 +30,7 @@ STATUS_MAP: dict[str, TaskStatus] = {
     CakewalkTaskStatus.CANCELLED: TaskStatus.CANCELLED,
 }
 
+UTC = timezone.utc
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
@@ -54,10 +56,10 @@ def _decoder() -> Decoder[CakewalkTaskRecord]:
 
 
 @functools.cache
-def _fast() -> tuple[FastDecoder[CakewalkTaskRecord], Callable[[Any], CakewalkTask]]:
-    """The msgspec mirror of the record, and the hook that builds ``detail`` from it."""
-    fast = FastDecoder(CakewalkTaskRecord)
-    return fast, fast.builder(CakewalkTask)
+def _fast() -> tuple[Callable[[bytes], Any], Callable[[Any], CakewalkTask]]:
+    """The msgspec mirror's decode of the record, and the hook that builds ``detail``."""
+    mirror = FastDecoder(CakewalkTaskRecord)
+    return mirror.decode, mirror.builder(CakewalkTask)
 
 
 class CakewalkAdapter:
@@ -125,15 +127,15 @@ class CakewalkAdapter:
             task = self._fast(body).data
         except Exception:
             return self.decode_checked(body, task_id)
-        status = task.status
+        status, created, updated = task.status, task.created_at, task.last_updated_at
         return new_unified_task(
             self.name,  # provider
             task.id,
             STATUS_MAP.get(status, TaskStatus.UNKNOWN),
             status,  # provider_status
             task.type,  # kind
-            aware(task.created_at),
-            aware(task.last_updated_at),  # updated_at
+            created if created.tzinfo is not None else created.replace(tzinfo=UTC),
+            updated if updated.tzinfo is not None else updated.replace(tzinfo=UTC),
             PendingDetail(self._build, task),  # detail
         )
 
