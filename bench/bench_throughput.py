@@ -12,15 +12,16 @@ process (``--any-id``), with the same concurrency C and the same headers; each c
   generated SDKs), as installed; it runs ``--httpx-n`` ids, since it is ~15x slower;
 - ``taskbridge get_many`` and ``taskbridge stream``: typed models and a ``UnifiedTask``.
 
-Diagnostics: ``taskbridge (decode stubbed)`` (decoding replaced by ``orjson.loads``),
-``httpx+orjson`` and ``httpx+sniffio`` (see BENCHMARKS.md). Contenders alternate in
-rounds; each run gets a fresh client whose connections are opened by a C-request warm-up
-outside the timing. Reported per contender: median requests/s, client CPU microseconds
-per request (its best round, and the median), the garbage collector's share of it, and
-"tb is": that contender's best CPU/request divided by taskbridge ``get_many``'s (>= 1
-means taskbridge uses less CPU per request). Other people's load only ever adds CPU per
-request, so the best round is the steadiest; compare ratios within one run, not absolute
-figures across runs.
+Diagnostics: ``taskbridge get_many (+detail)`` (every result's ``detail`` read too: it
+is built on first access), ``taskbridge (decode stubbed)`` (decoding replaced by
+``orjson.loads``), ``httpx+orjson`` and ``httpx+sniffio`` (see BENCHMARKS.md).
+Contenders alternate in rounds; each run gets a fresh client whose connections are
+opened by a C-request warm-up outside the timing. Reported per contender: median
+requests/s, client CPU microseconds per request (its best round, and the median), the
+garbage collector's share of it, and "tb is": that contender's best CPU/request divided
+by taskbridge ``get_many``'s (>= 1 means taskbridge uses less CPU per request). Other
+people's load only ever adds CPU per request, so the best round is the steadiest;
+compare ratios within one run, not absolute figures across runs.
 
 Run from the repo root::
 
@@ -114,16 +115,28 @@ def make_bridge(base: str, provider: str, c: int) -> TaskBridge:
     return TaskBridge(alumio=AlumioConfig(base, _common.TOKEN, max_concurrency=c))
 
 
-async def run_taskbridge(base: str, provider: str, ids: list[str], c: int) -> None:
+async def run_taskbridge(
+    base: str, provider: str, ids: list[str], c: int, *, detail: bool = False
+) -> None:
     async with make_bridge(base, provider, c) as bridge:
         warm = await bridge.get_many([(provider, i) for i in ids_for(provider, 10**8, c)])
         assert all(r.ok for r in warm)
         refs = [(provider, i) for i in ids]
         started = _start()
         results = await bridge.get_many(refs)
+        if detail:
+            for result in results:
+                if result.ok:
+                    result.task.detail  # noqa: B018  # built on first access: timed here
         _stop(started)
         bad = [r for r in results if not r.ok]
         assert not bad, f"{len(bad)} failures, first: {bad[0].error!r}"
+
+
+async def run_taskbridge_detail(base: str, provider: str, ids: list[str], c: int) -> None:
+    """Diagnostic: ``get_many``, then ``result.task.detail`` of every result, inside the
+    timing: the typed models' cost, since ``detail`` is built on first access."""
+    await run_taskbridge(base, provider, ids, c, detail=True)
 
 
 async def run_taskbridge_stream(base: str, provider: str, ids: list[str], c: int) -> None:
@@ -331,6 +344,7 @@ CONTENDERS: dict[str, Runner] = {
     "aiohttp+pydantic": aiohttp_runner("pydantic"),
     "httpx+pydantic": httpx_runner("pydantic"),
     # diagnostics, not in the default set
+    "taskbridge get_many (+detail)": run_taskbridge_detail,
     "taskbridge (decode stubbed)": run_taskbridge_loads_only,
     "taskbridge (decode timed)": run_taskbridge_decode_timed,
     "taskbridge (msgspec detail)": run_taskbridge_msgspec_detail,

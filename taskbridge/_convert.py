@@ -13,6 +13,17 @@ where data would be wrong:
 
 Decoding runs a fast converter first; only when it fails is the document decoded again
 with cattrs' detailed validation, to name every offending field in the error.
+
+The providers' 200 bodies are validated first by a msgspec mirror of the models
+(`_msgspec`), falling back to `Decoder` (this module) whenever msgspec refuses a body,
+so every error message is this module's. The mirror accepts nothing these converters
+refuse, with one documented exception: values it *skips*, those of unknown keys, are
+only checked for JSON syntax, where orjson refuses a body outright. So a body is
+accepted despite, under a key the model does not know, a number too large for a float
+(``1e999``), invalid UTF-8 (in the value or in the key itself), or, when
+``sys.getrecursionlimit()`` is raised past ~1,024, nesting deeper than orjson's 1,024
+levels. Known fields, free-form objects (``dict[str, Any]``, parsed by orjson) and
+everything the model reads follow the rules above exactly.
 """
 
 from __future__ import annotations
