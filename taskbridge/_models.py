@@ -258,6 +258,7 @@ new_task_success: Callable[[TaskRef, UnifiedTask[Any], None], TaskSuccess] = _di
     TaskSuccess
 )
 
+
 class PendingDetail(functools.partial[Any]):
     """What a `UnifiedTask` holds in place of ``detail`` until first read.
 
