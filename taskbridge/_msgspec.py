@@ -141,6 +141,9 @@ class FastDecoder(Generic[T]):
             if not required and f.default is not None:
                 raise TypeError(f"{cls.__name__}.{f.name}: only None defaults are mirrored")
             annotation, fix, build, optional = self._value(f.type, f"{cls.__name__}.{f.name}")
+            # A None default on a type without None: the converters read an absent key
+            # as null there, and refuse it; so does the mirror, by requiring the key.
+            required = required or not rule(f.type).optional
             if not required:
                 specs.append((f.name, annotation, _MISSING if annotation is msgspec.Raw else None))
             else:
