@@ -24,14 +24,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from taskbridge import AlumioConfig, CakewalkConfig, UnifiedTask
+from taskbridge import AlumioConfig, CakewalkConfig, DecodeError, UnifiedTask
 from taskbridge._convert import SchemaError
 from taskbridge._models import PendingDetail
 from taskbridge._msgspec import FastDecoder
 from taskbridge.sandbox import SandboxState
 
 from ._schemas import alumio_task_result, body_strategy, cakewalk_task_record
-from .conftest import TOKEN, alumio_body, cakewalk_body
+from .conftest import TOKEN, ScriptedServer, alumio_body, cakewalk_body, make_bridge
 
 ADAPTERS = {
     "cakewalk": CakewalkConfig("key", "secret").adapter(),
@@ -452,3 +452,28 @@ def test_every_field_kind_agrees_with_the_converters(document: Any, outcome: str
     else:
         assert outcome == "accepted"
         strict_same(quick, slow)
+
+
+@pytest.mark.parametrize(
+    ("provider", "body", "names"),
+    [
+        pytest.param(
+            "cakewalk",
+            cakewalk_with(createdAt=12, status=None),
+            ["$.data.createdAt", "$.data.status"],
+            id="cakewalk",
+        ),
+        pytest.param(
+            "alumio", alumio_with(createdAt="soon", meta=[]), ["$.object.createdAt"], id="alumio"
+        ),
+    ],
+)
+async def test_get_over_http_names_the_fields_the_mirror_refused(
+    server: ScriptedServer, provider: str, body: bytes, names: list[str]
+) -> None:
+    server.answer_json(body)
+    async with make_bridge(server) as bridge:
+        with pytest.raises(DecodeError) as caught:
+            await bridge.get(provider, TASK_ID[provider])
+    assert all(name in str(caught.value) for name in names), str(caught.value)
+    assert str(caught.value).endswith(checked(provider, body).removeprefix("SchemaError: "))  # type: ignore[union-attr]
