@@ -85,7 +85,8 @@ class UnifiedTask(Generic[_D]):
 
     ``detail`` is the full typed provider record (``CakewalkTask`` or ``AlumioTask``).
     A decoded answer was validated whole before ``get`` returned; its ``detail`` models
-    are built on first access (then kept), which nothing but the timing can tell.
+    are built on first access (then kept), and the task compares, hashes, pickles and
+    copies as if they had been built at once.
 
     Tasks are hashable, so they can be set members and dict keys. Equal tasks are
     equal in every field, ``detail`` included; the hash leaves ``detail`` out (it
