@@ -106,23 +106,25 @@ class FastDecoder(Generic[T]):
             default other than ``None``.
     """
 
-    __slots__ = ("_converter", "_fixes", "_structs", "decode")
+    __slots__ = ("_converter", "_fix_specs", "_fixes", "_structs", "decode")
 
     def __init__(self, cls: type[T]) -> None:
         self._structs: dict[type[Any], type[msgspec.Struct]] = {}
         self._fixes: dict[type[Any], Fix | None] = {}
+        self._fix_specs: dict[type[Any], dict[str, tuple[Fix, bool]]] = {}
         self._converter = cattrs.Converter()
         root = self._struct(cls)
         parse: Callable[[bytes], Any] = msgspec.json.Decoder(root).decode
-        fix = self._fixes[cls]
-        if fix is None:
+        if self._fixes[cls] is None:
             self.decode = parse
         else:
-
-            def decode(body: bytes) -> Any:
-                return fix(parse(body))
-
-            self.decode = decode
+            # One function: parse, then every fix inline (a call less per nested model).
+            names: dict[str, Any] = {"__parse": parse}
+            lines = ["def decode(b):", "  s = __parse(b)"]
+            lines += self._fix_lines(cls, "s", "  ", names)
+            lines.append("  return s")
+            source = "\n".join(lines) + "\n"
+            self.decode = _compile(source, names, f"decode {cls.__qualname__}")["decode"]
 
     def builder(self, cls: type[M]) -> Callable[[Any], M]:
         """The cattrs structure hook of ``cls`` from its Struct (called with one argument)."""
@@ -161,7 +163,8 @@ class FastDecoder(Generic[T]):
             gc=False,  # only strings, numbers, datetimes, lists and other mirrors: no cycles
         )
         self._structs[cls] = struct
-        self._fixes[cls] = self._make_fix(cls, fixes)
+        self._fix_specs[cls] = fixes
+        self._fixes[cls] = self._make_fix(cls) if fixes else None
         self._converter.register_structure_hook(cls, self._make_build(cls, fields, builds))
         return struct
 
@@ -201,46 +204,54 @@ class FastDecoder(Generic[T]):
             raise TypeError(f"{where}: no msgspec mirror for {inner!r}")
         return (annotation | None if optional else annotation), fix, build, optional
 
-    def _make_fix(self, cls: type[Any], fixes: dict[str, tuple[Fix, bool]]) -> Fix | None:
-        if not fixes:
-            return None
-        names: dict[str, Any] = {
-            "__loads": orjson.loads,
-            "__view": memoryview,
-            "__bad": _not_object,
-        }
-        lines = ["def fix(s):"]
+    def _make_fix(self, cls: type[Any]) -> Fix:
+        names: dict[str, Any] = {}
+        lines = ["def fix(s):", *self._fix_lines(cls, "s", "  ", names), "  return s"]
+        fix: Fix = _compile("\n".join(lines) + "\n", names, f"fix {cls.__qualname__}")["fix"]
+        return fix
+
+    def _fix_lines(
+        self, cls: type[Any], var: str, pad: str, names: dict[str, Any], depth: int = 1
+    ) -> list[str]:
+        """Code that fixes the Struct in ``var``: free-form JSON and nested models inline."""
+        names.update(__loads=orjson.loads, __view=memoryview, __bad=_not_object)
+        lines: list[str] = []
+        fixes = self._fix_specs[cls]
         for f in attrs.fields(cls):
             if f.name not in fixes:
                 continue
             fn, optional = fixes[f.name]
             field_rule = rule(f.type)
+            v = f"v{depth}"
             if field_rule.inner == _JSON:
-                allowed = "v is not None" if field_rule.optional else "True"
-                # Free-form JSON inline (json_fix): absent is an empty Raw, then orjson.
+                allowed = f"{v} is not None" if field_rule.optional else "True"
+                # Absent is an empty Raw; else orjson reads it (json_fix).
                 lines += [
-                    f"  v = s.{f.name}",
-                    "  if len(v):",
-                    "    v = __loads(__view(v))",
-                    f"    if type(v) is not dict and {allowed}:",
-                    "      __bad(v)",
-                    "  else:",
-                    "    v = None",
-                    f"  s.{f.name} = v",
+                    f"{pad}{v} = {var}.{f.name}",
+                    f"{pad}if len({v}):",
+                    f"{pad}  {v} = __loads(__view({v}))",
+                    f"{pad}  if type({v}) is not dict and {allowed}:",
+                    f"{pad}    __bad({v})",
+                    f"{pad}else:",
+                    f"{pad}  {v} = None",
+                    f"{pad}{var}.{f.name} = {v}",
                 ]
-                continue
-            names[f"f_{f.name}"] = fn
-            if optional:
-                lines += [
-                    f"  v = s.{f.name}",
-                    "  if v is not None:",
-                    f"    s.{f.name} = f_{f.name}(v)",
-                ]
+            elif attrs.has(field_rule.inner) and field_rule.inner in self._fix_specs:
+                # A nested model, fixed in place.
+                lines.append(f"{pad}{v} = {var}.{f.name}")
+                if optional:
+                    lines.append(f"{pad}if {v} is not None:")
+                inner_pad = pad + "  " if optional else pad
+                lines += self._fix_lines(field_rule.inner, v, inner_pad, names, depth + 1)
             else:
-                lines.append(f"  s.{f.name} = f_{f.name}(s.{f.name})")
-        lines.append("  return s")
-        fix: Fix = _compile("\n".join(lines) + "\n", names, f"fix {cls.__qualname__}")["fix"]
-        return fix
+                names[f"f_{id(fn)}"] = fn
+                call = f"f_{id(fn)}({v})"
+                lines += [f"{pad}{v} = {var}.{f.name}"]
+                if optional:
+                    lines += [f"{pad}if {v} is not None:", f"{pad}  {var}.{f.name} = {call}"]
+                else:
+                    lines += [f"{pad}{var}.{f.name} = {call}"]
+        return lines
 
     def _make_build(
         self,

@@ -387,6 +387,11 @@ class Leaf:
 
 
 @attrs.frozen(kw_only=True)
+class Sub:
+    data: dict[str, Any] | None = None
+
+
+@attrs.frozen(kw_only=True)
 class Every:
     """Every kind the mirror handles, in lists and optionals too."""
 
@@ -397,13 +402,19 @@ class Every:
     blobs: list[dict[str, Any]] | None = None
     blob: dict[str, Any] = None  # type: ignore[assignment]
     maybe: dict[str, Any] | None = attrs.field(default=None, metadata={"wire": "Maybe"})
+    sub: Sub
+    other: Sub | None = None
 
 
-BASE: dict[str, Any] = {"name": "x", "times": [], "blob": {}}
+BASE: dict[str, Any] = {"name": "x", "times": [], "blob": {}, "sub": {}}
 GENERIC = [
     # The converters read an absent key as null, which `times` and `blob` refuse.
     pytest.param({"name": "x"}, "both rejected", id="absent-defaults-to-none"),
-    pytest.param({"name": "x", "times": [], "blob": {}}, "accepted", id="minimal"),
+    pytest.param(BASE, "accepted", id="minimal"),
+    pytest.param({**BASE, "sub": {"data": {"a": [1]}}, "other": {}}, "accepted", id="nested"),
+    pytest.param({**BASE, "other": {"data": 1}}, "both rejected", id="nested-free-int"),
+    pytest.param({**BASE, "sub": {"data": "{}"}}, "both rejected", id="nested-free-str"),
+    pytest.param({**BASE, "sub": None}, "both rejected", id="required-nested-null"),
     pytest.param(
         {
             "name": "x",
@@ -413,6 +424,8 @@ GENERIC = [
             "blobs": [{"a": 1}, {}],
             "blob": {"n": 2**70},
             "Maybe": None,
+            "sub": {"data": None},
+            "other": {"data": {"n": 1.5}},
         },
         "accepted",
         id="full",

@@ -24,6 +24,7 @@ __all__ = ["MAX_IDENTIFIER_LENGTH", "STATUS_MAP", "AlumioAdapter", "encode_ident
 # can take up to 12 KiB of request line, about what servers accept (8-16 KiB).
 MAX_IDENTIFIER_LENGTH = 1024
 UTC = timezone.utc
+_UNKNOWN = TaskStatus.UNKNOWN  # a global: an enum member lookup costs ~70 ns
 
 STATUS_MAP: dict[str, TaskStatus] = {
     AlumioTaskStatus.NEW: TaskStatus.PENDING,
@@ -178,7 +179,7 @@ class AlumioAdapter:
         return new_unified_task(
             self.name,  # provider
             task.identifier if task.identifier is not None else task_id,  # id
-            STATUS_MAP.get(raw, TaskStatus.UNKNOWN),
+            STATUS_MAP.get(raw, _UNKNOWN),
             raw,  # provider_status
             task.entity_type,  # kind
             created

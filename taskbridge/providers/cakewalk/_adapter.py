@@ -31,6 +31,7 @@ STATUS_MAP: dict[str, TaskStatus] = {
 }
 
 UTC = timezone.utc
+_UNKNOWN = TaskStatus.UNKNOWN  # a global: an enum member lookup costs ~70 ns
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
@@ -131,7 +132,7 @@ class CakewalkAdapter:
         return new_unified_task(
             self.name,  # provider
             task.id,
-            STATUS_MAP.get(status, TaskStatus.UNKNOWN),
+            STATUS_MAP.get(status, _UNKNOWN),
             status,  # provider_status
             task.type,  # kind
             created if created.tzinfo is not None else created.replace(tzinfo=UTC),
