@@ -23,7 +23,7 @@ __all__ = ["MAX_IDENTIFIER_LENGTH", "STATUS_MAP", "AlumioAdapter", "encode_ident
 # Longer identifiers are refused before any request: percent-encoded, 1,024 characters
 # can take up to 12 KiB of request line, about what servers accept (8-16 KiB).
 MAX_IDENTIFIER_LENGTH = 1024
-UTC = timezone.utc
+_UTC = timezone.utc
 _UNKNOWN = TaskStatus.UNKNOWN  # a global: an enum member lookup costs ~70 ns
 
 STATUS_MAP: dict[str, TaskStatus] = {
@@ -184,10 +184,10 @@ class AlumioAdapter:
             task.entity_type,  # kind
             created
             if created is None or created.tzinfo is not None
-            else created.replace(tzinfo=UTC),
+            else created.replace(tzinfo=_UTC),
             updated
             if updated is None or updated.tzinfo is not None
-            else updated.replace(tzinfo=UTC),
+            else updated.replace(tzinfo=_UTC),
             PendingDetail(self._build, task),  # detail
         )
 
