@@ -4,14 +4,15 @@ Every figure is microseconds of CPU per request for one layer of the request pat
 in a tight loop in this process, with the layers below it replaced by a stub that
 returns a prebuilt result (so a layer's figure is its own cost, not its callees'):
 
-- ``_resolve``: checking one ref (``TaskRef``, provider lookup, ``check_id``);
+- ``resolve``: checking one ref (``TaskRef``, provider lookup, ``check_id``);
 - ``get_many`` bookkeeping: the dedup map, per-provider queues, workers, result slots
-  (with ``_fetch`` stubbed);
-- ``_fetch``: the in-flight dedup future (with ``_attempts`` stubbed);
-- ``_attempts``: the retry loop with the gate (with ``attempt`` stubbed);
-- the gate alone, and the rate limiter alone (a rate too high to ever wait);
+  (with the engine's ``fetch`` stubbed);
+- ``engine.fetch``: the dedup map, the gate and the retry loop (with ``attempt``
+  stubbed);
+- the gate alone (``try_enter`` and the awaited ``enter``), and the rate limiter alone
+  (a rate too high to ever wait: ``try_acquire`` and ``acquire``);
 - ``adapter.request``: the URL and headers of one GET;
-- ``TaskResult``: one result object; the ``logging`` check ``attempt`` does;
+- one ``TaskSuccess``; the ``logging`` check ``attempt`` does;
 - decoding a body: ``decode_task`` (bytes to ``UnifiedTask``), and for comparison
   ``orjson.loads``, the generated msgspec Structs and pydantic models (the sandbox's 50
   seeded bodies of each provider, mean per body); then ``decode_task`` over the 3,000
@@ -41,9 +42,10 @@ import msgspec
 import orjson
 from bench_throughput import MSGSPEC_ROOTS, PYDANTIC_ROOTS, ids_for
 
-from taskbridge import AlumioConfig, CakewalkConfig, TaskBridge, TaskRef, TaskResult
-from taskbridge import _bridge as bridge_module
+from taskbridge import AlumioConfig, CakewalkConfig, TaskBridge, TaskRef
+from taskbridge import _engine as engine_module
 from taskbridge._gate import ProviderGate
+from taskbridge._models import new_task_success
 from taskbridge._ratelimit import RateLimiter
 from taskbridge.sandbox import SandboxState
 
@@ -83,7 +85,9 @@ def layers(provider: str, repeat: int) -> list[tuple[str, float]]:
     else:
         bridge = TaskBridge(alumio=AlumioConfig("http://127.0.0.1", "t"))
     bodies = sandbox_bodies(provider)
-    gate = bridge._gates[provider]
+    caller = bridge._call
+    engine = caller.engine
+    gate = engine.gates[provider]
     adapter = gate.adapter
     task_id, body = bodies[0]
     task = adapter.decode_task(body, task_id)
@@ -104,53 +108,62 @@ def layers(provider: str, repeat: int) -> list[tuple[str, float]]:
     base = async_us(direct, repeat, BATCH)
     rows.append(("(awaiting a stub coroutine: subtracted below)", base))
 
-    rows.append(
-        (
-            "_resolve: TaskRef, provider lookup, check_id",
-            per_call_us(lambda: [bridge._resolve(r) for r in refs], repeat, BATCH),
-        )
-    )
+    resolve_us = per_call_us(lambda: [engine.resolve(r) for r in refs], repeat, BATCH)
+    rows.append(("resolve: TaskRef, provider lookup, check_id", resolve_us))
 
-    saved_fetch = bridge._fetch
-    bridge._fetch = stub  # type: ignore[method-assign]
-    rows.append(
-        (
-            "get_many bookkeeping (workers, dedup map, slots)",
-            async_us(lambda: bridge.get_many(refs), repeat, BATCH) - rows[1][1] - base,
+    engine.fetch = stub  # type: ignore[method-assign]
+    try:
+        rows.append(
+            (
+                "get_many bookkeeping (workers, dedup map, results)",
+                async_us(lambda: bridge.get_many(refs), repeat, BATCH) - resolve_us - base,
+            )
         )
-    )
-    bridge._fetch = saved_fetch  # type: ignore[method-assign]
+    finally:
+        del engine.fetch
 
-    saved_attempts = bridge._attempts
-    bridge._attempts = stub  # type: ignore[method-assign]
-    bridge._session = object()  # type: ignore[assignment]  # _ensure_session only checks it
+    saved_attempt = engine_module.attempt
+    engine_module.attempt = stub  # type: ignore[assignment]
+    engine.session = object()  # type: ignore[assignment]  # fetch only checks it is set
+    settings = caller.settings
 
     async def fetch_loop() -> None:
         for i in ids:
-            await bridge._fetch(gate, i)
-
-    rows.append(("_fetch: in-flight dedup future", async_us(fetch_loop, repeat, BATCH) - base))
-    bridge._attempts = saved_attempts  # type: ignore[method-assign]
-
-    saved_attempt = bridge_module.attempt
-    bridge_module.attempt = stub  # type: ignore[assignment]
-
-    async def attempts_loop() -> None:
-        for i in ids:
-            await bridge._attempts(gate, i)
+            await engine.fetch(gate, i, settings)
 
     try:
-        rows.append(("_attempts: retry loop + gate", async_us(attempts_loop, repeat, BATCH) - base))
+        engine.check_loop = lambda: None  # type: ignore[method-assign]  # loops differ here
+        rows.append(
+            (
+                "engine.fetch: dedup map, gate, retry loop (attempt stubbed)",
+                async_us(fetch_loop, repeat, BATCH) - base,
+            )
+        )
     finally:
-        bridge_module.attempt = saved_attempt  # type: ignore[assignment]
-        bridge._session = None
+        engine_module.attempt = saved_attempt  # type: ignore[assignment]
+        engine.session = None
+        del engine.check_loop
+
+    def fast_gate(g: ProviderGate = gate) -> None:
+        for _ in range(BATCH):
+            g.try_enter()
+            g.leave()
+
+    rows.append(("gate.try_enter + leave (no rate limit)", per_call_us(fast_gate, repeat, BATCH)))
 
     async def gate_loop(g: ProviderGate = gate) -> None:
         for _ in range(BATCH):
             await g.enter()
             g.leave()
 
-    rows.append(("gate.enter + leave (no rate limit)", async_us(gate_loop, repeat, BATCH)))
+    rows.append(("gate.enter + leave (the awaited path)", async_us(gate_loop, repeat, BATCH)))
+
+    def try_limiter() -> None:
+        limiter = RateLimiter(1e12)
+        for _ in range(BATCH):
+            limiter.try_acquire()
+
+    rows.append(("rate limiter try_acquire (a token due)", per_call_us(try_limiter, repeat, BATCH)))
 
     async def limiter_loop() -> None:
         limiter = RateLimiter(1e12)
@@ -162,7 +175,10 @@ def layers(provider: str, repeat: int) -> list[tuple[str, float]]:
         ("adapter.request: URL and headers", per_call_us(lambda: adapter.request(task_id), repeat))
     )
     rows.append(
-        ("TaskResult(ref, task=...)", per_call_us(lambda: TaskResult(ref, task=task), repeat))
+        (
+            "new_task_success(ref, task, None)",
+            per_call_us(lambda: new_task_success(ref, task, None), repeat),
+        )
     )
     logger = logging.getLogger("taskbridge")
     rows.append(
