@@ -42,18 +42,19 @@ async def child(n: int, slow: int) -> dict[str, object]:
         alumio=AlumioConfig("https://tenant.example", _common.TOKEN),
     )
     body = b'{"object": {"identifier": "x", "status": "finished", "entityType": "order"}}'
-    task = bridge._gates["alumio"].adapter.decode_task(body, "x")
+    engine = bridge._call.engine
+    task = engine.gates["alumio"].adapter.decode_task(body, "x")
     pulled = 0
     most_tasks = 0
 
-    async def fetch(gate: Any, task_id: str) -> Any:
+    async def fetch(gate: Any, task_id: str, settings: Any) -> Any:
         nonlocal most_tasks
         for _ in range(slow if gate.name == "cakewalk" else 1):
             await asyncio.sleep(0)
         most_tasks = max(most_tasks, len(asyncio.all_tasks()))
         return task
 
-    bridge._fetch = fetch  # type: ignore[method-assign]
+    engine.fetch = fetch  # type: ignore[method-assign]
 
     def refs() -> Iterator[tuple[str, str]]:
         nonlocal pulled
