@@ -20,9 +20,33 @@ import cattrs
 
 from ._typeinfo import rule
 
-__all__ = ["make_fast_structure_fn"]
+__all__ = ["make_fast_structure_fn", "return_new"]
 
 _counter = iter(range(1 << 62))
+
+
+def return_new(cls: type[Any], names: dict[str, Any]) -> list[str]:
+    """The generated lines that return a new ``cls`` from the locals ``a_<field>``.
+
+    A slotted model with nothing to run at init is built by filling its slots directly
+    (its setters go into ``names``): a frozen attrs ``__init__`` sets each field through
+    ``object.__setattr__``, about twice the cost. Otherwise its ``__init__`` is called.
+    """
+    fields = attrs.fields(cls)
+    names["__new"], names["__cl"] = object.__new__, cls
+    if (
+        "__slots__" not in cls.__dict__
+        or hasattr(cls, "__attrs_post_init__")
+        or hasattr(cls, "__attrs_pre_init__")
+        or any(f.validator is not None or f.converter is not None or not f.init for f in fields)
+    ):
+        return [f"  return __cl({', '.join(f'{f.alias}=a_{f.name}' for f in fields)})"]
+    lines = ["  i = __new(__cl)"]
+    for f in fields:
+        names[f"s_{f.name}"] = cls.__dict__[f.name].__set__
+        lines.append(f"  s_{f.name}(i, a_{f.name})")
+    lines.append("  return i")
+    return lines
 
 
 def _fail(kind: str) -> str:
@@ -45,21 +69,12 @@ def make_fast_structure_fn(
         "__dt": structure_datetime,
         "__new": object.__new__,
     }
-    # A slotted model with nothing to run at init is built by filling its slots
-    # directly: a frozen attrs __init__ costs about twice as much.
-    direct = (
-        "__slots__" in cls.__dict__
-        and not hasattr(cls, "__attrs_post_init__")
-        and not hasattr(cls, "__attrs_pre_init__")
-        and all(f.validator is None and f.converter is None and f.init for f in fields)
-    )
     lines = [
         "def structure(o, _):",
         "  if type(o) is not dict:",
         "    raise TypeError('expected an object, got ' + type(o).__name__)",
         "  g = o.get",
     ]
-    args = []
     for f in fields:
         required = f.default is attrs.NOTHING
         if not required and f.default is not None:
@@ -97,15 +112,7 @@ def make_fast_structure_fn(
             lines.append(
                 f"  {var} = None if v is None else {call}" if optional else f"  {var} = {call}"
             )
-        args.append(f"{f.alias}={var}")
-    if direct:
-        lines.append("  i = __new(__cl)")
-        for f in fields:
-            names[f"s_{f.name}"] = cls.__dict__[f.name].__set__
-            lines.append(f"  s_{f.name}(i, a_{f.name})")
-        lines.append("  return i")
-    else:
-        lines.append(f"  return __cl({', '.join(args)})")
+    lines += return_new(cls, names)
     source = "\n".join(lines) + "\n"
     filename = f"<taskbridge structure {cls.__qualname__} {next(_counter)}>"
     namespace: dict[str, Any] = dict(names)

@@ -38,6 +38,7 @@ import msgspec
 import orjson
 
 from ._convert import _wire_name
+from ._fastgen import return_new
 from ._typeinfo import rule
 
 __all__ = ["FastDecoder", "aware"]
@@ -280,22 +281,7 @@ class FastDecoder(Generic[T]):
             lines.append(
                 f"  {var} = None if v is None else {value}" if optional else f"  {var} = {value}"
             )
-        direct = (
-            "__slots__" in cls.__dict__
-            and not hasattr(cls, "__attrs_post_init__")
-            and not hasattr(cls, "__attrs_pre_init__")
-            and all(f.validator is None and f.converter is None and f.init for f in fields)
-        )
-        if direct:
-            # A frozen attrs __init__ sets each field through object.__setattr__: twice
-            # the cost of filling the slots.
-            lines.append("  i = __new(__cl)")
-            for f in fields:
-                names[f"s_{f.name}"] = cls.__dict__[f.name].__set__
-                lines.append(f"  s_{f.name}(i, a_{f.name})")
-            lines.append("  return i")
-        else:
-            lines.append(f"  return __cl({', '.join(f'{f.alias}=a_{f.name}' for f in fields)})")
+        lines += return_new(cls, names)
         namespace = _compile("\n".join(lines) + "\n", names, f"build {cls.__qualname__}")
         fn: Callable[[Any, Any], Any] = namespace["build"]
         return fn

@@ -63,6 +63,23 @@ def eager(provider: str) -> UnifiedTask[Any]:
 PROVIDERS = pytest.mark.parametrize("provider", ["cakewalk", "alumio"])
 
 
+def _read_detail_from_two_threads(task: Any) -> list[Any]:
+    """Read ``task.detail`` from two threads released together; what each got."""
+    seen: list[Any] = []
+    barrier = threading.Barrier(2, timeout=10)
+
+    def read() -> None:
+        barrier.wait()
+        seen.append(task.detail)
+
+    threads = [threading.Thread(target=read) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    return seen
+
+
 @PROVIDERS
 def test_the_class_fields_and_type_are_unchanged(provider: str) -> None:
     task = lazy(provider)
@@ -165,18 +182,7 @@ def test_two_threads_reading_a_fresh_detail_get_one_model() -> None:
     task = new_unified_task(
         "p", "1", TaskStatus.PENDING, "x", None, None, None, PendingDetail(slow_build, 7)
     )
-    seen: list[Any] = []
-    barrier = threading.Barrier(2, timeout=10)
-
-    def read() -> None:
-        barrier.wait()
-        seen.append(task.detail)
-
-    threads = [threading.Thread(target=read) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
+    seen = _read_detail_from_two_threads(task)
     assert entered.is_set() and calls == [7]
     assert len(seen) == 2 and seen[0] is seen[1] is task.detail
 
@@ -184,18 +190,7 @@ def test_two_threads_reading_a_fresh_detail_get_one_model() -> None:
 @PROVIDERS
 def test_decoded_task_read_from_two_threads(provider: str) -> None:
     task = lazy(provider)
-    seen: list[Any] = []
-    barrier = threading.Barrier(2, timeout=10)
-
-    def read() -> None:
-        barrier.wait()
-        seen.append(task.detail)
-
-    threads = [threading.Thread(target=read) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
+    seen = _read_detail_from_two_threads(task)
     assert len(seen) == 2 and seen[0] is seen[1]
     assert seen[0] == eager(provider).detail
 
