@@ -349,8 +349,14 @@ def test_unknown_keys_values_are_skipped_not_checked(body: bytes) -> None:
 def test_deep_nesting_under_an_unknown_key_follows_the_recursion_limit() -> None:
     deep = b'{"object": {}, "x": ' + b"[" * 1100 + b"]" * 1100 + b"}"
     assert checked("alumio", deep).startswith("SchemaError: body is not valid JSON")  # type: ignore[union-attr]
-    # msgspec stops at Python's recursion limit: the fallback answers as orjson does.
-    assert fast("alumio", deep) == REJECTED
+    # msgspec stops at the interpreter's recursion limit for C code: at the default limit
+    # Python 3.10 and 3.11 refuse this depth (the fallback answers as orjson does), while
+    # 3.13 lets it through; skipped, the value cannot change the task either way.
+    outcome = fast("alumio", deep)
+    if sys.version_info < (3, 12):
+        assert outcome == REJECTED
+    else:
+        assert outcome == REJECTED or outcome == fast("alumio", b'{"object": {}}')
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(5000)
     try:
