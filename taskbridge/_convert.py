@@ -22,8 +22,9 @@ only checked for JSON syntax, where orjson refuses a body outright. So a body is
 accepted despite, under a key the model does not know, a number too large for a float
 (``1e999``), invalid UTF-8 (in the value or in the key itself), or nesting deeper than
 orjson's 1,024 levels (on Python 3.10 and 3.11 only when ``sys.getrecursionlimit()`` is
-raised past ~1,024; Python 3.13's C recursion limit lets it through by default). Known fields, free-form objects (``dict[str, Any]``, parsed by orjson) and
-everything the model reads follow the rules above exactly.
+raised past ~1,024; Python 3.13's C recursion limit lets it through by default).
+Known fields, free-form objects (``dict[str, Any]``, parsed by orjson) and everything
+the model reads follow the rules above exactly.
 """
 
 from __future__ import annotations
