@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 import cattrs
 
+from ._models import fills_slots, slot_fill_lines
 from ._typeinfo import rule
 
 __all__ = ["make_fast_structure_fn", "return_new"]
@@ -26,27 +27,14 @@ _counter = iter(range(1 << 62))
 
 
 def return_new(cls: type[Any], names: dict[str, Any]) -> list[str]:
-    """The generated lines that return a new ``cls`` from the locals ``a_<field>``.
-
-    A slotted model with nothing to run at init is built by filling its slots directly
-    (its setters go into ``names``): a frozen attrs ``__init__`` sets each field through
-    ``object.__setattr__``, about twice the cost. Otherwise its ``__init__`` is called.
-    """
+    """The generated lines that return a new ``cls`` from the locals ``a_<field>``:
+    its slots filled directly where the class allows it (`_models.fills_slots`), else
+    through its ``__init__``."""
+    if fills_slots(cls):
+        return slot_fill_lines(cls, names, lambda f: f"a_{f.name}")
+    names["__cl"] = cls
     fields = attrs.fields(cls)
-    names["__new"], names["__cl"] = object.__new__, cls
-    if (
-        "__slots__" not in cls.__dict__
-        or hasattr(cls, "__attrs_post_init__")
-        or hasattr(cls, "__attrs_pre_init__")
-        or any(f.validator is not None or f.converter is not None or not f.init for f in fields)
-    ):
-        return [f"  return __cl({', '.join(f'{f.alias}=a_{f.name}' for f in fields)})"]
-    lines = ["  i = __new(__cl)"]
-    for f in fields:
-        names[f"s_{f.name}"] = cls.__dict__[f.name].__set__
-        lines.append(f"  s_{f.name}(i, a_{f.name})")
-    lines.append("  return i")
-    return lines
+    return [f"  return __cl({', '.join(f'{f.alias}=a_{f.name}' for f in fields)})"]
 
 
 def _fail(kind: str) -> str:
