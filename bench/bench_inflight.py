@@ -31,7 +31,7 @@ import _common
 from bench_throughput import ids_for
 
 from taskbridge import AlumioConfig, CakewalkConfig, TaskBridge
-from taskbridge import _engine as bridge_module
+from taskbridge._engine import engine as bridge_module
 
 PROVIDERS = ("cakewalk", "alumio")
 

@@ -193,7 +193,7 @@ async def run_one(
 
 async def admissions(redis_url: str, count: int) -> list[list[object]]:
     """CPU and wall time of one admission, nothing waiting (a rate of 10^8/min)."""
-    from taskbridge._ratelimit import RateLimiter
+    from taskbridge._engine.ratelimit import RateLimiter
     from taskbridge.redis import RedisLimiter
 
     rows: list[list[object]] = []

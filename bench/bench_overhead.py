@@ -43,10 +43,10 @@ import orjson
 from bench_throughput import MSGSPEC_ROOTS, PYDANTIC_ROOTS, ids_for
 
 from taskbridge import AlumioConfig, CakewalkConfig, TaskBridge, TaskRef
-from taskbridge import _engine as engine_module
-from taskbridge._gate import ProviderGate
-from taskbridge._models import new_task_success
-from taskbridge._ratelimit import RateLimiter
+from taskbridge._base.models import new_task_success
+from taskbridge._engine import engine as engine_module
+from taskbridge._engine.gate import ProviderGate
+from taskbridge._engine.ratelimit import RateLimiter
 from taskbridge.sandbox import SandboxState
 
 BATCH = 2000

@@ -34,7 +34,7 @@ import _common
 import aiohttp
 
 from taskbridge import CakewalkConfig, TaskBridge
-from taskbridge._ratelimit import RateLimiter  # private: only to record its grants
+from taskbridge._engine.ratelimit import RateLimiter  # private: only to record its grants
 
 TARGET_RATE = 0.97
 

@@ -9,11 +9,8 @@ async with TaskBridge.from_env() as bridge:
 ```
 """
 
-# Imported for their registrations: `TaskBridge.with_options`, `UnifiedTask.to_dict`.
-from . import _options, _serialize  # noqa: F401
-from ._bridge import TaskBridge
-from ._config import RetryPolicy
-from ._errors import (
+from ._base.config import RetryPolicy
+from ._base.errors import (
     APIError,
     AuthenticationError,
     BatchTimeoutError,
@@ -31,7 +28,8 @@ from ._errors import (
     TransportError,
     WaitTimeoutError,
 )
-from ._models import (
+from ._base.limits import Limits
+from ._base.models import (
     Provider,
     TaskFailure,
     TaskRef,
@@ -40,9 +38,10 @@ from ._models import (
     TaskSuccess,
     UnifiedTask,
 )
-from ._stats import BridgeStats, ProviderStats
+from ._engine.stats import BridgeStats, ProviderStats
+from ._facade.bridge import TaskBridge
+from ._facade.watch import TaskUpdate
 from ._version import __version__
-from ._watch import TaskUpdate
 from .providers.alumio import AlumioConfig, AlumioTask
 from .providers.cakewalk import CakewalkConfig, CakewalkTask
 
@@ -59,6 +58,7 @@ __all__ = [
     "ConfigurationError",
     "DecodeError",
     "InvalidTaskIdError",
+    "Limits",
     "Provider",
     "ProviderError",
     "ProviderStats",

@@ -15,7 +15,8 @@ import time
 from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any
 
-from ._bridge import TaskBridge
+from ._base.config import RetryPolicy
+from ._base.models import TaskRef
 from ._cli_common import (
     SANDBOX_SEED,
     UsageProblem,
@@ -31,8 +32,7 @@ from ._cli_common import (
     _Settings,
     _show_progress,
 )
-from ._config import RetryPolicy
-from ._models import TaskRef
+from ._facade.bridge import TaskBridge
 from ._version import __version__
 from .providers import registered
 

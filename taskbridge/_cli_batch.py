@@ -22,8 +22,8 @@ from rich.table import Table
 from rich.text import Text
 
 from . import _cli_output as out
-from ._bridge import TaskBridge
-from ._models import TaskRef, TaskResult
+from ._base.models import TaskRef, TaskResult
+from ._facade.bridge import TaskBridge
 
 __all__ = ["FIELDS", "TABLE_FIELDS", "BatchOptions", "count_refs", "run_get_many"]
 

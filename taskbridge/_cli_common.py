@@ -17,9 +17,9 @@ from typing import IO, Any, NoReturn
 
 import attrs
 
-from ._bridge import TaskBridge
-from ._errors import ConfigurationError, InvalidTaskIdError, TaskBridgeError
-from ._models import TaskRef
+from ._base.errors import ConfigurationError, InvalidTaskIdError, TaskBridgeError
+from ._base.models import TaskRef
+from ._facade.bridge import TaskBridge
 from .providers import CredentialOption, ProviderConfig, get_spec, names, registered
 
 # The seed of `taskbridge sandbox` by default, so `--sandbox` serves the same tasks.

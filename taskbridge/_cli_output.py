@@ -20,9 +20,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from ._deep import to_json
-from ._errors import APIError, TaskBridgeError
-from ._models import TaskResult, TaskStatus, UnifiedTask
+from ._base.errors import APIError, TaskBridgeError
+from ._base.models import TaskResult, TaskStatus, UnifiedTask
+from ._decode.deep import to_json
 
 if TYPE_CHECKING:
     from .sandbox import Sandbox

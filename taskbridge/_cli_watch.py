@@ -19,9 +19,9 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from ._errors import WaitTimeoutError
-from ._models import TaskRef, TaskStatus
-from ._watch import TaskUpdate
+from ._base.errors import WaitTimeoutError
+from ._base.models import TaskRef, TaskStatus
+from ._facade.watch import TaskUpdate
 
 if TYPE_CHECKING:
     from ._cli_common import _Settings
@@ -164,7 +164,7 @@ async def _ndjson(updates: AsyncIterator[TaskUpdate], board: _Board) -> None:
 async def demo_watch(console: Console, seed: int, count: int = 6) -> None:
     """Watch a few tasks of a sandbox with a lifecycle finish, one line per change."""
     from . import _cli_output as out
-    from ._bridge import TaskBridge
+    from ._facade.bridge import TaskBridge
     from .sandbox import Lifecycle, Sandbox
 
     # Polled more often than the shortest stage (0.2 s) lasts, so every change shows.

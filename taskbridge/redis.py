@@ -33,9 +33,9 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._errors import ConfigurationError
-from ._limiter import credential_fingerprint
-from ._ratelimit import WINDOW, RateLimiter
+from ._base.errors import ConfigurationError
+from ._engine.limiter import credential_fingerprint
+from ._engine.ratelimit import WINDOW, RateLimiter
 from ._redis_scripts import ADMIT, PAUSE, STALE
 
 if TYPE_CHECKING:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -16,6 +18,7 @@ from hypothesis import settings
 
 import taskbridge
 from taskbridge import AlumioConfig, CakewalkConfig, RetryPolicy, TaskBridge
+from taskbridge.testing import SYSTEM_CLOCK
 
 # CI sees the same examples on every run; set HYPOTHESIS_PROFILE=explore for fresh ones.
 settings.register_profile("ci", derandomize=True, database=None)
@@ -291,3 +294,27 @@ def client_tasks() -> set[asyncio.Task[Any]]:
 
 
 __all__ = ["asyncio", "taskbridge"]
+
+
+class FakeClock:
+    """A `taskbridge.testing.Clock` that records each wait and runs ``on_sleep(delay)``
+    for it; by default a wait is skipped (``time()`` jumps by it at once)."""
+
+    def __init__(self, on_sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
+        self.skipped = 0.0
+        self.sleeps: list[float] = []
+        self._on_sleep = on_sleep
+
+    def time(self) -> float:
+        return time.monotonic() + self.skipped
+
+    async def sleep(self, delay: float) -> None:
+        self.sleeps.append(delay)
+        if self._on_sleep is not None:
+            await self._on_sleep(delay)
+        else:
+            self.skipped += max(0.0, delay)
+            await asyncio.sleep(0)
+
+    def attempt(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return SYSTEM_CLOCK.attempt()

@@ -28,7 +28,7 @@ from taskbridge import (
     TaskResult,
     TransportError,
 )
-from taskbridge._convert import parse_datetime
+from taskbridge._decode.convert import parse_datetime
 from taskbridge.sandbox import Faults, Sandbox
 from taskbridge.sandbox._faults import Outcome, decide
 

@@ -14,8 +14,8 @@ import pytest
 from rich.console import Console
 
 from taskbridge import TaskBridge
+from taskbridge._base.models import TaskRef
 from taskbridge._cli_batch import BatchOptions, _Sink, count_refs, waiting_text
-from taskbridge._models import TaskRef
 from taskbridge.sandbox import Sandbox
 
 from .test_cli import CLI, UNKNOWN_UUID, clean_env, env_for, refs_text, run, seeded

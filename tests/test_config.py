@@ -139,13 +139,13 @@ def test_bad_requests_per_minute_is_refused(make: MakeConfig, value: Any) -> Non
 
 @pytest.mark.parametrize("make", CONFIGS)
 def test_requests_per_minute_none_means_no_limit(make: MakeConfig) -> None:
-    assert make(requests_per_minute=None).adapter().requests_per_minute is None
+    assert make(requests_per_minute=None).limits.requests_per_minute is None
 
 
 @pytest.mark.parametrize("make", CONFIGS)
 def test_limits_reach_the_adapter(make: MakeConfig) -> None:
     adapter = make(max_concurrency=3, requests_per_minute=90)
-    assert (adapter.adapter().max_concurrency, adapter.adapter().requests_per_minute) == (3, 90)
+    assert (adapter.limits.max_concurrency, adapter.limits.requests_per_minute) == (3, 90)
 
 
 def test_default_limits_follow_the_contract() -> None:

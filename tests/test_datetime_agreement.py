@@ -17,7 +17,7 @@ import msgspec
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from taskbridge._convert import parse_datetime
+from taskbridge._decode.convert import parse_datetime
 
 from .test_fastpath import assert_agree, cakewalk_with
 

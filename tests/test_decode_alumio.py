@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from taskbridge import AlumioConfig, TaskStatus, UnifiedTask
-from taskbridge._convert import SchemaError
+from taskbridge._decode.convert import SchemaError
 from taskbridge.providers.alumio import (
     AlumioError,
     AlumioTask,

@@ -13,8 +13,8 @@ import orjson
 import pytest
 
 from taskbridge import CakewalkConfig, TaskStatus, UnifiedTask
-from taskbridge import _convert as convert_module
-from taskbridge._convert import SchemaError, parse_datetime
+from taskbridge._decode import convert as convert_module
+from taskbridge._decode.convert import SchemaError, parse_datetime
 from taskbridge.providers.cakewalk import (
     CakewalkLinks,
     CakewalkProblemDetails,

@@ -15,7 +15,8 @@ import attrs
 import pytest
 
 from taskbridge import TaskStatus, UnifiedTask
-from taskbridge._models import _direct_constructor, new_unified_task
+from taskbridge._base.models import new_unified_task
+from taskbridge._base.slots import direct_constructor
 
 CREATED = datetime(2024, 3, 5, 10, 11, 12, tzinfo=timezone.utc)
 UPDATED = datetime(2024, 3, 6, 8, 0, tzinfo=timezone.utc)
@@ -55,7 +56,7 @@ def test_a_class_with_a_validator_is_refused() -> None:
         x: int = attrs.field(validator=attrs.validators.instance_of(int))
 
     with pytest.raises(TypeError, match="cannot be built"):
-        _direct_constructor(Checked)
+        direct_constructor(Checked)
 
 
 def test_a_class_with_post_init_is_refused() -> None:
@@ -67,7 +68,7 @@ def test_a_class_with_post_init_is_refused() -> None:
             pass
 
     with pytest.raises(TypeError, match="cannot be built"):
-        _direct_constructor(Hooked)
+        direct_constructor(Hooked)
 
 
 def test_a_dict_class_is_refused() -> None:
@@ -76,4 +77,4 @@ def test_a_dict_class_is_refused() -> None:
         x: int
 
     with pytest.raises(TypeError, match="cannot be built"):
-        _direct_constructor(Plain)
+        direct_constructor(Plain)

@@ -29,7 +29,7 @@ from taskbridge import (
     TaskBridge,
     TaskNotFoundError,
 )
-from taskbridge._convert import SchemaError
+from taskbridge._decode.convert import SchemaError
 from taskbridge.providers.alumio import AlumioError
 from taskbridge.providers.cakewalk import CakewalkProblemDetails
 

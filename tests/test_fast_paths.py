@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from yarl import URL
 
 from taskbridge import CakewalkConfig, DecodeError
-from taskbridge._gate import ProviderGate, _Slots
-from taskbridge._ratelimit import RateLimiter
-from taskbridge.providers._base import UrlBuilder
+from taskbridge._engine.gate import ProviderGate, _Slots
+from taskbridge._engine.ratelimit import RateLimiter
+from taskbridge.providers._kit.base import UrlBuilder
 from taskbridge.providers.cakewalk import CakewalkAdapter
 
 from .conftest import ScriptedServer, make_bridge
@@ -46,7 +46,8 @@ def _gate(
     *, concurrency: int = 1, rpm: float | None = None, clock: Clock | None = None
 ) -> ProviderGate:
     config = CakewalkConfig("key", "secret", max_concurrency=concurrency, requests_per_minute=rpm)
-    return ProviderGate(CakewalkAdapter(config), clock=clock or Clock(), sleep=asyncio.sleep)
+    adapter = CakewalkAdapter(config)
+    return ProviderGate(adapter, config.limits, clock=clock or Clock(), sleep=asyncio.sleep)
 
 
 # -- _Slots ---------------------------------------------------------------------------
@@ -168,7 +169,7 @@ async def test_try_enter_leaves_a_limiter_without_try_acquire_to_enter() -> None
             pass
 
     config = CakewalkConfig("key", "secret", requests_per_minute=None)
-    gate = ProviderGate(CakewalkAdapter(config), limiter=Remote())
+    gate = ProviderGate(CakewalkAdapter(config), config.limits, limiter=Remote())
     assert not gate.try_enter()
     await asyncio.wait_for(gate.enter("x"), BOUND)
     assert Remote.calls == 1

@@ -1,4 +1,4 @@
-"""The msgspec fast path (`taskbridge._msgspec`) agrees with the converters.
+"""The msgspec fast path (`taskbridge._decode.mirror`) agrees with the converters.
 
 `decode_task` validates a body with its msgspec mirror and falls back to
 `decode_checked` (orjson + cattrs hooks) on any exception. That is only right if the
@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from taskbridge import AlumioConfig, CakewalkConfig, DecodeError, UnifiedTask
-from taskbridge._convert import SchemaError
-from taskbridge._models import PendingDetail
-from taskbridge._msgspec import FastDecoder
+from taskbridge._base.models import PendingDetail
+from taskbridge._decode.convert import SchemaError
+from taskbridge._decode.mirror import FastDecoder
 from taskbridge.sandbox import SandboxState
 
 from ._schemas import alumio_task_result, body_strategy, cakewalk_task_record
@@ -453,7 +453,7 @@ GENERIC = [
 
 @pytest.mark.parametrize(("document", "outcome"), GENERIC)
 def test_every_field_kind_agrees_with_the_converters(document: Any, outcome: str) -> None:
-    from taskbridge._convert import Decoder, make_converter
+    from taskbridge._decode.convert import Decoder, make_converter
 
     body = dumps(document)
     mirror = FastDecoder(Every)

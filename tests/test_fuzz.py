@@ -39,7 +39,7 @@ from taskbridge import (
     TaskStatus,
     UnifiedTask,
 )
-from taskbridge._convert import SchemaError
+from taskbridge._decode.convert import SchemaError
 from taskbridge.providers.alumio import encode_identifier
 
 from ._schemas import CUSTOM_FORMATS, alumio_task_result, body_strategy, cakewalk_task_record
@@ -853,7 +853,7 @@ FIELD = re.compile(r" @ (\$[^;]*)")
 def both_ways(provider: str, body: Any) -> tuple[Any, Any]:
     """What the fast entry point and the detailed converter alone make of ``body``: the
     task, or the sorted wire paths of the fields they refuse (``$.data.createdAt``)."""
-    from taskbridge._convert import Decoder, SchemaError, _wire_errors
+    from taskbridge._decode.convert import Decoder, SchemaError, _wire_errors
     from taskbridge.providers.alumio import AlumioTaskResult, make_alumio_converter
     from taskbridge.providers.cakewalk import CakewalkTaskRecord, make_cakewalk_converter
 

@@ -19,7 +19,7 @@ import attrs
 import pytest
 
 from taskbridge import AlumioConfig, CakewalkConfig, TaskBridge, TaskStatus, UnifiedTask
-from taskbridge._models import PendingDetail, new_unified_task
+from taskbridge._base.models import PendingDetail, new_unified_task
 
 from .conftest import (
     CAKEWALK_ID,

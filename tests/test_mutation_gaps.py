@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from aiohttp import web
 
-import taskbridge._bridge
-import taskbridge._retry
+import taskbridge._engine.retry
+import taskbridge._facade.bridge
 from taskbridge import DecodeError, RateLimitedError, RetryPolicy, TaskResult
+from taskbridge.testing import use_clock
 
-from .conftest import ScriptedServer, alumio_body, cakewalk_body, dumps, make_bridge
+from .conftest import FakeClock, ScriptedServer, alumio_body, cakewalk_body, dumps, make_bridge
 
 SHARED_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"  # a UUID: valid for both providers
 BOUND = 20.0
@@ -80,9 +81,8 @@ async def test_one_id_under_both_providers_at_once_in_stream(server: ScriptedSer
 @pytest.fixture
 def held_sleeps(
     monkeypatch: pytest.MonkeyPatch,
-) -> tuple[list[float], asyncio.Event, asyncio.Event]:
+) -> Iterator[tuple[list[float], asyncio.Event, asyncio.Event]]:
     """The first wait is held until released (time stands still); later ones are skipped."""
-    skipped = [0.0]
     waits: list[float] = []
     release = asyncio.Event()
     waiting = asyncio.Event()
@@ -93,13 +93,13 @@ def held_sleeps(
         if len(waits) == 1:
             await asyncio.wait_for(release.wait(), BOUND)
         else:
-            skipped[0] += delay
+            clock.skipped += delay
 
-    monkeypatch.setattr(taskbridge._bridge, "_sleep", fake_sleep)
-    monkeypatch.setattr(taskbridge._bridge, "_clock", lambda: time.monotonic() + skipped[0])
+    clock = FakeClock(fake_sleep)
     # Full jitter always draws its ceiling, so the backoff is known: 4 s.
-    monkeypatch.setattr(taskbridge._retry.random, "uniform", lambda low, high: high)
-    return waits, release, waiting
+    monkeypatch.setattr(taskbridge._engine.retry.random, "uniform", lambda low, high: high)
+    with use_clock(clock):
+        yield waits, release, waiting
 
 
 async def test_a_429_without_retry_after_pauses_the_whole_provider(
@@ -120,21 +120,15 @@ async def test_a_429_without_retry_after_pauses_the_whole_provider(
 
 
 async def test_a_retry_after_equal_to_max_retry_after_is_waited_for(
-    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+    server: ScriptedServer,
 ) -> None:
-    waits: list[float] = []
-    skipped = [0.0]
-
-    async def fake_sleep(delay: float) -> None:
-        waits.append(delay)
-        skipped[0] += delay  # time jumps: the pause the 429 started is over too
-        await asyncio.sleep(0)
-
-    monkeypatch.setattr(taskbridge._bridge, "_sleep", fake_sleep)
-    monkeypatch.setattr(taskbridge._bridge, "_clock", lambda: time.monotonic() + skipped[0])
+    clock = FakeClock()  # time jumps: the pause the 429 started is over too
+    waits = clock.sleeps
     server.script([(429, {}, {"Retry-After": "60"}), (200, alumio_body())])
     retry = RetryPolicy(max_attempts=2, max_retry_after=60.0)
-    async with make_bridge(server, retry=retry) as bridge:
+    with use_clock(clock):
+        bridge = make_bridge(server, retry=retry)
+    async with bridge:
         task = await asyncio.wait_for(bridge.get("alumio", "x"), BOUND)
     assert task.id == "order-export-42"
     assert waits[0] == 60.0

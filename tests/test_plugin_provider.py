@@ -34,7 +34,7 @@ from taskbridge import (
     TaskStatus,
     UnifiedTask,
 )
-from taskbridge.providers import _registry, get_spec, names
+from taskbridge.providers import _kit, get_spec, names
 from taskbridge.sandbox import Credentials, Sandbox
 
 from .conftest import ScriptedServer
@@ -65,7 +65,7 @@ def jiralike(jiralike_site: Path) -> Iterator[Any]:
     for one test; the other tests see only the built-ins."""
     sys.path.insert(0, str(jiralike_site))
     importlib.invalidate_caches()
-    _registry.reload()
+    _kit.registry.reload()
     try:
         import taskbridge_jiralike
 
@@ -75,7 +75,7 @@ def jiralike(jiralike_site: Path) -> Iterator[Any]:
         for module in [m for m in sys.modules if m.startswith("taskbridge_jiralike")]:
             del sys.modules[module]
         importlib.invalidate_caches()
-        _registry.reload()
+        _kit.registry.reload()
 
 
 def cli_env(site: Path, **extra: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ from taskbridge.providers import (
     CredentialOption,
     ProviderAdapter,
     ProviderSpec,
-    _registry,
+    _kit,
     get_spec,
     names,
     registered,
@@ -53,14 +53,14 @@ FAKE_SPEC = ProviderSpec(
 def plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[EntryPoint]]:
     """Entry points the registry sees instead of the installed ones."""
     points: list[EntryPoint] = []
-    monkeypatch.setattr(_registry, "entry_points", lambda group: list(points))
+    monkeypatch.setattr(_kit.registry, "entry_points", lambda group: list(points))
     yield points
     monkeypatch.undo()
-    _registry.reload()
+    _kit.registry.reload()
 
 
 def point(name: str, value: str) -> EntryPoint:
-    return EntryPoint(name, value, _registry.ENTRY_POINT_GROUP)
+    return EntryPoint(name, value, _kit.registry.ENTRY_POINT_GROUP)
 
 
 def test_builtins_are_registered_first() -> None:
@@ -90,7 +90,7 @@ def test_spec_agrees_with_its_config(name: str) -> None:
 
 def test_unknown_provider_lists_registered_names(plugins: list[EntryPoint]) -> None:
     plugins.append(point("fakeplug", f"{__name__}:FAKE_SPEC"))
-    _registry.reload()
+    _kit.registry.reload()
     assert names() == ("cakewalk", "alumio", "fakeplug")
     with pytest.raises(ConfigurationError, match=r"registered: cakewalk, alumio, fakeplug"):
         get_spec("nope")
@@ -114,7 +114,7 @@ def test_a_broken_plugin_is_left_out_with_a_warning(
 ) -> None:
     plugins.append(point("broken", value))
     with pytest.warns(RuntimeWarning, match=f"plug-in 'broken'.*{why}"):
-        _registry.reload()
+        _kit.registry.reload()
     assert names() == ("cakewalk", "alumio")
     assert registered()["cakewalk"].config is CakewalkConfig
 
@@ -122,7 +122,7 @@ def test_a_broken_plugin_is_left_out_with_a_warning(
 def test_import_never_loads_plugins() -> None:
     code = (
         "import taskbridge, taskbridge.providers;"
-        "assert taskbridge.providers._registry._specs is None"
+        "assert taskbridge.providers._kit.registry._specs is None"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 

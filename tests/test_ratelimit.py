@@ -7,7 +7,7 @@ import bisect
 
 import pytest
 
-from taskbridge._ratelimit import WINDOW_MARGIN, RateLimiter
+from taskbridge._engine.ratelimit import WINDOW_MARGIN, RateLimiter
 
 
 class FakeTime:

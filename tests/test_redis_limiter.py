@@ -18,7 +18,7 @@ import pytest_asyncio
 
 from taskbridge import CakewalkConfig, ConfigurationError, RetryPolicy, TaskBridge
 from taskbridge import redis as tb_redis
-from taskbridge._limiter import credential_fingerprint
+from taskbridge._engine.limiter import credential_fingerprint
 from taskbridge.redis import RedisLimiter
 from taskbridge.sandbox import Faults, Sandbox
 from taskbridge.sandbox._state import Credentials

@@ -6,12 +6,11 @@ import asyncio
 import email.utils
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from aiohttp import web
 
-import taskbridge._bridge
 from taskbridge import (
     APIError,
     DecodeError,
@@ -21,31 +20,21 @@ from taskbridge import (
     TaskBridge,
     TaskNotFoundError,
 )
-from taskbridge._gate import ProviderGate
-from taskbridge._retry import MAX_DELAY, backoff, parse_retry_after
+from taskbridge._engine.gate import ProviderGate
+from taskbridge._engine.retry import MAX_DELAY, backoff, parse_retry_after
+from taskbridge.testing import use_clock
 
-from .conftest import ScriptedServer, alumio_body, drop, make_bridge
+from .conftest import FakeClock, ScriptedServer, alumio_body, drop, make_bridge
 
 OK = (200, alumio_body())
 
 
 @pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+def sleeps() -> Iterator[list[float]]:
     """Record every wait the bridge asks for, without waiting."""
-    recorded: list[float] = []
-    skipped = [0.0]
-
-    def fake_clock() -> float:
-        return time.monotonic() + skipped[0]
-
-    async def fake_sleep(delay: float) -> None:
-        recorded.append(delay)
-        skipped[0] += delay
-        await asyncio.sleep(0)
-
-    monkeypatch.setattr(taskbridge._bridge, "_sleep", fake_sleep)
-    monkeypatch.setattr(taskbridge._bridge, "_clock", fake_clock)
-    return recorded
+    clock = FakeClock()
+    with use_clock(clock):
+        yield clock.sleeps
 
 
 @pytest.fixture
@@ -186,9 +175,10 @@ async def test_cancel_during_backoff_is_not_retried(
         waiting.set()
         await asyncio.Event().wait()
 
-    monkeypatch.setattr(taskbridge._bridge, "_sleep", blocking_sleep)
     server.script([(503, {}), OK])
-    async with make_bridge(server) as bridge:
+    with use_clock(FakeClock(blocking_sleep)):
+        bridge = make_bridge(server)
+    async with bridge:
         job = asyncio.ensure_future(bridge.get("alumio", "x"))
         await waiting.wait()
         job.cancel()
@@ -198,10 +188,9 @@ async def test_cancel_during_backoff_is_not_retried(
 
 
 async def test_429_pauses_the_whole_provider(
-    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+    server: ScriptedServer,
 ) -> None:
     """While one request is told to wait, the provider's other requests wait too."""
-    skipped = [0.0]
     waits: list[float] = []
     release = asyncio.Event()
     first_wait = asyncio.Event()
@@ -212,12 +201,13 @@ async def test_429_pauses_the_whole_provider(
         if len(waits) == 1:  # the 429'd request's own wait: hold it, time stands still
             await release.wait()
         else:
-            skipped[0] += delay
+            clock.skipped += delay
 
-    monkeypatch.setattr(taskbridge._bridge, "_sleep", fake_sleep)
-    monkeypatch.setattr(taskbridge._bridge, "_clock", lambda: time.monotonic() + skipped[0])
+    clock = FakeClock(fake_sleep)
     server.script([(429, {}, {"Retry-After": "5"}), OK])
-    async with make_bridge(server) as bridge:
+    with use_clock(clock):
+        bridge = make_bridge(server)
+    async with bridge:
         first = asyncio.ensure_future(bridge.get("alumio", "x"))
         await asyncio.wait_for(first_wait.wait(), timeout=10)
         await bridge.get("alumio", "y")  # another task, started during the pause
@@ -242,9 +232,8 @@ async def test_gate_pause_holds_new_requests_until_it_ends() -> None:
 
     from taskbridge import AlumioConfig
 
-    gate = ProviderGate(
-        AlumioConfig("http://127.0.0.1:1", "t").adapter(), clock=lambda: now[0], sleep=fake_sleep
-    )
+    config = AlumioConfig("http://127.0.0.1:1", "t")
+    gate = ProviderGate(config.adapter(), config.limits, clock=lambda: now[0], sleep=fake_sleep)
     gate.pause(5.0)
     gate.pause(2.0)  # a shorter pause never shortens a longer one
     await gate.enter()

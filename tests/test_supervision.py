@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-import taskbridge._batch
-import taskbridge._stream
+import taskbridge._facade.batch
+import taskbridge._facade.stream
 from taskbridge import (
     ConfigurationError,
     DecodeError,
@@ -22,7 +22,7 @@ from taskbridge import (
     TaskBridgeError,
     TaskResult,
 )
-from taskbridge._retry import MAX_DELAY, backoff
+from taskbridge._engine.retry import MAX_DELAY, backoff
 
 from .conftest import ScriptedServer, alumio_body, cakewalk_body, dumps, make_bridge
 
@@ -175,7 +175,7 @@ async def test_a_broken_stream_worker_ends_the_stream_at_once(
         raise exc
 
     # Building the result is outside the worker's catch-all: a bug there escapes it.
-    monkeypatch.setattr(taskbridge._stream, "new_task_success", broken)
+    monkeypatch.setattr(taskbridge._facade.stream, "new_task_success", broken)
     async with make_bridge(server) as bridge:
         with pytest.raises((RuntimeError, TaskBridgeError)):
             await run_stream(bridge, REFS)
@@ -191,7 +191,7 @@ async def test_a_broken_get_many_worker_ends_get_many_at_once(
         raise exc
 
     # Building the result is outside the worker's catch-all: a bug there escapes it.
-    monkeypatch.setattr(taskbridge._batch, "new_task_success", broken)
+    monkeypatch.setattr(taskbridge._facade.batch, "new_task_success", broken)
     async with make_bridge(server) as bridge:
         with pytest.raises((RuntimeError, asyncio.CancelledError)):
             await asyncio.wait_for(asyncio.shield(bridge.get_many(REFS)), BOUND)

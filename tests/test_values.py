@@ -26,7 +26,7 @@ from taskbridge import (
     UnifiedTask,
 )
 from taskbridge._cli_output import task_json
-from taskbridge._deep import plain
+from taskbridge._decode.deep import plain
 from taskbridge.providers.cakewalk import CakewalkProblemDetails
 
 from .conftest import KEY, SECRET, TOKEN, alumio_body, cakewalk_body, dumps

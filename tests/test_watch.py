@@ -13,8 +13,6 @@ from typing import Any
 
 import pytest
 
-import taskbridge._bridge
-import taskbridge._engine
 from taskbridge import (
     AlumioConfig,
     AuthenticationError,
@@ -32,8 +30,7 @@ from taskbridge import (
     WaitTimeoutError,
 )
 from taskbridge.sandbox import Faults, Lifecycle, Sandbox
-
-from ._vtime import VirtualTime
+from taskbridge.testing import VirtualClock
 
 PROVIDERS = [pytest.param("cakewalk", id="cakewalk"), pytest.param("alumio", id="alumio")]
 POLL = {"poll_interval": 5.0, "max_poll_interval": 20.0}
@@ -42,22 +39,13 @@ STEP = Lifecycle(step=60.0, jitter=0.5)
 
 
 @pytest.fixture
-async def vtime(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[VirtualTime]:
-    vt = VirtualTime()
-    monkeypatch.setattr(taskbridge._bridge, "_clock", vt.clock)
-    monkeypatch.setattr(taskbridge._bridge, "_sleep", vt.sleep)
-    monkeypatch.setattr(taskbridge._engine, "attempt", vt.counted(taskbridge._engine.attempt))
-    ticker = asyncio.create_task(vt.run())
-    try:
-        yield vt
-    finally:
-        ticker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await ticker
+async def vtime() -> AsyncIterator[VirtualClock]:
+    async with VirtualClock() as clock:
+        yield clock
 
 
-def sandbox(vt: VirtualTime, lifecycle: Lifecycle | None = STEP, **kwargs: Any) -> Sandbox:
-    return Sandbox(seed=5, lifecycle=lifecycle, clock=vt.clock, **kwargs)
+def sandbox(vt: VirtualClock, lifecycle: Lifecycle | None = STEP, **kwargs: Any) -> Sandbox:
+    return Sandbox(seed=5, lifecycle=lifecycle, clock=vt.time, **kwargs)
 
 
 def bridge_for(sb: Sandbox, **options: Any) -> TaskBridge:
@@ -83,7 +71,9 @@ def requests_for(sb: Sandbox, provider: str, task_id: str) -> int:
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-async def test_wait_returns_the_task_once_it_is_terminal(vtime: VirtualTime, provider: str) -> None:
+async def test_wait_returns_the_task_once_it_is_terminal(
+    vtime: VirtualClock, provider: str
+) -> None:
     async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
         task_id = seeded(sb, provider)
         stages = sb.schedule(provider, task_id)
@@ -96,7 +86,7 @@ async def test_wait_returns_the_task_once_it_is_terminal(vtime: VirtualTime, pro
         assert bridge._polling.following == 0
 
 
-async def test_wait_on_a_task_already_terminal_costs_one_request(vtime: VirtualTime) -> None:
+async def test_wait_on_a_task_already_terminal_costs_one_request(vtime: VirtualClock) -> None:
     async with sandbox(vtime, lifecycle=None) as sb, bridge_for(sb) as bridge:
         # Seeded statuses rotate through the list; the first Cakewalk one is Approved.
         task_id = seeded(sb, "cakewalk")
@@ -108,7 +98,7 @@ async def test_wait_on_a_task_already_terminal_costs_one_request(vtime: VirtualT
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 async def test_wait_timeout_raises_with_the_last_task_seen(
-    vtime: VirtualTime, provider: str
+    vtime: VirtualClock, provider: str
 ) -> None:
     async with sandbox(vtime, lifecycle=Lifecycle(speed=0)) as sb, bridge_for(sb) as bridge:
         task_id = seeded(sb, provider)
@@ -128,7 +118,7 @@ async def test_wait_timeout_raises_with_the_last_task_seen(
         assert bridge._polling.idle
 
 
-async def test_wait_timeout_zero_gives_up_before_any_answer(vtime: VirtualTime) -> None:
+async def test_wait_timeout_zero_gives_up_before_any_answer(vtime: VirtualClock) -> None:
     async with sandbox(vtime, lifecycle=Lifecycle(speed=0)) as sb, bridge_for(sb) as bridge:
         with pytest.raises(WaitTimeoutError) as info:
             await bridge.wait("alumio", seeded(sb, "alumio"), timeout=0)
@@ -137,7 +127,7 @@ async def test_wait_timeout_zero_gives_up_before_any_answer(vtime: VirtualTime) 
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-async def test_wait_not_found_ends_at_once(vtime: VirtualTime, provider: str) -> None:
+async def test_wait_not_found_ends_at_once(vtime: VirtualClock, provider: str) -> None:
     async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
         task_id = "3fa85f64-5717-4562-b3fc-2c963f66afa6" if provider == "cakewalk" else "nope"
         with pytest.raises(TaskNotFoundError):
@@ -147,7 +137,7 @@ async def test_wait_not_found_ends_at_once(vtime: VirtualTime, provider: str) ->
         assert bridge._polling.following == 0
 
 
-async def test_wait_authentication_error_ends_at_once(vtime: VirtualTime) -> None:
+async def test_wait_authentication_error_ends_at_once(vtime: VirtualClock) -> None:
     async with sandbox(vtime) as sb:
         config = AlumioConfig(sb.url, "wrong-token", **POLL)
         async with TaskBridge(alumio=config) as bridge:
@@ -156,7 +146,7 @@ async def test_wait_authentication_error_ends_at_once(vtime: VirtualTime) -> Non
         assert sb.stats.alumio.requests == 1
 
 
-async def test_wait_keeps_polling_through_retryable_errors(vtime: VirtualTime) -> None:
+async def test_wait_keeps_polling_through_retryable_errors(vtime: VirtualClock) -> None:
     faults = Faults(error_rate=0.5, error_statuses=(500, 503), seed=3)
     async with sandbox(vtime, faults=faults) as sb:
         async with bridge_for(sb, retry=RetryPolicy(max_attempts=1)) as bridge:
@@ -165,7 +155,7 @@ async def test_wait_keeps_polling_through_retryable_errors(vtime: VirtualTime) -
         assert task.provider_status == sb.schedule("alumio", task_id)[-1][1]
 
 
-async def test_watch_keeps_polling_through_queue_timeouts(vtime: VirtualTime) -> None:
+async def test_watch_keeps_polling_through_queue_timeouts(vtime: VirtualClock) -> None:
     # One task's 429 pauses Alumio for 30 s; with max_queue_wait=1 the other task's polls
     # in that pause are shed at once (QueueTimeoutError): load shedding, not a verdict on
     # the task, so both are followed to their end.
@@ -183,7 +173,7 @@ async def test_watch_keeps_polling_through_queue_timeouts(vtime: VirtualTime) ->
             assert task.provider_status == sb.schedule("alumio", task_id)[-1][1]
 
 
-async def test_wait_invalid_id_is_refused_before_any_request(vtime: VirtualTime) -> None:
+async def test_wait_invalid_id_is_refused_before_any_request(vtime: VirtualClock) -> None:
     async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
         with pytest.raises(InvalidTaskIdError):
             await bridge.wait("cakewalk", "not-a-uuid")
@@ -200,7 +190,7 @@ async def test_wait_invalid_id_is_refused_before_any_request(vtime: VirtualTime)
     ],
 )
 async def test_wait_bad_arguments_are_configuration_errors(
-    vtime: VirtualTime, kwargs: dict[str, Any], message: str
+    vtime: VirtualClock, kwargs: dict[str, Any], message: str
 ) -> None:
     async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
         with pytest.raises(ConfigurationError, match=message):
@@ -210,7 +200,7 @@ async def test_wait_bad_arguments_are_configuration_errors(
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 async def test_wait_until_returns_the_first_task_it_holds_for(
-    vtime: VirtualTime, provider: str
+    vtime: VirtualClock, provider: str
 ) -> None:
     async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
         task_id = seeded(sb, provider, 3)
@@ -220,7 +210,7 @@ async def test_wait_until_returns_the_first_task_it_holds_for(
         assert stages[1][0] <= vtime.now < stages[2][0]
 
 
-async def test_wait_until_that_raises_ends_the_wait_with_its_error(vtime: VirtualTime) -> None:
+async def test_wait_until_that_raises_ends_the_wait_with_its_error(vtime: VirtualClock) -> None:
     def until(task: object) -> bool:
         raise ZeroDivisionError
 
@@ -231,7 +221,7 @@ async def test_wait_until_that_raises_ends_the_wait_with_its_error(vtime: Virtua
 
 
 async def test_unchanged_task_is_polled_less_often_and_a_change_resets_it(
-    vtime: VirtualTime,
+    vtime: VirtualClock,
 ) -> None:
     lifecycle = Lifecycle(step=100.0, jitter=0.0)
     async with sandbox(vtime, lifecycle=lifecycle) as sb, bridge_for(sb) as bridge:
@@ -253,7 +243,7 @@ async def test_unchanged_task_is_polled_less_often_and_a_change_resets_it(
     assert gaps[7] == 5.0
 
 
-async def test_concurrent_waits_on_one_task_share_its_polls(vtime: VirtualTime) -> None:
+async def test_concurrent_waits_on_one_task_share_its_polls(vtime: VirtualClock) -> None:
     async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
         alone = seeded(sb, "alumio", 0)
         await bridge.wait("alumio", alone)
@@ -272,13 +262,13 @@ async def test_concurrent_waits_on_one_task_share_its_polls(vtime: VirtualTime) 
 
 
 async def collect(
-    vt: VirtualTime, updates: AsyncIterator[TaskUpdate]
+    vt: VirtualClock, updates: AsyncIterator[TaskUpdate]
 ) -> list[tuple[float, TaskUpdate]]:
     return [(vt.now, u) async for u in updates]
 
 
 async def test_watch_yields_each_change_of_a_mix_of_providers_in_order(
-    vtime: VirtualTime,
+    vtime: VirtualClock,
 ) -> None:
     async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
         refs = [TaskRef("cakewalk", i) for i in sb.cakewalk_ids[:4]]
@@ -311,7 +301,7 @@ async def test_watch_yields_each_change_of_a_mix_of_providers_in_order(
         assert all(u.error is None for _, u in updates)
 
 
-async def test_watch_until_lets_a_ref_leave_early(vtime: VirtualTime) -> None:
+async def test_watch_until_lets_a_ref_leave_early(vtime: VirtualClock) -> None:
     async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
         refs = [("cakewalk", i) for i in sb.cakewalk_ids[:3]]
         watch = bridge.watch(refs, until=lambda t: t.status is TaskStatus.RUNNING)
@@ -321,7 +311,7 @@ async def test_watch_until_lets_a_ref_leave_early(vtime: VirtualTime) -> None:
     assert vtime.now < max(sb.schedule("cakewalk", i)[2][0] for _, i in refs)
 
 
-async def test_watch_reports_each_ref_asked_twice_once(vtime: VirtualTime) -> None:
+async def test_watch_reports_each_ref_asked_twice_once(vtime: VirtualClock) -> None:
     async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
         task_id = seeded(sb, "cakewalk", 2)
         refs = [("cakewalk", task_id), ("cakewalk", task_id), TaskRef("cakewalk", task_id)]
@@ -330,7 +320,7 @@ async def test_watch_reports_each_ref_asked_twice_once(vtime: VirtualTime) -> No
     assert requests_for(sb, "cakewalk", task_id) <= 1 + int(vtime.now // 5)
 
 
-async def test_watch_and_wait_on_the_same_task_share_its_polls(vtime: VirtualTime) -> None:
+async def test_watch_and_wait_on_the_same_task_share_its_polls(vtime: VirtualClock) -> None:
     async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
         task_id = seeded(sb, "alumio", 4)
 
@@ -346,7 +336,7 @@ async def test_watch_and_wait_on_the_same_task_share_its_polls(vtime: VirtualTim
 
 
 async def test_watch_invalid_refs_are_reported_once_and_do_not_stop_the_others(
-    vtime: VirtualTime,
+    vtime: VirtualClock,
 ) -> None:
     async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
         refs: list[Any] = [("cakewalk", "not-a-uuid"), ("nowhere", "x"), "junk"]
@@ -363,7 +353,7 @@ async def test_watch_invalid_refs_are_reported_once_and_do_not_stop_the_others(
 
 
 @pytest.mark.parametrize("how", ["break", "aclose", "context", "cancel"])
-async def test_leaving_a_watch_stops_all_polling_at_once(vtime: VirtualTime, how: str) -> None:
+async def test_leaving_a_watch_stops_all_polling_at_once(vtime: VirtualClock, how: str) -> None:
     async with sandbox(vtime, lifecycle=Lifecycle(speed=0)) as sb, bridge_for(sb) as bridge:
         refs = [("cakewalk", i) for i in sb.cakewalk_ids[:10]]
         refs += [("alumio", i) for i in sb.alumio_ids[:10]]
@@ -410,7 +400,7 @@ async def test_leaving_a_watch_stops_all_polling_at_once(vtime: VirtualTime, how
         assert bridge._polling.idle
 
 
-async def test_watch_never_breaks_the_rate_limit_and_uses_all_of_it(vtime: VirtualTime) -> None:
+async def test_watch_never_breaks_the_rate_limit_and_uses_all_of_it(vtime: VirtualClock) -> None:
     rpm = 60
     faults = Faults(rate_limit_per_minute=rpm)
     async with (
@@ -457,7 +447,7 @@ async def test_watch_never_breaks_the_rate_limit_and_uses_all_of_it(vtime: Virtu
     assert max(counts.values()) - min(counts.values()) <= 1
 
 
-async def test_watching_does_not_starve_other_calls(vtime: VirtualTime) -> None:
+async def test_watching_does_not_starve_other_calls(vtime: VirtualClock) -> None:
     async with (
         sandbox(vtime, lifecycle=Lifecycle(speed=0)) as sb,
         bridge_for(
@@ -482,7 +472,7 @@ async def test_watching_does_not_starve_other_calls(vtime: VirtualTime) -> None:
             assert task.id == sb.cakewalk_ids[40]
 
 
-async def test_closing_the_bridge_ends_waits_and_watches(vtime: VirtualTime) -> None:
+async def test_closing_the_bridge_ends_waits_and_watches(vtime: VirtualClock) -> None:
     async with sandbox(vtime, lifecycle=Lifecycle(speed=0)) as sb:
         bridge = bridge_for(sb)
         async with bridge:
@@ -524,14 +514,14 @@ def test_polling_defaults_suit_each_provider() -> None:
     assert alumio.poll_interval <= alumio.max_poll_interval
 
 
-async def test_watch_of_no_refs_ends_at_once(vtime: VirtualTime) -> None:
+async def test_watch_of_no_refs_ends_at_once(vtime: VirtualClock) -> None:
     async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
         assert [u async for u in bridge.watch([])] == []
         assert sb.stats.total == 0
 
 
 async def test_a_poll_and_a_concurrent_get_of_one_task_cost_one_request(
-    vtime: VirtualTime,
+    vtime: VirtualClock,
 ) -> None:
     async with sandbox(vtime, lifecycle=Lifecycle(speed=0)) as sb, bridge_for(sb) as bridge:
         task_id = seeded(sb, "cakewalk", 4)
@@ -542,7 +532,7 @@ async def test_a_poll_and_a_concurrent_get_of_one_task_cost_one_request(
         assert requests_for(sb, "cakewalk", task_id) == 1
 
 
-async def test_watch_on_a_closed_bridge_is_refused(vtime: VirtualTime) -> None:
+async def test_watch_on_a_closed_bridge_is_refused(vtime: VirtualClock) -> None:
     async with sandbox(vtime) as sb:
         bridge = bridge_for(sb)
         await bridge.aclose()
@@ -552,7 +542,7 @@ async def test_watch_on_a_closed_bridge_is_refused(vtime: VirtualTime) -> None:
             bridge.watch([], until=42)  # type: ignore[arg-type]
 
 
-async def test_a_closed_view_refuses_wait_and_watch(vtime: VirtualTime) -> None:
+async def test_a_closed_view_refuses_wait_and_watch(vtime: VirtualClock) -> None:
     async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
         view = bridge.with_options(timeout=5.0)
         await view.aclose()
@@ -564,7 +554,7 @@ async def test_a_closed_view_refuses_wait_and_watch(vtime: VirtualTime) -> None:
         assert (await bridge.wait("alumio", task_id)).is_terminal  # the bridge goes on
 
 
-async def test_watch_reads_an_async_iterable_of_refs(vtime: VirtualTime) -> None:
+async def test_watch_reads_an_async_iterable_of_refs(vtime: VirtualClock) -> None:
     async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
 
         async def refs() -> AsyncIterator[tuple[str, str]]:
@@ -576,7 +566,7 @@ async def test_watch_reads_an_async_iterable_of_refs(vtime: VirtualTime) -> None
     assert finals == {i: sb.schedule("alumio", i)[-1][1] for i in sb.alumio_ids[:3]}
 
 
-async def test_watch_until_that_raises_ends_the_watch_with_its_error(vtime: VirtualTime) -> None:
+async def test_watch_until_that_raises_ends_the_watch_with_its_error(vtime: VirtualClock) -> None:
     def until(task: object) -> bool:
         raise ZeroDivisionError
 
@@ -587,7 +577,7 @@ async def test_watch_until_that_raises_ends_the_watch_with_its_error(vtime: Virt
         assert bridge._polling.following == 0
 
 
-async def test_cancelling_a_wait_stops_its_polling(vtime: VirtualTime) -> None:
+async def test_cancelling_a_wait_stops_its_polling(vtime: VirtualClock) -> None:
     async with sandbox(vtime, lifecycle=Lifecycle(speed=0)) as sb, bridge_for(sb) as bridge:
         seen = asyncio.Event()
 

@@ -1,15 +1,16 @@
 """Provider adapters, one folder each, and the registry of providers.
 
 A provider is a `ProviderSpec` (name, config class, credentials, limits, sandbox
-emulator): the two built in are registered in `_registry`, others through the
+emulator): the two built in are registered in `_kit.registry`, others through the
 ``taskbridge.providers`` entry-point group (see `registered`). A plug-in's adapter
 raises `SchemaError` for a body that does not fit its model.
 """
 
 from __future__ import annotations
 
-from .._convert import SchemaError
-from ._base import (
+from .._decode.convert import SchemaError
+from ._kit.adapter import Summary, TaskAdapter
+from ._kit.base import (
     CredentialOption,
     ErrorInfo,
     ProviderAdapter,
@@ -18,7 +19,7 @@ from ._base import (
     Request,
     secrets_of,
 )
-from ._registry import ENTRY_POINT_GROUP, get_spec, names, registered, reload
+from ._kit.registry import ENTRY_POINT_GROUP, get_spec, names, registered, reload
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -29,6 +30,8 @@ __all__ = [
     "ProviderSpec",
     "Request",
     "SchemaError",
+    "Summary",
+    "TaskAdapter",
     "get_spec",
     "names",
     "registered",

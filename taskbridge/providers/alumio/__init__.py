@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 import cattrs
 
-from .._base import CredentialOption, ProviderSpec
+from .._kit.base import CredentialOption, ProviderSpec
 from ._adapter import MAX_IDENTIFIER_LENGTH, STATUS_MAP, AlumioAdapter, encode_identifier
 from ._config import AlumioConfig
 from ._converter import make_alumio_converter

@@ -7,11 +7,17 @@ from typing import ClassVar
 
 import attrs
 
-from ..._config import check_base_url, check_limits, check_polling, check_queue_wait
-from ..._errors import ConfigurationError
+from ..._base.config import check_base_url
+from ..._base.errors import ConfigurationError
+from ..._base.limits import Limits
 from ._adapter import AlumioAdapter
 
-__all__ = ["AlumioConfig"]
+__all__ = ["DEFAULT_LIMITS", "AlumioConfig"]
+
+# Integration tasks finish in seconds to minutes: poll soon, settle at half a minute.
+DEFAULT_LIMITS = Limits(
+    max_concurrency=16, requests_per_minute=None, poll_interval=1.0, max_poll_interval=30.0
+)
 
 
 def _token(_: object, __: attrs.Attribute[str], value: str) -> None:
@@ -60,21 +66,31 @@ class AlumioConfig:
     base_url: str
     token: str = attrs.field(repr=False, validator=_token)
     space: str | None = attrs.field(default=None, kw_only=True, validator=_space)
-    max_concurrency: int = attrs.field(default=16, kw_only=True)
-    requests_per_minute: float | None = attrs.field(default=None, kw_only=True)
-    # Integration tasks finish in seconds to minutes: poll soon, settle at half a minute.
-    poll_interval: float = attrs.field(default=1.0, kw_only=True)
-    max_poll_interval: float = attrs.field(default=30.0, kw_only=True)
-    max_queue_wait: float | None = attrs.field(default=None, kw_only=True)
+    max_concurrency: int = attrs.field(default=DEFAULT_LIMITS.max_concurrency, kw_only=True)
+    requests_per_minute: float | None = attrs.field(
+        default=DEFAULT_LIMITS.requests_per_minute, kw_only=True
+    )
+    poll_interval: float = attrs.field(default=DEFAULT_LIMITS.poll_interval, kw_only=True)
+    max_poll_interval: float = attrs.field(default=DEFAULT_LIMITS.max_poll_interval, kw_only=True)
+    max_queue_wait: float | None = attrs.field(default=DEFAULT_LIMITS.max_queue_wait, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         url = check_base_url(self.base_url, what="AlumioConfig.base_url")
         if url.endswith("/api/v1"):
             url = url[: -len("/api/v1")]
         object.__setattr__(self, "base_url", url)
-        check_limits("AlumioConfig", self.max_concurrency, self.requests_per_minute)
-        check_polling("AlumioConfig", self.poll_interval, self.max_poll_interval)
-        check_queue_wait("AlumioConfig", self.max_queue_wait)
+        self.limits.check("AlumioConfig")
+
+    @property
+    def limits(self) -> Limits:
+        """These limits as one value (what the gate, statistics and polling read)."""
+        return Limits(
+            max_concurrency=self.max_concurrency,
+            requests_per_minute=self.requests_per_minute,
+            max_queue_wait=self.max_queue_wait,
+            poll_interval=self.poll_interval,
+            max_poll_interval=self.max_poll_interval,
+        )
 
     @property
     def secrets(self) -> tuple[str, ...]:

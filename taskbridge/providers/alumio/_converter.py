@@ -7,7 +7,7 @@ from typing import Any
 import cattrs
 import orjson
 
-from ..._convert import make_converter
+from ..._decode.convert import make_converter
 from ._models import AlumioError, AlumioViolation
 
 __all__ = ["make_alumio_converter", "parse_error"]

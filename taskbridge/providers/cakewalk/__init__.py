@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 import cattrs
 
-from .._base import CredentialOption, ProviderSpec
+from .._kit.base import CredentialOption, ProviderSpec
 from ._adapter import STATUS_MAP, CakewalkAdapter
 from ._config import CakewalkConfig
 from ._converter import make_cakewalk_converter

@@ -7,11 +7,17 @@ from typing import ClassVar
 
 import attrs
 
-from ..._config import check_base_url, check_limits, check_polling, check_queue_wait
-from ..._errors import ConfigurationError
+from ..._base.config import check_base_url
+from ..._base.errors import ConfigurationError
+from ..._base.limits import Limits
 from ._adapter import CakewalkAdapter
 
-__all__ = ["CakewalkConfig"]
+__all__ = ["DEFAULT_LIMITS", "CakewalkConfig"]
+
+# Reviews take minutes to days: start at a few seconds, settle at a minute.
+DEFAULT_LIMITS = Limits(
+    max_concurrency=16, requests_per_minute=1000, poll_interval=5.0, max_poll_interval=60.0
+)
 
 DEFAULT_BASE_URL = "https://open-api.getcakewalk.io"
 
@@ -51,19 +57,29 @@ class CakewalkConfig:
     api_key: str = attrs.field(repr=False, validator=_secret("api_key"))
     api_secret: str = attrs.field(repr=False, validator=_secret("api_secret"))
     base_url: str = attrs.field(default=DEFAULT_BASE_URL, kw_only=True)
-    max_concurrency: int = attrs.field(default=16, kw_only=True)
-    requests_per_minute: float | None = attrs.field(default=1000, kw_only=True)
-    # Reviews take minutes to days: start at a few seconds, settle at a minute.
-    poll_interval: float = attrs.field(default=5.0, kw_only=True)
-    max_poll_interval: float = attrs.field(default=60.0, kw_only=True)
-    max_queue_wait: float | None = attrs.field(default=None, kw_only=True)
+    max_concurrency: int = attrs.field(default=DEFAULT_LIMITS.max_concurrency, kw_only=True)
+    requests_per_minute: float | None = attrs.field(
+        default=DEFAULT_LIMITS.requests_per_minute, kw_only=True
+    )
+    poll_interval: float = attrs.field(default=DEFAULT_LIMITS.poll_interval, kw_only=True)
+    max_poll_interval: float = attrs.field(default=DEFAULT_LIMITS.max_poll_interval, kw_only=True)
+    max_queue_wait: float | None = attrs.field(default=DEFAULT_LIMITS.max_queue_wait, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         url = check_base_url(self.base_url, what="CakewalkConfig.base_url")
         object.__setattr__(self, "base_url", url)
-        check_limits("CakewalkConfig", self.max_concurrency, self.requests_per_minute)
-        check_polling("CakewalkConfig", self.poll_interval, self.max_poll_interval)
-        check_queue_wait("CakewalkConfig", self.max_queue_wait)
+        self.limits.check("CakewalkConfig")
+
+    @property
+    def limits(self) -> Limits:
+        """These limits as one value (what the gate, statistics and polling read)."""
+        return Limits(
+            max_concurrency=self.max_concurrency,
+            requests_per_minute=self.requests_per_minute,
+            max_queue_wait=self.max_queue_wait,
+            poll_interval=self.poll_interval,
+            max_poll_interval=self.max_poll_interval,
+        )
 
     @property
     def secrets(self) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ from typing import Any
 import cattrs
 import orjson
 
-from ..._convert import make_converter
+from ..._decode.convert import make_converter
 from ._models import CakewalkProblemDetails
 
 __all__ = ["make_cakewalk_converter", "parse_problem_details"]

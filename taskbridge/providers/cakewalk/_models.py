@@ -15,8 +15,8 @@ from typing import Any
 
 import attrs
 
-from ..._convert import wire
-from ..._deep import safe_repr
+from ..._decode.convert import wire
+from ..._decode.deep import safe_repr
 
 __all__ = [
     "CakewalkLinks",

@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import aiohttp
 import attrs
 
-from ._config import RetryPolicy
-from ._errors import (
+from .._base.config import RetryPolicy
+from .._base.errors import (
     APIError,
     BridgeClosedError,
     ConfigurationError,
@@ -33,11 +34,11 @@ from ._errors import (
     ProviderError,
     TaskBridgeError,
 )
-from ._gate import ProviderGate
-from ._models import Provider, TaskRef, UnifiedTask
-from ._retry import RETRY_STATUSES, backoff, clamp_delay
-from ._transport import Redactor, attempt, show_id
-from .providers._registry import registered
+from .._base.models import Provider, TaskRef, UnifiedTask
+from ..providers._kit.registry import registered
+from .gate import ProviderGate
+from .retry import RETRY_STATUSES, backoff, clamp_delay
+from .transport import Redactor, attempt, show_id
 
 __all__ = ["Caller", "Engine", "Settings"]
 
@@ -76,12 +77,15 @@ class Engine:
         *,
         session: aiohttp.ClientSession | None,
         sleep: Callable[[float], Any],
+        hold: Callable[[], AbstractAsyncContextManager[None]] | None = None,
     ) -> None:
         self.gates = gates
         self.redact = redact
         self.session = session
         self.owns_session = session is None
         self.sleep = sleep
+        # A test clock stands still while an attempt is in flight (`Clock.attempt`).
+        self.attempt = attempt if hold is None else _held(attempt, hold)
         self.closed = False
         # The loop of first use: the session, gates and futures belong to it.
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -107,7 +111,7 @@ class Engine:
             raise BridgeClosedError("this TaskBridge is closed")
         self.check_loop()
         if self.session is None:
-            total = sum(gate.adapter.max_concurrency for gate in self.gates.values())
+            total = sum(gate.limits.max_concurrency for gate in self.gates.values())
             self.session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=max(total, 1), ttl_dns_cache=300),
                 cookie_jar=aiohttp.DummyCookieJar(),
@@ -177,7 +181,7 @@ class Engine:
             return ref, None, "", exc
 
     def window(self) -> int:
-        return max(16, 2 * sum(gate.adapter.max_concurrency for gate in self.gates.values()))
+        return max(16, 2 * sum(gate.limits.max_concurrency for gate in self.gates.values()))
 
     async def fetch(  # noqa: PLR0912, PLR0915 - retries inline: one frame less per request
         self, gate: ProviderGate, task_id: str, settings: Settings
@@ -218,7 +222,7 @@ class Engine:
                 if not gate.try_enter():
                     await gate.enter(task_id)
                 try:
-                    task = await attempt(
+                    task = await self.attempt(
                         session,
                         gate.adapter,
                         task_id,
@@ -264,6 +268,17 @@ class Engine:
             shared.exception()  # retrieved: no warning when nobody else was waiting
         else:
             shared.cancel()
+
+
+def _held(
+    run: Callable[..., Awaitable[UnifiedTask[Any]]],
+    hold: Callable[[], AbstractAsyncContextManager[None]],
+) -> Callable[..., Awaitable[UnifiedTask[Any]]]:
+    async def held(*args: Any, **kwargs: Any) -> UnifiedTask[Any]:
+        async with hold():
+            return await run(*args, **kwargs)
+
+    return held
 
 
 def retry_delay(

@@ -6,7 +6,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 
-from ._errors import QueueTimeoutError
+from .._base.errors import QueueTimeoutError
 
 __all__ = ["admit_within", "queue_timeout"]
 

@@ -8,7 +8,7 @@ import random
 import re
 import time
 
-from ._config import RetryPolicy
+from .._base.config import RetryPolicy
 
 __all__ = ["MAX_DELAY", "RETRY_STATUSES", "backoff", "clamp_delay", "parse_retry_after"]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import functools
 import threading
 from collections.abc import Callable, Mapping
@@ -21,7 +20,9 @@ from typing import (
 
 import attrs
 
-from ._errors import TaskBridgeError
+from .errors import TaskBridgeError
+from .slots import direct_constructor
+from .status import TERMINAL, Provider, TaskStatus
 
 __all__ = [
     "Provider",
@@ -34,49 +35,6 @@ __all__ = [
 ]
 
 _D = TypeVar("_D")
-
-
-class Provider(str, enum.Enum):
-    """The providers taskbridge knows; plain strings are accepted wherever this is."""
-
-    CAKEWALK = "cakewalk"
-    ALUMIO = "alumio"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-class TaskStatus(str, enum.Enum):
-    """The unified status of a task, whatever its provider."""
-
-    PENDING = "pending"
-    RUNNING = "running"
-    WAITING = "waiting"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    REJECTED = "rejected"
-    CANCELLED = "cancelled"
-    SKIPPED = "skipped"
-    UNKNOWN = "unknown"
-
-    @property
-    def is_terminal(self) -> bool:
-        """Whether a task in this status will not change any more."""
-        return self in _TERMINAL
-
-    def __str__(self) -> str:
-        return self.value
-
-
-_TERMINAL = frozenset(
-    {
-        TaskStatus.SUCCEEDED,
-        TaskStatus.FAILED,
-        TaskStatus.REJECTED,
-        TaskStatus.CANCELLED,
-        TaskStatus.SKIPPED,
-    }
-)
 
 
 @attrs.frozen(slots=True)
@@ -106,7 +64,7 @@ class UnifiedTask(Generic[_D]):
     @property
     def is_terminal(self) -> bool:
         """Whether ``status`` is terminal (succeeded, failed, rejected, cancelled, skipped)."""
-        return self.status in _TERMINAL
+        return self.status in TERMINAL
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-ready data: ISO 8601 datetimes, enum values as strings, and
@@ -114,9 +72,10 @@ class UnifiedTask(Generic[_D]):
 
         `UnifiedTask.from_dict` rebuilds an equal task from it (or from its JSON).
         """
-        if not _codec:
-            raise RuntimeError("taskbridge._serialize was not imported")
-        return _codec[0][0](self)
+        # The provider's converter is found through the registry, above this module.
+        from ..providers._kit.serialize import task_to_dict
+
+        return task_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UnifiedTask[Any]:
@@ -126,28 +85,9 @@ class UnifiedTask(Generic[_D]):
         Raises:
             DecodeError: the data does not describe a task (the message says why).
         """
-        if not _codec:
-            raise RuntimeError("taskbridge._serialize was not imported")
-        return _codec[0][1](cls, data)
+        from ..providers._kit.serialize import task_from_dict
 
-
-# `to_dict` / `from_dict` need the provider registry, and the providers import this
-# module: `_serialize` installs them here when imported (`taskbridge` imports it), so
-# that this module imports nothing above it, not even inside a function.
-_codec: list[
-    tuple[
-        Callable[[UnifiedTask[Any]], dict[str, Any]],
-        Callable[[type[UnifiedTask[Any]], object], UnifiedTask[Any]],
-    ]
-] = []
-
-
-def install_codec(
-    to_dict: Callable[[UnifiedTask[Any]], dict[str, Any]],
-    from_dict: Callable[[type[UnifiedTask[Any]], object], UnifiedTask[Any]],
-) -> None:
-    """Called once by `_serialize`: the implementations of `to_dict` and `from_dict`."""
-    _codec[:] = [(to_dict, from_dict)]
+        return task_from_dict(cls, data)
 
 
 class TaskRef(NamedTuple):
@@ -222,57 +162,13 @@ else:
         """
 
 
-def fills_slots(cls: type[Any]) -> bool:
-    """Whether ``cls`` can be built by filling its slots directly: a slotted attrs class
-    whose fields have no validator or converter and nothing to run at init."""
-    return (
-        "__slots__" in cls.__dict__
-        and not hasattr(cls, "__attrs_post_init__")
-        and not hasattr(cls, "__attrs_pre_init__")
-        and all(f.validator is None and f.converter is None and f.init for f in attrs.fields(cls))
-    )
-
-
-def slot_fill_lines(
-    cls: type[Any], names: dict[str, Any], value_of: Callable[[attrs.Attribute[Any]], str]
-) -> list[str]:
-    """Generated lines that return a new ``cls`` whose slots are filled with the
-    expressions ``value_of(field)``; the setters they call go into ``names``.
-
-    A frozen attrs ``__init__`` sets each field through ``object.__setattr__``, which
-    costs about twice as much. Only for a class `fills_slots` accepts.
-    """
-    names["__new"], names["__cl"] = object.__new__, cls
-    lines = ["  i = __new(__cl)"]
-    for f in attrs.fields(cls):
-        names[f"s_{f.name}"] = cls.__dict__[f.name].__set__
-        lines.append(f"  s_{f.name}(i, {value_of(f)})")
-    lines.append("  return i")
-    return lines
-
-
-def _direct_constructor(cls: type[Any]) -> Callable[..., Any]:
-    """Return ``make(*fields)`` that builds ``cls`` by filling its slots directly.
-
-    One is built per request. Every field is passed (defaults are not applied).
-    """
-    if not fills_slots(cls):
-        raise TypeError(f"{cls.__name__} cannot be built by filling its slots")
-    namespace: dict[str, Any] = {}
-    lines = [f"def make({', '.join(f.name for f in attrs.fields(cls))}):"]
-    lines += slot_fill_lines(cls, namespace, lambda f: f.name)
-    exec("\n".join(lines), namespace)
-    make: Callable[..., Any] = namespace["make"]
-    return make
-
-
 #: ``new_unified_task(provider, id, status, provider_status, kind, created_at,
 #: updated_at, detail)``: a `UnifiedTask`, equal to the one its ``__init__`` builds.
 #: ``detail`` may be a `PendingDetail`, built on first access.
-new_unified_task: Callable[..., UnifiedTask[Any]] = _direct_constructor(UnifiedTask)
+new_unified_task: Callable[..., UnifiedTask[Any]] = direct_constructor(UnifiedTask)
 
 #: ``new_task_success(ref, task, None)``: a `TaskSuccess`, built the same way (one per ref).
-new_task_success: Callable[[TaskRef, UnifiedTask[Any], None], TaskSuccess] = _direct_constructor(
+new_task_success: Callable[[TaskRef, UnifiedTask[Any], None], TaskSuccess] = direct_constructor(
     TaskSuccess
 )
 

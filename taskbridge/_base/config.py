@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import attrs
 from yarl import URL
 
-from ._errors import ConfigurationError
+from .errors import ConfigurationError
 
 __all__ = [
     "RetryPolicy",

@@ -43,9 +43,9 @@ from cattrs.cols import list_structure_factory
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.v import format_exception
 
-from ._deep import plain
-from ._fastgen import make_fast_structure_fn
-from ._typeinfo import is_simple_optional, open_enum
+from .deep import plain
+from .fastgen import make_fast_structure_fn
+from .typeinfo import is_simple_optional, open_enum
 
 __all__ = ["Decoder", "SchemaError", "make_converter", "parse_datetime", "wire"]
 

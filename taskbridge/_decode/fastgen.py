@@ -18,8 +18,8 @@ from typing import Any
 import attrs
 import cattrs
 
-from ._models import fills_slots, slot_fill_lines
-from ._typeinfo import rule
+from .._base.slots import fills_slots, slot_fill_lines
+from .typeinfo import rule
 
 __all__ = ["make_fast_structure_fn", "return_new"]
 
@@ -28,7 +28,7 @@ _counter = iter(range(1 << 62))
 
 def return_new(cls: type[Any], names: dict[str, Any]) -> list[str]:
     """The generated lines that return a new ``cls`` from the locals ``a_<field>``:
-    its slots filled directly where the class allows it (`_models.fills_slots`), else
+    its slots filled directly where the class allows it (`_base.slots.fills_slots`), else
     through its ``__init__``."""
     if fills_slots(cls):
         return slot_fill_lines(cls, names, lambda f: f"a_{f.name}")

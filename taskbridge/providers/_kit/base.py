@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 
 import attrs
 from yarl import URL
 
-from .._models import UnifiedTask
+if TYPE_CHECKING:
+    from ..._base.models import UnifiedTask
+
 
 __all__ = [
     "CommonSettings",
@@ -70,28 +72,14 @@ class ErrorInfo:
 
 
 class CommonSettings(Protocol):
-    """What every provider's config holds beside its credentials: where, and how much.
+    """What every provider's config holds beside its credentials and limits: where.
 
-    A provider's own settings protocol extends this one with its credentials.
+    A provider's own settings protocol extends this one with its credentials; its
+    limits reach the gate as a `Limits` value, not through the adapter.
     """
 
     @property
     def base_url(self) -> str: ...
-
-    @property
-    def max_concurrency(self) -> int: ...
-
-    @property
-    def requests_per_minute(self) -> float | None: ...
-
-    @property
-    def poll_interval(self) -> float: ...
-
-    @property
-    def max_poll_interval(self) -> float: ...
-
-    @property
-    def max_queue_wait(self) -> float | None: ...
 
 
 class ProviderAdapter(Protocol):
@@ -100,14 +88,6 @@ class ProviderAdapter(Protocol):
     @property
     def name(self) -> str:
         """The provider's name, as used in refs (``"cakewalk"``)."""
-
-    @property
-    def max_concurrency(self) -> int:
-        """How many requests may be in flight at once."""
-
-    @property
-    def requests_per_minute(self) -> float | None:
-        """The client-side rate limit, or ``None`` for none."""
 
     def check_id(self, task_id: object) -> str:
         """Return the task id to send, or raise `InvalidTaskIdError`."""
@@ -161,7 +141,7 @@ def secrets_of(config: object) -> tuple[str, ...]:
 
     Read from ``config.secrets`` only, never by guessing attribute names.
     """
-    from .._errors import ConfigurationError
+    from ..._base.errors import ConfigurationError
 
     owner = type(config).__name__
     try:

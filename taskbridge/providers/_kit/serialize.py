@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import cattrs
 
-from ._convert import _describe, parse_datetime
-from ._errors import DecodeError
-from ._models import TaskStatus, install_codec
+from ..._base.errors import DecodeError
+from ..._base.status import TaskStatus
+from ..._decode.convert import _describe, parse_datetime
+from .registry import get_spec, registered
 
 if TYPE_CHECKING:
-    from ._models import UnifiedTask
+    from ..._base.models import UnifiedTask
 
 __all__ = ["task_from_dict", "task_to_dict"]
 
@@ -26,16 +27,12 @@ _FIELDS = ("provider", "id", "status", "provider_status", "kind", "created_at", 
 
 
 def _known(provider: str) -> bool:
-    from .providers import registered
-
     spec = registered().get(provider)
     return spec is not None and spec.detail_format is not None
 
 
 @functools.cache
 def _format(provider: str) -> tuple[type[Any], cattrs.Converter, cattrs.Converter]:
-    from .providers import get_spec
-
     detail_format = get_spec(provider).detail_format
     assert detail_format is not None  # checked by _known
     cls, factory = detail_format()
@@ -131,6 +128,3 @@ def task_from_dict(cls: type[UnifiedTask[Any]], data: object) -> UnifiedTask[Any
         updated_at=_when(data, "updated_at", fail),
         detail=detail,
     )
-
-
-install_codec(task_to_dict, task_from_dict)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 if TYPE_CHECKING:
-    from ._gate import ProviderGate
+    from .gate import ProviderGate
 
 __all__ = ["BridgeStats", "ProviderStats", "snapshot"]
 
@@ -75,7 +75,7 @@ class BridgeStats:
 
 def _provider_stats(gate: ProviderGate) -> ProviderStats:
     remaining = gate.pause_remaining()
-    adapter = gate.adapter
+    limits = gate.limits
     return ProviderStats(
         provider=gate.name,
         requests=gate.requests,
@@ -90,9 +90,9 @@ def _provider_stats(gate: ProviderGate) -> ProviderStats:
             if remaining > 0
             else None
         ),
-        max_concurrency=adapter.max_concurrency,
-        requests_per_minute=adapter.requests_per_minute,
-        max_queue_wait=getattr(adapter, "max_queue_wait", None),
+        max_concurrency=limits.max_concurrency,
+        requests_per_minute=limits.requests_per_minute,
+        max_queue_wait=limits.max_queue_wait,
     )
 
 

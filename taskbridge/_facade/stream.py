@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._batch import failure_result
-from ._errors import ConfigurationError, TaskBridgeError
-from ._models import TaskFailure, TaskRef, TaskResult, new_task_success
+from .._base.errors import ConfigurationError, TaskBridgeError
+from .._base.models import TaskFailure, TaskRef, TaskResult, new_task_success
+from .batch import failure_result
 
 if TYPE_CHECKING:
-    from ._engine import Caller
-    from ._gate import ProviderGate
+    from .._engine.engine import Caller
+    from .._engine.gate import ProviderGate
 
 __all__ = ["DEFAULT_BACKLOG", "stream"]
 
@@ -126,7 +126,7 @@ async def stream(  # noqa: PLR0915 - reader, workers and consumer share the lane
         if gate is None:
             lane = refused
         elif (lane := lanes.get(gate.name)) is None:  # type: ignore[assignment]
-            lane = lanes[gate.name] = _Lane(gate, gate.adapter.max_concurrency + backlog)
+            lane = lanes[gate.name] = _Lane(gate, gate.limits.max_concurrency + backlog)
         while lane.held >= lane.limit:
             lane.room = loop.create_future()
             await lane.room
@@ -136,7 +136,7 @@ async def stream(  # noqa: PLR0915 - reader, workers and consumer share the lane
             out.put_nowait((lane, TaskFailure(ref, error=error)))
             return
         lane.backlog.append((ref, task_id))
-        if lane.workers < gate.adapter.max_concurrency:
+        if lane.workers < gate.limits.max_concurrency:
             lane.workers += 1
             start(work(lane))
 

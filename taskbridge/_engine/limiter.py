@@ -13,7 +13,7 @@ import hmac
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from .providers._base import secrets_of
+from ..providers._kit.base import secrets_of
 
 __all__ = ["Limiter", "LimiterBackend", "credential_fingerprint"]
 

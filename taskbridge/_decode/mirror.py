@@ -37,9 +37,9 @@ import cattrs
 import msgspec
 import orjson
 
-from ._convert import _wire_name
-from ._fastgen import return_new
-from ._typeinfo import rule
+from .convert import _wire_name
+from .fastgen import return_new
+from .typeinfo import rule
 
 __all__ = ["FastDecoder", "aware"]
 

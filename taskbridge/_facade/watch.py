@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
-from ._errors import (
+from .._base.errors import (
     APIError,
     ConfigurationError,
     QueueTimeoutError,
@@ -32,12 +32,12 @@ from ._errors import (
     TransportError,
     WaitTimeoutError,
 )
-from ._models import TaskRef, UnifiedTask
-from ._retry import RETRY_STATUSES
+from .._base.models import TaskRef, UnifiedTask
+from .._engine.retry import RETRY_STATUSES
 
 if TYPE_CHECKING:
-    from ._engine import Caller
-    from ._gate import ProviderGate
+    from .._engine.engine import Caller
+    from .._engine.gate import ProviderGate
 
 __all__ = ["Scheduler", "TaskUpdate", "Watch"]
 
@@ -45,10 +45,6 @@ logger = logging.getLogger("taskbridge")
 
 # An unchanged task is polled this much less often each time, up to max_poll_interval.
 BACKOFF = 1.5
-# For adapters (third-party providers) that do not say.
-DEFAULT_POLL_INTERVAL = 2.0
-DEFAULT_MAX_POLL_INTERVAL = 60.0
-
 Until = Callable[[UnifiedTask[Any]], object]
 
 
@@ -113,15 +109,15 @@ class _Lane:
     """The polls of one provider: a due-time heap and the task that drives it."""
 
     def __init__(self, scheduler: Scheduler, gate: ProviderGate) -> None:
-        adapter = gate.adapter
+        limits = gate.limits
         self.gate = gate
         self.bridge = scheduler.bridge
         self.clock = scheduler.clock
         self.sleep = scheduler.sleep
-        self.start = float(getattr(adapter, "poll_interval", DEFAULT_POLL_INTERVAL))
-        self.cap = max(self.start, float(getattr(adapter, "max_poll_interval", self.start)))
+        self.start = limits.poll_interval
+        self.cap = limits.max_poll_interval
         # Half the slots at most, so that gets and batches always find one free.
-        self.slots = max(1, adapter.max_concurrency // 2)
+        self.slots = max(1, limits.max_concurrency // 2)
         self.heap: list[tuple[float, int, _Entry]] = []
         self.entries: dict[str, _Entry] = {}
         self.polls: set[asyncio.Task[None]] = set()

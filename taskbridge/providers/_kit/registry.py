@@ -12,13 +12,14 @@ left out with a `RuntimeWarning` that says why, and never breaks taskbridge.
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 from types import MappingProxyType
 
-from .._errors import ConfigurationError
-from ._base import ProviderSpec
+from ..._base.errors import ConfigurationError
+from .base import ProviderSpec
 
 __all__ = ["ENTRY_POINT_GROUP", "get_spec", "names", "registered", "reload"]
 
@@ -27,11 +28,20 @@ ENTRY_POINT_GROUP = "taskbridge.providers"
 _specs: Mapping[str, ProviderSpec] | None = None
 
 
-def _builtins() -> list[ProviderSpec]:
-    from .alumio import SPEC as ALUMIO
-    from .cakewalk import SPEC as CAKEWALK
+# The built-in providers load the way plug-ins do, by name: nothing below a provider's
+# folder imports it (`UnifiedTask.from_dict` reaches a provider's converter through here).
+BUILTINS = ("taskbridge.providers.cakewalk:SPEC", "taskbridge.providers.alumio:SPEC")
 
-    return [CAKEWALK, ALUMIO]
+
+def _load(where: str) -> object:
+    module, _, attribute = where.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def _builtins() -> list[ProviderSpec]:
+    specs = [_load(where) for where in BUILTINS]
+    assert all(isinstance(spec, ProviderSpec) for spec in specs)
+    return specs  # type: ignore[return-value]
 
 
 def _plugins(taken: set[str]) -> list[ProviderSpec]:

@@ -8,12 +8,12 @@ import math
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from . import _batch
-from ._errors import BatchTimeoutError, ConfigurationError
-from ._models import TaskFailure, TaskRef, TaskResult
+from .._base.errors import BatchTimeoutError, ConfigurationError
+from .._base.models import TaskFailure, TaskRef, TaskResult
+from . import batch as _batch
 
 if TYPE_CHECKING:
-    from ._engine import Caller
+    from .._engine.engine import Caller
 
 __all__ = ["get_many_within"]
 

@@ -8,11 +8,12 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 
-from ._errors import QueueTimeoutError
-from ._limiter import Limiter
-from ._queuewait import admit_within, queue_timeout
-from ._ratelimit import RateLimiter
-from .providers._base import ProviderAdapter
+from .._base.errors import QueueTimeoutError
+from .._base.limits import Limits
+from ..providers._kit.base import ProviderAdapter
+from .limiter import Limiter
+from .queuewait import admit_within, queue_timeout
+from .ratelimit import RateLimiter
 
 __all__ = ["ProviderGate"]
 
@@ -74,6 +75,7 @@ class ProviderGate:
         "_try_limiter",
         "adapter",
         "in_flight",
+        "limits",
         "name",
         "queue_timeouts",
         "queued",
@@ -86,21 +88,23 @@ class ProviderGate:
     def __init__(
         self,
         adapter: ProviderAdapter,
+        limits: Limits,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         limiter: Limiter | None = None,
     ) -> None:
         self.adapter = adapter
+        self.limits = limits
         self.name: str = adapter.name
-        self._slots = _Slots(adapter.max_concurrency)
-        rpm = adapter.requests_per_minute
+        self._slots = _Slots(limits.max_concurrency)
+        rpm = limits.requests_per_minute
         self._limiter: Limiter | None = limiter
         if limiter is None and rpm:
             self._limiter = RateLimiter(rpm, clock=clock, sleep=sleep)
         # A limiter that can grant a start at once without awaiting (the local one).
         self._try_limiter: Callable[[], bool] | None = getattr(self._limiter, "try_acquire", None)
-        self._max_wait: float | None = getattr(adapter, "max_queue_wait", None)
+        self._max_wait = limits.max_queue_wait
         self._paused_until = 0.0
         self._clock = clock
         self._sleep = sleep

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._errors import TaskBridgeError
-from ._models import TaskFailure, TaskRef, TaskResult, new_task_success
-from ._transport import unexpected_error
+from .._base.errors import TaskBridgeError
+from .._base.models import TaskFailure, TaskRef, TaskResult, new_task_success
+from .._engine.transport import unexpected_error
 
 if TYPE_CHECKING:
-    from ._engine import Caller
-    from ._gate import ProviderGate
+    from .._engine.engine import Caller
+    from .._engine.gate import ProviderGate
 
 __all__ = ["failure_result", "get_many"]
 
@@ -102,7 +102,7 @@ async def get_many(
         [
             worker(gate, keys)
             for gate, keys in queues.values()
-            for _ in range(min(gate.adapter.max_concurrency, len(keys)))
+            for _ in range(min(gate.limits.max_concurrency, len(keys)))
         ]
     )
     return results  # type: ignore[return-value]  # every slot is filled above

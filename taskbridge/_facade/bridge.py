@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
-import asyncio
+import copy
 import logging
-import math
 import os
-import time
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal, overload
 
 import aiohttp
+import attrs
 
-from . import _batch, _limiter, _limiter_env, _stream, _watch
-from ._config import RetryPolicy
-from ._engine import Caller, Engine, Settings
-from ._errors import BridgeClosedError, ConfigurationError
-from ._gate import ProviderGate
-from ._models import Provider, TaskRef, TaskResult, UnifiedTask
-from ._stats import BridgeStats, snapshot
-from ._stream import check_backlog
-from ._transport import Redactor
-from ._watch import Watch
-from .providers import ProviderConfig, registered, secrets_of
-from .providers.alumio import AlumioConfig, AlumioTask
-from .providers.cakewalk import CakewalkConfig, CakewalkTask
+from .._base.checks import check_count, check_seconds
+from .._base.clock import current_clock
+from .._base.config import RetryPolicy
+from .._base.errors import BridgeClosedError, ConfigurationError
+from .._base.models import Provider, TaskRef, TaskResult, UnifiedTask
+from .._engine import limiter as _limiter
+from .._engine.assemble import build_engine
+from .._engine.engine import Caller, Settings
+from .._engine.stats import BridgeStats, snapshot
+from ..providers import ProviderConfig
+from ..providers.alumio import AlumioConfig, AlumioTask
+from ..providers.cakewalk import CakewalkConfig, CakewalkTask
+from . import batch as _batch
+from . import stream as _stream
+from . import watch as _watch
+from .environment import options_from_env
+from .stream import check_backlog
+from .watch import Watch
 
 __all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "TaskBridge"]
 
@@ -33,20 +37,7 @@ logger = logging.getLogger("taskbridge")
 
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 
-# Looked up when a bridge is built, so tests can swap in a fake clock and sleeper.
-_clock: Callable[[], float] = time.monotonic
-_sleep: Callable[[float], Any] = asyncio.sleep
-
 RefLike = TaskRef | tuple[str | Provider, str]
-
-# `_options` builds the views of `with_options` (subclasses of `TaskBridge`, so it imports
-# this module) and registers its factory here when imported (`taskbridge` imports it).
-_view_factory: list[Callable[..., TaskBridge]] = []
-
-
-def register_view_factory(factory: Callable[..., TaskBridge]) -> None:
-    """Called once by `_options`: what `TaskBridge.with_options` builds views with."""
-    _view_factory[:] = [factory]
 
 
 class TaskBridge:
@@ -91,46 +82,23 @@ class TaskBridge:
             raise ConfigurationError("alumio must be an AlumioConfig or None")
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ConfigurationError("retry must be a RetryPolicy or None")
-        if (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, (int, float))
-            or not math.isfinite(timeout)
-            or timeout <= 0
-        ):
-            raise ConfigurationError("timeout must be a number of seconds > 0")
-        if (
-            isinstance(max_response_bytes, bool)
-            or not isinstance(max_response_bytes, int)
-            or max_response_bytes < 1
-        ):
-            raise ConfigurationError("max_response_bytes must be an integer >= 1")
+        timeout = check_seconds("timeout", timeout)
+        check_count("max_response_bytes", max_response_bytes)
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise ConfigurationError("session must be an aiohttp.ClientSession or None")
         if limiter is not None and not isinstance(limiter, _limiter.LimiterBackend):
             raise ConfigurationError("limiter must be a RedisLimiter or None")
 
         configs = [c for c in (cakewalk, alumio, *providers) if c is not None]
-        gates: dict[str, ProviderGate] = {}
-        secrets: list[str] = []
-        for config in configs:
-            if config.provider in gates:
-                raise ConfigurationError(f"provider {config.provider!r} is configured twice")
-            adapter = config.adapter()
-            shared = None
-            if limiter is not None:
-                rpm = adapter.requests_per_minute
-                shared = limiter.limiter(config.provider, per_minute=rpm, config=config)
-            gates[config.provider] = ProviderGate(
-                adapter, clock=_clock, sleep=_sleep, limiter=shared
-            )
-            secrets.extend(secrets_of(config))
-        self._engine = Engine(gates, Redactor(secrets), session=session, sleep=_sleep)
+        clock = current_clock()
+        self._engine = build_engine(configs, clock=clock, session=session, limiter=limiter)
         settings = Settings(
             retry or RetryPolicy(), aiohttp.ClientTimeout(total=float(timeout)), max_response_bytes
         )
         self._call = Caller(self._engine, settings)
-        self._polling = _watch.Scheduler(self._call, clock=_clock, sleep=_sleep)
+        self._polling = _watch.Scheduler(self._call, clock=clock.time, sleep=clock.sleep)
         self._limiter = limiter
+        self._root: TaskBridge | None = None  # the bridge a `with_options` view came from
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> TaskBridge:
@@ -160,16 +128,12 @@ class TaskBridge:
             ```
         """
         env = os.environ if environ is None else environ
-        specs = registered().values()
-        configs = [c for c in (spec.from_env(env) for spec in specs) if c is not None]
-        if not configs:
-            wanted = (" and ".join(spec.required_env) for spec in specs)
-            raise ConfigurationError("no provider configured: set " + ", or ".join(wanted))
-        if "limiter" not in options:  # an explicit limiter=None keeps the local one
-            options["limiter"] = _limiter_env.from_env(env)
-        return cls(providers=[*configs, *options.pop("providers", ())], **options)
+        return cls(**options_from_env(env, options))
 
     def __repr__(self) -> str:
+        if self._root is not None:
+            total = self._call.settings.timeout.total
+            return f"<TaskBridge view of {self._root!r} timeout={total:g}s>"
         state = " closed" if self._call.closed else ""
         return f"<TaskBridge providers={sorted(self._engine.gates)}{state}>"
 
@@ -197,6 +161,9 @@ class TaskBridge:
         (a `stream` or `get_many` gets it on each unfinished result), and so does
         every later call.
         """
+        if self._root is not None:  # a view: only the view stops
+            self._call.close()
+            return
         engine = self._engine
         engine.closed = True
         self._polling.close()
@@ -274,7 +241,7 @@ class TaskBridge:
             ```
         """
         if timeout is not None:
-            from ._deadline import get_many_within
+            from .deadline import get_many_within
 
             return await get_many_within(self._call, refs, on_result, timeout)
         return await _batch.get_many(self._call, refs, on_result)
@@ -395,11 +362,19 @@ class TaskBridge:
             task = await fast.get("alumio", "order-42")
             ```
         """
-        if not _view_factory:
-            raise RuntimeError("taskbridge._options was not imported")
-        return _view_factory[0](
-            self, self._call, timeout=timeout, retry=retry, max_response_bytes=max_response_bytes
-        )
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ConfigurationError("retry must be a RetryPolicy or None")
+        changes: dict[str, Any] = {}
+        if timeout is not None:
+            changes["timeout"] = aiohttp.ClientTimeout(total=check_seconds("timeout", timeout))
+        if retry is not None:
+            changes["retry"] = retry
+        if max_response_bytes is not None:
+            changes["max_bytes"] = check_count("max_response_bytes", max_response_bytes)
+        view = copy.copy(self)  # the engine, scheduler and limiter stay the bridge's own
+        view._root = self._root or self
+        view._call = Caller(self._engine, attrs.evolve(self._call.settings, **changes))
+        return view
 
     def stats(self) -> BridgeStats:
         """Return a frozen snapshot of each provider's counters, pause and limits.

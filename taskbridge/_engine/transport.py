@@ -9,8 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from ._convert import SchemaError
-from ._errors import (
+from .._base.errors import (
     APIError,
     DecodeError,
     ProviderError,
@@ -18,10 +17,11 @@ from ._errors import (
     TransportError,
     api_error_for_status,
 )
-from ._models import UnifiedTask
-from ._retry import parse_retry_after
-from ._secrets import Redactor, sanitize_cause
-from .providers._base import ProviderAdapter
+from .._base.models import UnifiedTask
+from .._base.secrets import Redactor, sanitize_cause
+from .._decode.convert import SchemaError
+from ..providers._kit.base import ProviderAdapter
+from .retry import parse_retry_after
 
 __all__ = ["ERROR_BODY_LIMIT", "Redactor", "attempt", "show_id", "unexpected_error"]
 

@@ -1,0 +1,1 @@
+"""The provider kit: what every provider folder builds on."""
