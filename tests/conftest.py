@@ -274,6 +274,13 @@ def make_bridge(server: ScriptedServer, **kwargs: Any) -> TaskBridge:
     return TaskBridge(cakewalk=cakewalk, alumio=alumio, **kwargs)
 
 
+def base_config(server: ScriptedServer, provider: str) -> Any:
+    """The config `make_bridge` gives ``provider`` by default."""
+    if provider == "cakewalk":
+        return CakewalkConfig(KEY, SECRET, base_url=server.url, requests_per_minute=None)
+    return AlumioConfig(server.url, TOKEN)
+
+
 @pytest.fixture
 async def bridge(server: ScriptedServer) -> AsyncIterator[TaskBridge]:
     async with make_bridge(server) as b:

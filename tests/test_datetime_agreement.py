@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from taskbridge._decode.convert import parse_datetime
 
-from .test_fastpath import assert_agree, cakewalk_with
+from .test_decode_mirror import assert_agree, cakewalk_with
 
 DECODE = msgspec.json.Decoder(datetime).decode
 

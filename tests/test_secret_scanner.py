@@ -33,6 +33,7 @@ from taskbridge import (
     TransportError,
 )
 
+from ._faulty import faulty_alumio, faulty_cakewalk
 from .conftest import CAKEWALK_ID, ScriptedServer, cakewalk_task, dumps
 
 # A "/" in each secret, so that a PHP-style echo ("\/") is a different byte string.
@@ -272,14 +273,16 @@ async def test_too_large_bodies_carry_no_secret(
 
 
 async def test_unexpected_errors_carry_no_secret(
-    server: ScriptedServer, records: list[logging.LogRecord], monkeypatch: pytest.MonkeyPatch
+    server: ScriptedServer, records: list[logging.LogRecord]
 ) -> None:
-    async with bridge_for(server.url) as bridge:
+    def odd(_: str) -> Exception:
+        return ValueError(f"odd {KEY} {SECRET} {TOKEN}")
 
-        async def fetch(gate: Any, task_id: str) -> Any:
-            raise ValueError(f"odd {KEY} {SECRET} {TOKEN}")
-
-        monkeypatch.setattr(bridge._call, "fetch", fetch)
+    cakewalk = CakewalkConfig(KEY, SECRET, base_url=server.url, requests_per_minute=None)
+    alumio = faulty_alumio(AlumioConfig(server.url, TOKEN), on_request=odd)
+    async with TaskBridge(
+        cakewalk=faulty_cakewalk(cakewalk, on_request=odd), alumio=alumio, retry=ONE
+    ) as bridge:
         results = await bridge.get_many([("cakewalk", CAKEWALK_ID), ("alumio", "x")])
     for result in results:
         assert type(result.error) is ProviderError

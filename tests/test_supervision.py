@@ -10,8 +10,6 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-import taskbridge._facade.batch
-import taskbridge._facade.stream
 from taskbridge import (
     ConfigurationError,
     DecodeError,
@@ -24,7 +22,8 @@ from taskbridge import (
 )
 from taskbridge._engine.retry import MAX_DELAY, backoff
 
-from .conftest import ScriptedServer, alumio_body, cakewalk_body, dumps, make_bridge
+from ._faulty import EngineBug, faulty_alumio, faulty_cakewalk
+from .conftest import ScriptedServer, alumio_body, base_config, cakewalk_body, dumps, make_bridge
 
 # Every test here would hang on the code before the fix; this bounds each wait.
 BOUND = 20.0
@@ -124,17 +123,14 @@ ODD_EXCEPTIONS = [
 
 @pytest.mark.parametrize("exc", ODD_EXCEPTIONS)
 async def test_whatever_a_fetch_raises_is_that_refs_typed_error(
-    server: ScriptedServer, exc: Exception, monkeypatch: pytest.MonkeyPatch
+    server: ScriptedServer, exc: Exception
 ) -> None:
-    async with make_bridge(server) as bridge:
-        real = bridge._call.fetch
+    def fault(task_id: str) -> Exception | None:
+        return exc if task_id.endswith("3") else None
 
-        async def fetch(gate: Any, task_id: str) -> Any:
-            if task_id.endswith("3"):
-                raise exc
-            return await real(gate, task_id)
-
-        monkeypatch.setattr(bridge._call, "fetch", fetch)
+    alumio = faulty_alumio(base_config(server, "alumio"), on_request=fault)
+    cakewalk = faulty_cakewalk(base_config(server, "cakewalk"), on_request=fault)
+    async with make_bridge(server, alumio=alumio, cakewalk=cakewalk) as bridge:
         for batch in (await run_get_many(bridge, REFS), await run_stream(bridge, REFS)):
             failed = {r.ref.task_id: r.error for r in batch if not r.ok}
             chosen = {task_id for _, task_id in REFS if task_id.endswith("3")}
@@ -146,14 +142,10 @@ async def test_whatever_a_fetch_raises_is_that_refs_typed_error(
 
 @pytest.mark.parametrize("exc", ODD_EXCEPTIONS)
 async def test_whatever_decoding_raises_is_a_decode_error(
-    server: ScriptedServer, exc: Exception, monkeypatch: pytest.MonkeyPatch
+    server: ScriptedServer, exc: Exception
 ) -> None:
-    async with make_bridge(server) as bridge:
-
-        def decode(self: object, body: bytes, task_id: str) -> Any:
-            raise exc
-
-        monkeypatch.setattr(type(bridge._engine.gates["alumio"].adapter), "decode_task", decode)
+    alumio = faulty_alumio(base_config(server, "alumio"), on_decode=lambda _: exc)
+    async with make_bridge(server, alumio=alumio) as bridge:
         with pytest.raises(DecodeError):
             await bridge.get("alumio", "x")
         results = await run_get_many(bridge, REFS)
@@ -161,23 +153,23 @@ async def test_whatever_decoding_raises_is_a_decode_error(
     assert all(r.ok for r in results[20:])
 
 
+# Raised where no `except Exception` catches them: what a bug in the engine would be.
 ENGINE_FAILURES = [
-    pytest.param(RuntimeError("engine bug"), id="RuntimeError"),
+    pytest.param(EngineBug("engine bug"), id="EngineBug"),
     pytest.param(asyncio.CancelledError(), id="CancelledError"),
 ]
 
 
 @pytest.mark.parametrize("exc", ENGINE_FAILURES)
 async def test_a_broken_stream_worker_ends_the_stream_at_once(
-    server: ScriptedServer, exc: BaseException, monkeypatch: pytest.MonkeyPatch
+    server: ScriptedServer, exc: BaseException
 ) -> None:
-    def broken(*args: Any) -> TaskResult:
-        raise exc
+    def broken(task_id: str) -> BaseException | None:
+        return exc if task_id.startswith("a-") else None
 
-    # Building the result is outside the worker's catch-all: a bug there escapes it.
-    monkeypatch.setattr(taskbridge._facade.stream, "new_task_success", broken)
-    async with make_bridge(server) as bridge:
-        with pytest.raises((RuntimeError, TaskBridgeError)):
+    alumio = faulty_alumio(base_config(server, "alumio"), on_decode=broken)
+    async with make_bridge(server, alumio=alumio) as bridge:
+        with pytest.raises((EngineBug, TaskBridgeError)):
             await run_stream(bridge, REFS)
         # The bridge is still usable.
         assert (await bridge.get("alumio", "after")).id == "order-export-42"
@@ -185,15 +177,11 @@ async def test_a_broken_stream_worker_ends_the_stream_at_once(
 
 @pytest.mark.parametrize("exc", ENGINE_FAILURES)
 async def test_a_broken_get_many_worker_ends_get_many_at_once(
-    server: ScriptedServer, exc: BaseException, monkeypatch: pytest.MonkeyPatch
+    server: ScriptedServer, exc: BaseException
 ) -> None:
-    def broken(*args: Any) -> TaskResult:
-        raise exc
-
-    # Building the result is outside the worker's catch-all: a bug there escapes it.
-    monkeypatch.setattr(taskbridge._facade.batch, "new_task_success", broken)
-    async with make_bridge(server) as bridge:
-        with pytest.raises((RuntimeError, asyncio.CancelledError)):
+    alumio = faulty_alumio(base_config(server, "alumio"), on_decode=lambda _: exc)
+    async with make_bridge(server, alumio=alumio) as bridge:
+        with pytest.raises((EngineBug, asyncio.CancelledError)):
             await asyncio.wait_for(asyncio.shield(bridge.get_many(REFS)), BOUND)
 
 

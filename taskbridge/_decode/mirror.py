@@ -12,7 +12,7 @@ classes as nested Structs, ``list[X]``, and free-form ``dict[str, Any]`` as
 The mirror is only a fast path: an adapter that gets any exception from it decodes the
 body again with the converters (`_convert.Decoder`), whose answer (or `SchemaError`
 message) is the one returned. So the mirror must be *sound*: whatever it accepts, the
-converters accept too, into an equal model (``tests/test_fastpath.py`` checks it). It is
+converters accept too, into an equal model (``tests/test_decode_mirror.py`` checks it). It is
 more lenient than orjson only inside values it skips (those of unknown keys); see
 `_convert` for the list.
 

@@ -8,7 +8,7 @@ raises `SchemaError` for a body that does not fit its model.
 
 from __future__ import annotations
 
-from .._decode.convert import SchemaError
+from .._decode.convert import SchemaError, make_converter, wire
 from ._kit.adapter import Summary, TaskAdapter
 from ._kit.base import (
     CredentialOption,
@@ -33,8 +33,10 @@ __all__ = [
     "Summary",
     "TaskAdapter",
     "get_spec",
+    "make_converter",
     "names",
     "registered",
     "reload",
     "secrets_of",
+    "wire",
 ]

@@ -1,16 +1,14 @@
-"""Requests and decoding of jiralike issues."""
+"""Requests and decoding of jiralike issues: what differs from the provider kit's skeleton."""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from yarl import URL
+from taskbridge import InvalidTaskIdError, TaskStatus
+from taskbridge.providers import ErrorInfo, Summary, TaskAdapter
 
-from taskbridge import InvalidTaskIdError, TaskStatus, UnifiedTask
-from taskbridge.providers import ErrorInfo, Request
-
-from ._converter import decode_error, decode_issue
+from ._converter import decode_error, make_jiralike_converter
 from ._models import JiralikeIssue, JiralikeStatus
 
 if TYPE_CHECKING:
@@ -27,16 +25,20 @@ STATUS_MAP = {
 }
 
 
-class JiralikeAdapter:
+class JiralikeAdapter(TaskAdapter[JiralikeIssue]):
     """``GET {base_url}/rest/api/issue/{KEY}`` with a bearer token."""
 
+    __slots__ = ()
+
     name = "jiralike"
+    path = "/rest/api/issue/"
+    record = JiralikeIssue  # the body is the issue itself
+    detail_type = JiralikeIssue
+    status_map = STATUS_MAP
+    make_converter = staticmethod(make_jiralike_converter)
 
     def __init__(self, config: JiralikeConfig) -> None:
-        self.max_concurrency = config.max_concurrency
-        self.requests_per_minute = config.requests_per_minute
-        self._base = f"{config.base_url}/rest/api/issue/"
-        self._headers = {"Authorization": f"Bearer {config.pat}", "Accept": "application/json"}
+        super().__init__(config.base_url, {"Authorization": f"Bearer {config.pat}"})
 
     def check_id(self, task_id: object) -> str:
         if not isinstance(task_id, str) or KEY.fullmatch(task_id) is None:
@@ -48,24 +50,14 @@ class JiralikeAdapter:
             )
         return task_id
 
-    def request(self, task_id: str) -> Request:
-        return Request(URL(self._base + task_id, encoded=True), self._headers)
+    def unwrap(self, record: Any) -> Any:
+        return record
 
-    def decode_task(self, body: bytes, task_id: str) -> UnifiedTask[JiralikeIssue]:
-        issue = decode_issue(body)
-        fields = issue.fields
-        return UnifiedTask(
-            provider=self.name,
-            id=issue.key,
-            status=STATUS_MAP[fields.status],
-            provider_status=fields.status.value,
-            kind=fields.issuetype,
-            created_at=fields.created,
-            updated_at=fields.updated,
-            detail=issue,
-        )
+    def summary(self, task: Any, task_id: str) -> Summary:
+        fields = task.fields
+        return task.key, fields.status, fields.issuetype, fields.created, fields.updated
 
-    def decode_error(self, body: bytes) -> ErrorInfo:
+    def parse_error(self, body: bytes) -> ErrorInfo:
         error = decode_error(body)
         if error is None or not error.error_messages:
             return ErrorInfo()

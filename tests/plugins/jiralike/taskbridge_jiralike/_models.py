@@ -24,7 +24,7 @@ class JiralikeFields:
     """An issue's fields."""
 
     summary: str
-    status: JiralikeStatus
+    status: JiralikeStatus | str  # open: an unknown status is kept as its string
     created: datetime
     updated: datetime
     issuetype: str | None = None

@@ -28,7 +28,7 @@ import itertools
 from collections.abc import AsyncIterator
 from types import TracebackType
 
-from ._base.clock import SYSTEM_CLOCK, Clock, SystemClock, current_clock, use_clock
+from .._base.clock import SYSTEM_CLOCK, Clock, SystemClock, current_clock, use_clock
 
 __all__ = ["SYSTEM_CLOCK", "Clock", "SystemClock", "VirtualClock", "current_clock", "use_clock"]
 

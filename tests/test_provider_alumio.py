@@ -1,4 +1,5 @@
-"""Decoding Alumio answers: statuses, optional fields, free-form objects, errors, ids.
+"""Alumio only: its optional fields, free-form objects, identifiers and error body (what
+every provider shares is `tests/test_decoding_contract.py`).
 
 Pure unit tests of the adapter: `AlumioConfig(...).adapter().decode_task(body, id)`.
 """
@@ -6,7 +7,7 @@ Pure unit tests of the adapter: `AlumioConfig(...).adapter().decode_task(body, i
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote
 
@@ -75,24 +76,6 @@ STATUSES = [
     pytest.param("killed", TaskStatus.CANCELLED, True, id="killed"),
     pytest.param("skipped", TaskStatus.SKIPPED, True, id="skipped"),
 ]
-
-
-@pytest.mark.parametrize(("raw", "expected", "terminal"), STATUSES)
-def test_status_maps_to_contract_status(raw: str, expected: TaskStatus, terminal: bool) -> None:
-    assert decode(alumio_body(status=raw)).status is expected
-
-
-@pytest.mark.parametrize(("raw", "expected", "terminal"), STATUSES)
-def test_provider_status_is_the_raw_string(raw: str, expected: TaskStatus, terminal: bool) -> None:
-    task = decode(alumio_body(status=raw))
-    assert (task.provider_status, type(task.provider_status)) == (raw, str)
-
-
-@pytest.mark.parametrize(("raw", "expected", "terminal"), STATUSES)
-def test_is_terminal_follows_the_contract_table(
-    raw: str, expected: TaskStatus, terminal: bool
-) -> None:
-    assert decode(alumio_body(status=raw)).is_terminal is terminal
 
 
 @pytest.mark.parametrize(
@@ -374,22 +357,6 @@ def test_mistyped_field_is_a_schema_error_naming_it(
 def test_body_that_is_not_a_json_object_is_a_schema_error(raw: bytes) -> None:
     with pytest.raises(SchemaError):
         decode(raw)
-
-
-def test_naive_datetime_is_taken_as_utc() -> None:
-    created = decode(alumio_body(createdAt="2026-03-01T09:30:00")).created_at
-    assert (created, created.utcoffset()) == (  # type: ignore[union-attr]
-        datetime(2026, 3, 1, 9, 30, tzinfo=UTC),
-        timedelta(0),
-    )
-
-
-def test_offset_and_fraction_are_kept() -> None:
-    updated = decode(alumio_body(updatedAt="2026-03-01T09:30:00.1234567+05:30")).updated_at
-    assert (updated, updated.utcoffset()) == (  # type: ignore[union-attr]
-        datetime(2026, 3, 1, 4, 0, 0, 123457, tzinfo=UTC),  # rounded half up, as msgspec does
-        timedelta(hours=5, minutes=30),
-    )
 
 
 # --- error bodies -------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Decoding Cakewalk answers: statuses, enums, nulls, required fields, datetimes, errors.
+"""Cakewalk only: its enums, nulls, required fields, datetimes and error body (what every
+provider shares is `tests/test_decoding_contract.py`).
 
 Pure unit tests of the adapter: `CakewalkConfig(...).adapter().decode_task(body, id)`.
 """
@@ -13,7 +14,6 @@ import orjson
 import pytest
 
 from taskbridge import CakewalkConfig, TaskStatus, UnifiedTask
-from taskbridge._decode import convert as convert_module
 from taskbridge._decode.convert import SchemaError, parse_datetime
 from taskbridge.providers.cakewalk import (
     CakewalkLinks,
@@ -99,26 +99,6 @@ STATUSES = [
 
 
 @pytest.mark.parametrize(("raw", "expected", "terminal"), STATUSES)
-def test_spec_status_maps_to_contract_status(
-    raw: str, expected: TaskStatus, terminal: bool
-) -> None:
-    assert decode(cakewalk_body(status=raw)).status is expected
-
-
-@pytest.mark.parametrize(("raw", "expected", "terminal"), STATUSES)
-def test_provider_status_is_the_raw_string(raw: str, expected: TaskStatus, terminal: bool) -> None:
-    task = decode(cakewalk_body(status=raw))
-    assert (task.provider_status, type(task.provider_status)) == (raw, str)
-
-
-@pytest.mark.parametrize(("raw", "expected", "terminal"), STATUSES)
-def test_is_terminal_follows_the_contract_table(
-    raw: str, expected: TaskStatus, terminal: bool
-) -> None:
-    assert decode(cakewalk_body(status=raw)).is_terminal is terminal
-
-
-@pytest.mark.parametrize(("raw", "expected", "terminal"), STATUSES)
 def test_spec_status_decodes_to_its_enum_member(
     raw: str, expected: TaskStatus, terminal: bool
 ) -> None:
@@ -174,10 +154,6 @@ def test_unknown_status_is_unknown_with_raw_provider_status() -> None:
         "Escalated",
         "Escalated",
     )
-
-
-def test_unknown_status_is_not_terminal() -> None:
-    assert decode(cakewalk_body(status="Escalated")).is_terminal is False
 
 
 def test_status_match_is_case_sensitive() -> None:
@@ -528,28 +504,12 @@ def test_created_at_is_timezone_aware() -> None:
     assert decode(cakewalk_body()).created_at.tzinfo is not None  # type: ignore[union-attr]
 
 
-def test_naive_datetime_is_taken_as_utc() -> None:
-    created = decode(cakewalk_body(createdAt="2026-03-01T09:30:00")).created_at
-    assert (created, created.utcoffset()) == (  # type: ignore[union-attr]
-        datetime(2026, 3, 1, 9, 30, tzinfo=UTC),
-        timedelta(0),
-    )
-
-
 def test_seven_fraction_digits_round_half_up_to_the_microsecond() -> None:
     # As msgspec rounds (the fast path and the fallback must agree): .NET's 7th digit.
     created = decode(cakewalk_body(createdAt="2026-03-01T09:30:00.1234567Z")).created_at
     assert created == datetime(2026, 3, 1, 9, 30, 0, 123457, tzinfo=UTC)
     created = decode(cakewalk_body(createdAt="2026-03-01T09:30:00.1234564Z")).created_at
     assert created == datetime(2026, 3, 1, 9, 30, 0, 123456, tzinfo=UTC)
-
-
-def test_offset_is_kept() -> None:
-    updated = decode(cakewalk_body(lastUpdatedAt="2026-03-01T09:30:00+05:30")).updated_at
-    assert (updated, updated.utcoffset()) == (  # type: ignore[union-attr]
-        datetime(2026, 3, 1, 4, 0, tzinfo=UTC),
-        timedelta(hours=5, minutes=30),
-    )
 
 
 def test_nested_naive_datetime_is_taken_as_utc() -> None:
@@ -617,38 +577,11 @@ PARSE_CASES = [
     ),
 ]
 
-_PY310_ISO = re.compile(
-    r"\d{4}-\d{2}-\d{2}(.\d{2}(:\d{2}(:\d{2}(\.(\d{3}|\d{6}))?)?)?([+-]\d{2}:\d{2})?)?"
-)
-
-
-class _Py310Datetime(datetime):
-    """`datetime` whose ``fromisoformat`` is as narrow as Python 3.10's."""
-
-    @classmethod
-    def fromisoformat(cls, date_string: str) -> datetime:
-        if _PY310_ISO.fullmatch(date_string) is None:
-            raise ValueError(f"Invalid isoformat string: {date_string!r}")
-        return datetime.fromisoformat(date_string)
-
-
-@pytest.fixture(params=["native", "py310"])
-def semantics(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "py310":
-        monkeypatch.setattr(convert_module, "datetime", _Py310Datetime)
-    return str(request.param)
-
-
-def test_py310_emulation_rejects_what_python_310_rejects() -> None:
-    # Without this, the "py310" runs below could silently take the native path.
-    with pytest.raises(ValueError, match="Invalid isoformat"):
-        _Py310Datetime.fromisoformat("2026-03-01T09:30:00.1234567Z")
+# Python 3.10's narrower `datetime.fromisoformat` is covered by the suite's 3.10 run.
 
 
 @pytest.mark.parametrize(("text", "expected"), PARSE_CASES)
-def test_parse_datetime_keeps_instant_and_offset(
-    semantics: str, text: str, expected: datetime
-) -> None:
+def test_parse_datetime_keeps_instant_and_offset(text: str, expected: datetime) -> None:
     parsed = parse_datetime(text)
     assert (parsed, parsed.utcoffset()) == (expected, expected.utcoffset())
 
@@ -663,7 +596,7 @@ def test_parse_datetime_keeps_instant_and_offset(
         pytest.param("2026-03-01T09:30:00Zjunk", id="trailing-junk"),
     ],
 )
-def test_parse_datetime_rejects_non_iso_text(semantics: str, text: str) -> None:
+def test_parse_datetime_rejects_non_iso_text(text: str) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - the message is not the behaviour
         parse_datetime(text)
 

@@ -25,7 +25,8 @@ from taskbridge._engine.ratelimit import RateLimiter
 from taskbridge.providers._kit.base import UrlBuilder
 from taskbridge.providers.cakewalk import CakewalkAdapter
 
-from .conftest import ScriptedServer, make_bridge
+from ._faulty import faulty_alumio
+from .conftest import ScriptedServer, base_config, make_bridge
 
 BOUND = 5.0
 
@@ -250,13 +251,9 @@ def test_url_builder_gives_the_url_a_full_parse_gives(prefix: str, query: str, t
 # -- attempt: what decode_task gives back -----------------------------------------------
 
 
-async def test_an_adapter_returning_no_task_is_a_decode_error(
-    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from taskbridge.providers.alumio import AlumioAdapter
-
-    monkeypatch.setattr(AlumioAdapter, "decode_task", lambda self, body, task_id: {"not": "a task"})
-    async with make_bridge(server) as bridge:
+async def test_an_adapter_returning_no_task_is_a_decode_error(server: ScriptedServer) -> None:
+    alumio = faulty_alumio(base_config(server, "alumio"), decoded=lambda _: {"not": "a task"})
+    async with make_bridge(server, alumio=alumio) as bridge:
         with pytest.raises(DecodeError, match=r"could not be decoded \(TypeError\)"):
             await asyncio.wait_for(bridge.get("alumio", "x"), BOUND)
         [result] = await asyncio.wait_for(bridge.get_many([("alumio", "y")]), BOUND)
