@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
+from typing import Any
 
 from aiohttp import web
 
@@ -29,12 +30,12 @@ class Sandbox(SandboxSurface):
 
     Args:
         seed: decides the seeded tasks (same seed, same ids and bodies).
-        tasks_per_provider: seeded tasks per provider (50 or more covers every enum
-            value and nullable field).
-        faults: one ``Faults`` for both providers or ``{"cakewalk": ..., "alumio": ...}``.
-        any_id: also answer ids outside the seeded set, generated from the id.
         host: the interface to listen on.
         port: the port; 0 picks a free one (read it back from ``url`` or ``port``).
+        tasks_per_provider: seeded tasks per provider (50 or more covers every enum
+            value and nullable field).
+        faults: one ``Faults`` for every provider or ``{"cakewalk": ..., "alumio": ...}``.
+        any_id: also answer ids outside the seeded set, generated from the id.
         credentials: what the sandbox accepts; default ``Credentials()``.
         track_requests: record each id and arrival time in ``stats``.
         lifecycle: make tasks advance through their statuses (see `Lifecycle`).
@@ -54,11 +55,11 @@ class Sandbox(SandboxSurface):
         self,
         *,
         seed: int = 0,
+        host: str = "127.0.0.1",
+        port: int = 0,
         tasks_per_provider: int = 50,
         faults: Faults | Mapping[str, Faults] | None = None,
         any_id: bool = False,
-        host: str = "127.0.0.1",
-        port: int = 0,
         credentials: Credentials | None = None,
         track_requests: bool = True,
         lifecycle: Lifecycle | None = None,
@@ -148,33 +149,20 @@ async def serve(
     port: int = 8080,
     seed: int = 0,
     *,
-    tasks_per_provider: int = 50,
-    faults: Faults | Mapping[str, Faults] | None = None,
-    any_id: bool = False,
-    credentials: Credentials | None = None,
     track_requests: bool = False,
     ready: Callable[[Sandbox], object] | None = None,
-    lifecycle: Lifecycle | None = None,
+    **options: Any,
 ) -> None:
     """Serve the sandbox until cancelled, then shut it down cleanly.
 
-    ``ready`` is called with the started ``Sandbox``; by default it prints
-    ``taskbridge sandbox listening on http://HOST:PORT`` to stdout, flushed.
-    Requests are only counted (``track_requests=False``), so memory stays flat
-    over millions of requests; ``GET /_sandbox/stats`` reads the counters. With a
-    ``lifecycle``, tasks advance through their statuses (see `Lifecycle`).
+    ``options`` are `Sandbox`'s other keyword arguments (``faults``, ``any_id``,
+    ``credentials``, ``lifecycle``...). ``ready`` is called with the started
+    ``Sandbox``; by default it prints ``taskbridge sandbox listening on
+    http://HOST:PORT`` to stdout, flushed. Requests are only counted
+    (``track_requests=False``), so memory stays flat over millions of requests;
+    ``GET /_sandbox/stats`` reads the counters.
     """
-    sandbox = Sandbox(
-        seed=seed,
-        tasks_per_provider=tasks_per_provider,
-        faults=faults,
-        any_id=any_id,
-        host=host,
-        port=port,
-        credentials=credentials,
-        track_requests=track_requests,
-        lifecycle=lifecycle,
-    )
+    sandbox = Sandbox(host=host, port=port, seed=seed, track_requests=track_requests, **options)
     async with sandbox:
         (ready or _announce)(sandbox)
         await asyncio.get_running_loop().create_future()

@@ -20,11 +20,11 @@ __all__ = ["AlumioEmulator", "emulator"]
 class AlumioEmulator(EmulatorBase):
     """Alumio in the sandbox: any non-empty identifier, one space per task."""
 
+    stages = ("new", "processing", ("finished", "failed"))
     name = "alumio"
     prefix = "/api/v1/tasks/"
-    stages = ("new", "processing", ("finished", "failed"))
-    auth_failure = "Invalid or missing API token."
     envelope = "object"
+    auth_failure = "Invalid or missing API token."
 
     def seeded(self, seed: int, count: int) -> list[tuple[str, dict[str, Any], str | None]]:
         return [(i, t, space) for i, space, t in _alumio_data.seeded_alumio(seed, count)]
