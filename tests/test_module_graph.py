@@ -94,12 +94,7 @@ UPWARD_WHEN_CALLED = {
 }
 
 # Where the house plan still has work in flight (see the CHANGELOG); empty when done.
-NOT_YET = {
-    ("taskbridge.providers.cakewalk._emulator", "taskbridge.sandbox._emulator"),
-    ("taskbridge.providers.alumio._emulator", "taskbridge.sandbox._emulator"),
-    ("taskbridge.providers.cakewalk._sandbox_data", "taskbridge.sandbox._rng"),
-    ("taskbridge.sandbox.__main__", "taskbridge.sandbox._emulator"),
-}
+NOT_YET: set[tuple[str, str]] = set()
 
 
 def layer_of(name: str) -> int:
