@@ -189,7 +189,7 @@ def minimal_document() -> bytes:
 def sandbox_documents() -> list[bytes]:
     state = SandboxState(seed=1, tasks_per_provider=50)
     bodies = []
-    for task_id in state.cakewalk_ids:
+    for task_id in state.ids("cakewalk"):
         served = state.lookup("cakewalk", task_id)
         assert served is not None
         bodies.append(served.body)

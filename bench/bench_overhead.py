@@ -70,7 +70,7 @@ def async_us(make: Callable[[], Awaitable[object]], repeat: int, per: int) -> fl
 
 def sandbox_bodies(provider: str) -> list[tuple[str, bytes]]:
     state = SandboxState(seed=1, tasks_per_provider=50)
-    ids = state.cakewalk_ids if provider == "cakewalk" else state.alumio_ids
+    ids = state.ids(provider)
     out = []
     for task_id in ids:
         served = state.lookup(provider, task_id)

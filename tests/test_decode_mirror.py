@@ -229,7 +229,7 @@ def test_spec_valid_bodies_take_the_fast_path(provider: str) -> None:
 @pytest.mark.parametrize("provider", ["cakewalk", "alumio"])
 def test_the_sandbox_seeded_bodies_take_the_fast_path_and_agree(provider: str) -> None:
     state = SandboxState(seed=1, tasks_per_provider=50)
-    ids = state.cakewalk_ids if provider == "cakewalk" else state.alumio_ids
+    ids = state.ids(provider)
     outcomes = []
     for task_id in ids:
         served = state.lookup(provider, task_id)

@@ -94,12 +94,7 @@ UPWARD_WHEN_CALLED = {
 }
 
 # Where the house plan still has work in flight (see the CHANGELOG); empty when done.
-NOT_YET = {
-    ("taskbridge.providers.cakewalk._emulator", "taskbridge.sandbox._emulator"),
-    ("taskbridge.providers.alumio._emulator", "taskbridge.sandbox._emulator"),
-    ("taskbridge.providers.cakewalk._sandbox_data", "taskbridge.sandbox._rng"),
-    ("taskbridge.sandbox.__main__", "taskbridge.sandbox._emulator"),
-}
+NOT_YET: set[tuple[str, str]] = set()
 
 
 def layer_of(name: str) -> int:
@@ -249,3 +244,30 @@ def test_no_module_calls_private_methods_of_the_facade() -> None:
                 owner = node.value
                 if not (isinstance(owner, ast.Name) and owner.id == "self"):
                     raise AssertionError(f"{name} uses .{node.attr} of another object")
+
+
+def provider_package(name: str) -> str | None:
+    """The provider folder a module belongs to (``None`` for the kit, base and registry)."""
+    parts = name.split(".")
+    if parts[:2] != ["taskbridge", "providers"] or len(parts) < 3 or parts[2].startswith("_"):
+        return None
+    return ".".join(parts[:3])
+
+
+def test_the_sandbox_sits_above_the_providers_and_has_no_circle() -> None:
+    # Every import counts here: in functions and under TYPE_CHECKING too.
+    graph = {name: imports(name, lazy=True) for name in MODULES}
+    for name, deps in graph.items():
+        if not name.startswith("taskbridge.providers"):
+            continue
+        sandbox = {d for d in deps if d.partition(".")[2].startswith("sandbox")}
+        assert not sandbox, f"{name} imports the sandbox: {sandbox}"
+        own = provider_package(name)
+        others = {p for d in deps if (p := provider_package(d)) is not None and p != own}
+        assert own is None or not others, f"{name} imports another provider: {others}"
+    in_sandbox = {
+        n: {d for d in deps if d.startswith("taskbridge.sandbox")}
+        for n, deps in graph.items()
+        if n.startswith("taskbridge.sandbox")
+    }
+    assert cycles_of(in_sandbox) == []

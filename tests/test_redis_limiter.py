@@ -20,8 +20,7 @@ from taskbridge import CakewalkConfig, ConfigurationError, RetryPolicy, TaskBrid
 from taskbridge import redis as tb_redis
 from taskbridge._engine.limiter import credential_fingerprint
 from taskbridge.redis import RedisLimiter
-from taskbridge.sandbox import Faults, Sandbox
-from taskbridge.sandbox._state import Credentials
+from taskbridge.sandbox import Credentials, Faults, Sandbox
 
 from ._redis_server import RedisServer, free_port, redis_server, require_redis_server
 from .conftest import KEY, SECRET

@@ -1,4 +1,4 @@
-"""A local emulator of the Cakewalk and Alumio task endpoints, for demos, tests and benchmarks.
+"""A local emulator of every registered provider's task endpoint, for demos, tests and benchmarks.
 
 It writes the providers' wire JSON itself (it never imports the client), so it is
 an independent check of the client. Seeded data is deterministic; faults are
@@ -21,13 +21,21 @@ from __future__ import annotations
 
 from typing import Any as _Any
 
+from taskbridge.providers._kit.emulation import (
+    Credentials,
+    Emulator,
+    EmulatorBase,
+    Served,
+    equal,
+    task_rng,
+)
+
 from ._app import STATE_KEY, create_app
-from ._emulator import Emulator, Served
+from ._emulator import STAGES as LIFECYCLE_STAGES
 from ._faults import Faults
-from ._lifecycle import STAGES as LIFECYCLE_STAGES
 from ._lifecycle import Lifecycle
 from ._server import Sandbox, serve
-from ._state import Credentials, SandboxState
+from ._state import SandboxState
 from ._stats import ProviderStats, SandboxStats
 from ._thread import BackgroundSandbox
 
@@ -42,6 +50,7 @@ __all__ = [
     "BackgroundSandbox",
     "Credentials",
     "Emulator",
+    "EmulatorBase",
     "Faults",
     "Lifecycle",
     "ProviderStats",
@@ -50,7 +59,9 @@ __all__ = [
     "SandboxStats",
     "Served",
     "create_app",
+    "equal",
     "serve",
+    "task_rng",
 ]
 
 # The built-in providers' wire values live with their emulators; read them on first use,

@@ -1,99 +1,24 @@
-"""What a provider contributes to the sandbox: its routes, seeded data and error bodies.
+"""The emulators the sandbox serves: one per registered provider whose spec names one.
 
 The sandbox core (faults, rate limit, scripts, lifecycle, stats, server) knows no
 provider by name: it serves every registered provider whose `ProviderSpec` names an
-emulator (``"module:attribute"``, a class or factory called with no arguments).
+emulator (``"module:attribute"``, a class or factory called with no arguments, that
+follows `taskbridge.sandbox.Emulator`; `taskbridge.sandbox.EmulatorBase` gives most of
+it). The emulators import the provider kit, never the sandbox.
 """
 
 from __future__ import annotations
 
 import importlib
-import random
 import warnings
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Iterator, Mapping
 
-import attrs
+from taskbridge.providers import registered
+from taskbridge.providers._kit.emulation import Emulator
 
-if TYPE_CHECKING:
-    from taskbridge.providers import ProviderConfig
+__all__ = ["STAGES", "load_emulators"]
 
-    from ._state import Credentials
-
-__all__ = ["Emulator", "Served", "load_emulators"]
-
-
-@attrs.frozen
-class Served:
-    """One task's 200 answer, serialized once: body, content type, charset, space."""
-
-    body: bytes
-    content_type: str
-    charset: str | None
-    space: str | None
-
-
-class Emulator(Protocol):
-    """One provider's endpoint in the sandbox.
-
-    Attributes:
-        name: the provider's name (its `ProviderSpec` name).
-        prefix: the path its task ids follow, ``"/api/v1/tasks/"``; unique per sandbox.
-        stages: ``(first, second, (success, failure))`` statuses of its lifecycle.
-        auth_failure: the detail of its 401 answer.
-    """
-
-    name: str
-    prefix: str
-    stages: tuple[str, str, tuple[str, str]]
-    auth_failure: str
-
-    def key(self, task_id: str) -> str | None:
-        """The id as looked up (``None``: the provider never serves it)."""
-
-    def check_new_id(self, task_id: str) -> str:
-        """The id to add a task under; `ValueError` if the provider cannot have it."""
-
-    def new_id(self, rng: random.Random, n: int) -> str:
-        """A fresh id for the ``n``-th added task."""
-
-    def seeded(self, seed: int, count: int) -> list[tuple[str, dict[str, Any], str | None]]:
-        """``count`` tasks for ``seed``: ``(id, wire task, space or None)`` each, in order."""
-
-    def generate(self, rng: random.Random, task_id: str, slot: int) -> dict[str, Any]:
-        """One complete wire task (a dict) with id ``task_id``."""
-
-    def serve(self, task: dict[str, Any], space: str | None) -> Served:
-        """The 200 answer of a wire task."""
-
-    def task_of(self, body: dict[str, Any]) -> dict[str, Any]:
-        """The wire task inside a decoded 200 body (its ``status`` is set by the lifecycle)."""
-
-    def split(self, body: bytes, mark: str) -> tuple[bytes, ...]:
-        """A served body cut where the id ``mark`` appears (on-demand templates)."""
-
-    def fill(self, parts: tuple[bytes, ...], task_id: str) -> Served:
-        """The answer for ``task_id`` made from a template's ``parts``."""
-
-    def credentials(self, given: Credentials) -> Mapping[str, str]:
-        """The fake credentials this provider accepts in a sandbox with ``given``."""
-
-    def authorized(self, headers: Mapping[str, str], credentials: Mapping[str, str]) -> bool:
-        """Whether a request's headers carry ``credentials``."""
-
-    def not_found(self, task_id: str) -> str:
-        """The detail of a 404 for ``task_id``."""
-
-    def error(
-        self, status: int, instance: str, detail: str, trace: str
-    ) -> tuple[bytes, str, str | None]:
-        """An error answer in the provider's shape: body, content type, charset."""
-
-    def config(self, url: str, credentials: Mapping[str, str], **overrides: Any) -> ProviderConfig:
-        """A client config for a sandbox at ``url``; keywords override its defaults."""
-
-    def env(self, url: str, credentials: Mapping[str, str]) -> dict[str, str]:
-        """The ``TASKBRIDGE_*`` variables that point `TaskBridge.from_env` at the sandbox."""
+Stages = tuple[str, str, tuple[str, str]]
 
 
 def _load(where: str) -> Emulator:
@@ -108,8 +33,6 @@ def load_emulators() -> dict[str, Emulator]:
 
     A plug-in's emulator that fails to load is left out with a `RuntimeWarning`.
     """
-    from taskbridge.providers import registered
-
     found: dict[str, Emulator] = {}
     for name, spec in registered().items():
         if spec.emulator is None:
@@ -124,3 +47,22 @@ def load_emulators() -> dict[str, Emulator]:
                 stacklevel=2,
             )
     return found
+
+
+class _Stages(Mapping[str, Stages]):
+    """``(first, second, (success, failure))`` per provider, from each one's emulator."""
+
+    def _all(self) -> dict[str, Stages]:
+        return {name: e.stages for name, e in load_emulators().items()}
+
+    def __getitem__(self, provider: str) -> Stages:
+        return self._all()[provider]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+STAGES: Mapping[str, Stages] = _Stages()

@@ -5,34 +5,13 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 
 import attrs
 
-__all__ = ["STAGES", "Lifecycle", "LifecycleClock", "schedule", "status_at"]
+__all__ = ["Lifecycle", "LifecycleClock", "schedule", "status_at"]
 
 Stages = tuple[str, str, tuple[str, str]]
-
-
-class _Stages(Mapping[str, Stages]):
-    """``(first, second, (success, failure))`` per provider, from each one's emulator."""
-
-    def _all(self) -> dict[str, Stages]:
-        from ._emulator import load_emulators
-
-        return {name: e.stages for name, e in load_emulators().items()}
-
-    def __getitem__(self, provider: str) -> Stages:
-        return self._all()[provider]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._all())
-
-    def __len__(self) -> int:
-        return len(self._all())
-
-
-STAGES: Mapping[str, Stages] = _Stages()
 
 
 def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:

@@ -11,36 +11,19 @@ from typing import Any
 import attrs
 import orjson
 
-from ._emulator import Emulator, Served, load_emulators
+from taskbridge.providers._kit.emulation import Credentials, Emulator, Served, task_rng
+
+from ._emulator import load_emulators
 from ._faults import Decision, Faults, Outcome, SlidingWindow, decide
 from ._lifecycle import Lifecycle, LifecycleClock, schedule, status_at
-from ._rng import task_rng
 from ._script import ScriptBook, Scripted
 from ._stats import SandboxStats
 
-__all__ = ["Credentials", "SandboxState", "Served"]
+__all__ = ["Credentials", "SandboxState"]
 
 _NO_FAULTS = Faults()
 # Stands for the requested id inside an on-demand template, until the id is spliced in.
 _ID_MARK = "__taskbridge_sandbox_id__"
-
-
-@attrs.frozen
-class Credentials:
-    """The fake credentials the sandbox accepts; never shown in ``repr``.
-
-    Args:
-        cakewalk_api_key: Cakewalk's key.
-        cakewalk_api_secret: Cakewalk's secret.
-        alumio_token: Alumio's token.
-        others: another provider's credentials by provider name (a plug-in's emulator
-            reads them; its own defaults when absent).
-    """
-
-    cakewalk_api_key: str = attrs.field(default="sandbox-key", repr=False)
-    cakewalk_api_secret: str = attrs.field(default="sandbox-secret", repr=False)
-    alumio_token: str = attrs.field(default="sandbox-token", repr=False)
-    others: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict, repr=False)
 
 
 class _FaultState:
@@ -123,14 +106,14 @@ class SandboxState:
         self.lifecycle_clock = LifecycleClock(lifecycle, clock) if lifecycle is not None else None
         # Each seeded task's body per status it has reached: at most three per task.
         self._staged: dict[tuple[str, str, str], Served] = {}
-        self._scripts = ScriptBook()
+        self.scripts = ScriptBook()
         self._added = 0
 
     def schedule(self, provider: str, task_id: str) -> tuple[tuple[float, str], ...]:
         """Return ``(lifecycle time, status)`` of each stage of a task; needs a lifecycle."""
         if self.lifecycle is None:
             raise RuntimeError("this sandbox has no lifecycle")
-        name, key = self._key(provider, task_id)
+        name, key = self.key(provider, task_id)
         return schedule(self.lifecycle, self.seed, name, key, self.emulators[name].stages)
 
     def advance(self, seconds: float) -> None:
@@ -162,78 +145,33 @@ class SandboxState:
             raise ValueError(f"unknown provider {provider!r}; expected one of {self.providers}")
         return name
 
-    @property
-    def cakewalk_ids(self) -> tuple[str, ...]:
-        """The seeded Cakewalk ids (a convenience for the built-in provider)."""
-        from taskbridge import Provider
-
-        return self.ids(Provider.CAKEWALK)
-
-    @property
-    def alumio_ids(self) -> tuple[str, ...]:
-        """The seeded Alumio identifiers (a convenience for the built-in provider)."""
-        from taskbridge import Provider
-
-        return self.ids(Provider.ALUMIO)
-
-    def ids_of(self, provider: str) -> tuple[str, ...]:
-        """The seeded ids of a provider, in seeded order (no check of the name)."""
-        return self._ids[provider]
-
     def credentials_of(self, provider: str) -> Mapping[str, str]:
         """The fake credentials a provider's endpoint accepts."""
         return self._credentials[self.name(provider)]
 
-    def _key(self, provider: str, task_id: str) -> tuple[str, str]:
+    def key(self, provider: object, task_id: str) -> tuple[str, str]:
+        """The served provider's name and the id as it looks it up (as given if unknown)."""
         name = self.name(provider)
         return name, self.emulators[name].key(task_id) or task_id
 
-    def answer(
-        self,
-        provider: str,
-        task_id: str,
-        status: int,
-        *,
-        times: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        """Script the answer of an id: ``status`` for its next ``times`` requests (``None``:
-        every request), then whatever comes next (another script, or the normal answer).
-
-        A 2xx status answers the task as usual. Scripts of one id run in the order added.
-        """
-        name, key = self._key(provider, task_id)
-        detail = "Scripted failure." if status != 404 else self.emulators[name].not_found(task_id)
-        self._scripts.add(name, key, status, times=times, retry_after=retry_after, detail=detail)
-
-    def clear_answers(self, provider: str | None = None, task_id: str | None = None) -> None:
-        """Forget scripted answers (of one id, one provider, or all)."""
-        if provider is None:
-            self._scripts.clear()
-            return
-        name = self.name(provider)
-        self._scripts.clear(name, None if task_id is None else self._key(name, task_id)[1])
-
     def scripted(self, provider: str, task_id: str) -> Scripted | None:
         """Return (and count) the scripted answer for this request, if any."""
-        return self._scripts.take(*self._key(provider, task_id))
+        return self.scripts.take(*self.key(provider, task_id))
 
     def add_task(
-        self, provider: str, task_id: str | None = None, *, status: str | None = None, **fields: Any
+        self, provider: object, task_id: str | None, status: str | None, fields: Mapping[str, Any]
     ) -> str:
-        """Serve one more task and return its id (a fresh UUID or identifier if not given).
-
-        The body is a complete generated task; ``status`` (the provider's own value,
-        ``"Approved"``, ``"failed"``...) and ``fields`` (wire names, like ``entityType``)
-        replace its values. It is not added to ``ids()``.
-        """
+        """Serve one more task and return its id; see `Sandbox.add_task`."""
         name = self.name(provider)
         emulator = self.emulators[name]
         self._added += 1
         rng = task_rng(self.seed, name, f"added:{self._added}")
         if task_id is None:
             task_id = emulator.new_id(rng, self._added)
-        task_id = emulator.check_new_id(task_id)
+        key = emulator.key(task_id)
+        if key is None:
+            raise ValueError(f"{name} cannot serve a task with the id {task_id!r}")
+        task_id = key
         task = emulator.generate(rng, task_id, self._added)
         if status is not None:
             task["status"] = status
@@ -310,10 +248,6 @@ class SandboxState:
         if state.window is not None:
             return decision, state.window.admit(self.clock())
         return decision, None
-
-    def reset_stats(self) -> None:
-        """Forget the counted requests; see ``SandboxStats.reset``."""
-        self.stats.reset()
 
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds``, or less if the sandbox shuts down meanwhile."""

@@ -11,29 +11,23 @@ import asyncio
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from ._server import Sandbox
-from ._stats import SandboxStats
-
-if TYPE_CHECKING:
-    from taskbridge.providers import ProviderConfig
-    from taskbridge.providers.alumio._config import AlumioConfig
-    from taskbridge.providers.cakewalk._config import CakewalkConfig
-
-    from ._faults import Faults
-    from ._state import Credentials
+from ._surface import SandboxSurface
 
 __all__ = ["BackgroundSandbox"]
 
+P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class BackgroundSandbox:
+class BackgroundSandbox(SandboxSurface):
     """A `Sandbox` on its own thread and event loop; use it as a (sync) context manager.
 
-    Takes the keyword arguments of `Sandbox`. Changes (faults, scripted answers, added
-    tasks) run on the sandbox's loop, so they are safe while it serves.
+    Takes the keyword arguments of `Sandbox` and offers its methods (`answer`,
+    `set_faults`, `add_task`, `config`, `env`, ...). Changes run on the sandbox's loop,
+    so they are safe while it serves.
 
     Example:
         ```python
@@ -46,6 +40,7 @@ class BackgroundSandbox:
 
     def __init__(self, *, start_timeout: float = 30.0, **options: Any) -> None:
         self.sandbox = Sandbox(**options)
+        self.state = self.sandbox.state
         self._start_timeout = start_timeout
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -53,6 +48,16 @@ class BackgroundSandbox:
 
     def __repr__(self) -> str:
         return f"<BackgroundSandbox {self.sandbox!r}>"
+
+    @property
+    def url(self) -> str:
+        """The sandbox's origin, ``http://127.0.0.1:PORT``."""
+        return self.sandbox.url
+
+    @property
+    def port(self) -> int:
+        """The port listened on; ``RuntimeError`` before ``start``."""
+        return self.sandbox.port
 
     def start(self) -> BackgroundSandbox:
         """Start the thread and wait (bounded) until the sandbox listens."""
@@ -117,8 +122,8 @@ class BackgroundSandbox:
     ) -> None:
         self.close()
 
-    def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run ``fn`` on the sandbox's loop and return its result."""
+    def _on_loop(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn`` on the sandbox's loop and return its result (bounded wait)."""
         loop = self._loop
         if loop is None:
             return fn(*args, **kwargs)  # not serving: nothing runs concurrently
@@ -127,77 +132,3 @@ class BackgroundSandbox:
             return fn(*args, **kwargs)
 
         return asyncio.run_coroutine_threadsafe(call(), loop).result(self._start_timeout)
-
-    # What Sandbox offers, for the calling thread.
-
-    @property
-    def url(self) -> str:
-        """The sandbox's origin, ``http://127.0.0.1:PORT``."""
-        return self.sandbox.url
-
-    @property
-    def port(self) -> int:
-        return self.sandbox.port
-
-    @property
-    def credentials(self) -> Credentials:
-        return self.sandbox.credentials
-
-    @property
-    def cakewalk_ids(self) -> tuple[str, ...]:
-        return self.sandbox.cakewalk_ids
-
-    @property
-    def alumio_ids(self) -> tuple[str, ...]:
-        return self.sandbox.alumio_ids
-
-    @property
-    def stats(self) -> SandboxStats:
-        """The sandbox's counters (read as they are, from this thread)."""
-        return self.sandbox.stats
-
-    def ids(self, provider: str) -> tuple[str, ...]:
-        return self.sandbox.ids(provider)
-
-    def expected(self, provider: str, task_id: str) -> dict[str, Any]:
-        return self._call(self.sandbox.expected, provider, task_id)
-
-    def env(self) -> dict[str, str]:
-        """The ``TASKBRIDGE_*`` variables that point `TaskBridge.from_env` at the sandbox."""
-        return self.sandbox.env()
-
-    def cakewalk_config(self, **overrides: Any) -> CakewalkConfig:
-        return self.sandbox.cakewalk_config(**overrides)
-
-    def alumio_config(self, **overrides: Any) -> AlumioConfig:
-        return self.sandbox.alumio_config(**overrides)
-
-    @property
-    def providers(self) -> tuple[str, ...]:
-        """The names of the providers served."""
-        return self.sandbox.providers
-
-    def config(self, provider: str, **overrides: Any) -> ProviderConfig:
-        """See `Sandbox.config`."""
-        return self.sandbox.config(provider, **overrides)
-
-    def configs(self, **overrides: Any) -> list[ProviderConfig]:
-        """See `Sandbox.configs`."""
-        return self.sandbox.configs(**overrides)
-
-    def set_faults(self, provider: str, faults: Faults | None) -> None:
-        self._call(self.sandbox.set_faults, provider, faults)
-
-    def answer(self, provider: str, task_id: str, status: int, **options: Any) -> None:
-        """See `Sandbox.answer`."""
-        self._call(self.sandbox.answer, provider, task_id, status, **options)
-
-    def clear_answers(self, provider: str | None = None, task_id: str | None = None) -> None:
-        self._call(self.sandbox.clear_answers, provider, task_id)
-
-    def add_task(self, provider: str, task_id: str | None = None, **fields: Any) -> str:
-        """See `Sandbox.add_task`."""
-        return self._call(self.sandbox.add_task, provider, task_id, **fields)
-
-    def reset_stats(self) -> None:
-        self._call(self.sandbox.reset_stats)

@@ -8,55 +8,29 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ...sandbox._emulator import Served
-from ..cakewalk._emulator import equal
+from .._kit.emulation import Credentials, EmulatorBase, equal
 from . import _sandbox_data as _alumio_data
 
 if TYPE_CHECKING:
-    from ...sandbox._state import Credentials
     from ._config import AlumioConfig
 
 __all__ = ["AlumioEmulator", "emulator"]
 
 
-class AlumioEmulator:
+class AlumioEmulator(EmulatorBase):
     """Alumio in the sandbox: any non-empty identifier, one space per task."""
 
+    stages = ("new", "processing", ("finished", "failed"))
     name = "alumio"
     prefix = "/api/v1/tasks/"
-    stages = ("new", "processing", ("finished", "failed"))
+    envelope = "object"
     auth_failure = "Invalid or missing API token."
-
-    def key(self, task_id: str) -> str | None:
-        return task_id or None
-
-    def check_new_id(self, task_id: str) -> str:
-        if not task_id:
-            raise ValueError("alumio identifiers are non-empty")
-        return task_id
-
-    def new_id(self, rng: random.Random, n: int) -> str:
-        return f"added-task-{n}"
 
     def seeded(self, seed: int, count: int) -> list[tuple[str, dict[str, Any], str | None]]:
         return [(i, t, space) for i, space, t in _alumio_data.seeded_alumio(seed, count)]
 
     def generate(self, rng: random.Random, task_id: str, slot: int) -> dict[str, Any]:
         return _alumio_data.alumio_task(rng, task_id, slot)
-
-    def serve(self, task: dict[str, Any], space: str | None) -> Served:
-        return Served(orjson.dumps({"object": task}), "application/json", None, space or "")
-
-    def task_of(self, body: dict[str, Any]) -> dict[str, Any]:
-        task: dict[str, Any] = body["object"]
-        return task
-
-    def split(self, body: bytes, mark: str) -> tuple[bytes, ...]:
-        return tuple(body.split(orjson.dumps(mark)))
-
-    def fill(self, parts: tuple[bytes, ...], task_id: str) -> Served:
-        # On-demand tasks live in whatever space is asked for: benchmarks set any space.
-        return Served(orjson.dumps(task_id).join(parts), "application/json", None, "")
 
     def credentials(self, given: Credentials) -> Mapping[str, str]:
         return {"token": given.alumio_token}

@@ -9,7 +9,7 @@ import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..cakewalk._sandbox_data import person, pick, random_moment, task_rng
+from .._kit.emulation import person, pick, random_moment, task_rng
 
 __all__ = [
     "ALUMIO_STATUSES",

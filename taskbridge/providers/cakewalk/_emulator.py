@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import random
 import re
 from collections.abc import Mapping
@@ -10,11 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ...sandbox._emulator import Served
+from .._kit.emulation import Credentials, EmulatorBase, Served, equal, json_text
 from . import _sandbox_data as _data
 
 if TYPE_CHECKING:
-    from ...sandbox._state import Credentials
     from ._config import CakewalkConfig
 
 __all__ = ["CakewalkEmulator", "emulator"]
@@ -31,33 +29,23 @@ _PROBLEM_TYPES = {
 }
 
 
-def equal(given: str | None, expected: str) -> bool:
-    """Compare a header with a credential in constant time."""
-    if given is None:
-        return False
-    return hmac.compare_digest(given.encode(errors="replace"), expected.encode())
-
-
 def is_uuid(task_id: str) -> bool:
     """Whether ``task_id`` is a UUID in the canonical hyphenated form, either case."""
     return len(task_id) == 36 and _UUID.fullmatch(task_id) is not None
 
 
-class CakewalkEmulator:
+class CakewalkEmulator(EmulatorBase):
     """Cakewalk in the sandbox: UUID ids (any case), key and secret headers."""
 
     name = "cakewalk"
     prefix = "/api/v1/Tasks/"
     stages = ("Pending", "InProgress", ("Approved", "Declined"))
     auth_failure = "The X-API-KEY or X-API-SECRET header is missing or invalid."
+    envelope = "data"
+    charset = "utf-8"
 
     def key(self, task_id: str) -> str | None:
         return task_id.lower() if is_uuid(task_id) else None
-
-    def check_new_id(self, task_id: str) -> str:
-        if not is_uuid(task_id):
-            raise ValueError(f"cakewalk task ids are UUIDs, got {task_id!r}")
-        return task_id.lower()
 
     def new_id(self, rng: random.Random, n: int) -> str:
         return _data.uuid4(rng)
@@ -70,18 +58,11 @@ class CakewalkEmulator:
 
     def serve(self, task: dict[str, Any], space: str | None) -> Served:
         task_id = task["id"]
-        body = {"data": task, "links": {"self": f"/api/v1/Tasks/{task_id}", "next": None}}
+        body = {"data": task, "links": {"self": f"{self.prefix}{task_id}", "next": None}}
         return Served(orjson.dumps(body), _data.cakewalk_content_type(task_id), "utf-8", None)
 
-    def task_of(self, body: dict[str, Any]) -> dict[str, Any]:
-        task: dict[str, Any] = body["data"]
-        return task
-
-    def split(self, body: bytes, mark: str) -> tuple[bytes, ...]:
-        return tuple(body.split(mark.encode()))
-
     def fill(self, parts: tuple[bytes, ...], task_id: str) -> Served:
-        body = task_id.encode().join(parts)
+        body = json_text(task_id).join(parts)
         return Served(body, _data.cakewalk_content_type(task_id), "utf-8", None)
 
     def credentials(self, given: Credentials) -> Mapping[str, str]:

@@ -1,4 +1,4 @@
-"""Deterministic Cakewalk tasks, written as Cakewalk puts them on the wire, and shared helpers.
+"""Deterministic Cakewalk tasks, written as Cakewalk puts them on the wire.
 
 Every choice that a test wants covered (each enum value, each nullable field set
 and null, optional keys absent) hangs off a task's *slot*: the seeded set uses
@@ -8,14 +8,12 @@ their index. Everything else comes from a ``random.Random`` seeded per task.
 
 from __future__ import annotations
 
-import functools
 import random
-import unicodedata
 import zlib
 from datetime import datetime, timedelta, timezone
-from typing import Any, TypeVar
+from typing import Any
 
-from ...sandbox._rng import task_rng
+from .._kit.emulation import person, pick, random_moment, task_rng
 
 __all__ = [
     "CAKEWALK_REASONS",
@@ -23,11 +21,7 @@ __all__ = [
     "CAKEWALK_TYPES",
     "cakewalk_content_type",
     "cakewalk_task",
-    "person",
-    "pick",
-    "random_moment",
     "seeded_cakewalk",
-    "task_rng",
     "uuid4",
 ]
 
@@ -66,22 +60,10 @@ CAKEWALK_REASONS = (
     "UserToDeprovisionNotFound",
     "SystemIntegrationCompletedOperation",
 )
-_T = TypeVar("_T")
 _UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _UUID_SET = (0x4000 << 64) | (0x8000 << 48)
 CAKEWALK_CONTENT_TYPES = ("application/json", "text/json", "text/plain")
 
-_FIRST = (
-    "Ada", "Björn", "Chloé", "Dmitri", "Emeka", "Fatima", "Grace", "Hiroshi", "Ingrid",
-    "José", "Kai", "Leilani", "Mohammed", "Nora", "Óscar", "Priya", "Quentin", "Rosa",
-    "Sven", "Tomasz", "Uma", "Valentina", "Wei", "Yara", "Zoë",
-)  # fmt: skip
-_LAST = (
-    "Okafor", "Lindqvist", "Dubois", "Ivanov", "Nwosu", "Al-Sayed", "Hopper", "Tanaka",
-    "Berg", "García", "Müller", "Kahale", "O'Brien", "Rossi", "Novak", "Patel", "Schmidt",
-    "Kowalski", "Smith", "Fernández",
-)  # fmt: skip
-_DOMAINS = ("acme.example", "globex.example", "initech.example")
 _APPS = (
     "Slack", "Google Workspace", "Microsoft 365", "Salesforce", "Jira", "Figma", "Notion",
     "GitHub", "HubSpot", "Zoom", "Personio", "BambooHR",
@@ -102,7 +84,6 @@ _CLOSED_REASONS = (
     "Declined: use the team workspace instead",
 )
 _OPEN_STATUSES = frozenset({"InProgress", "Pending", "Blocked", "NoClaimers"})
-_EPOCH = datetime(2023, 1, 1, tzinfo=timezone.utc)
 _OFFSETS = (2, -5, 5.5, 1)
 
 
@@ -116,28 +97,6 @@ def uuid4(rng: random.Random) -> str:
     bits = rng.getrandbits(128) & _UUID_CLEAR | _UUID_SET
     h = f"{bits:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-def pick(rng: random.Random, options: tuple[_T, ...]) -> _T:
-    # Cheaper than rng.choice, which matters for ids generated on demand.
-    return options[int(rng.random() * len(options))]
-
-
-@functools.cache
-def _ascii(text: str) -> str:
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return "".join(c for c in folded.lower() if c.isalnum())
-
-
-def person(rng: random.Random) -> tuple[str, str]:
-    first, last = pick(rng, _FIRST), pick(rng, _LAST)
-    return f"{first} {last}", f"{_ascii(first)}.{_ascii(last)}@{pick(rng, _DOMAINS)}"
-
-
-def random_moment(rng: random.Random, after: datetime | None = None) -> datetime:
-    start = after or _EPOCH
-    span = 3 * 24 * 3600 if after else 2 * 365 * 24 * 3600
-    return start + timedelta(seconds=rng.randrange(span), microseconds=rng.randrange(10**6))
 
 
 def _dotnet_time(rng: random.Random, moment: datetime) -> str:

@@ -1,17 +1,20 @@
-"""The jiralike endpoint in `taskbridge.sandbox`: written by hand, independent of the client."""
+"""The jiralike endpoint in `taskbridge.sandbox`: written by hand, independent of the client.
+
+`EmulatorBase` gives the rest: ids as given, the task as the whole JSON body,
+on-demand bodies, credentials from ``Credentials.others["jiralike"]`` or the defaults.
+"""
 
 from __future__ import annotations
 
-import hmac
 import random
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
-from taskbridge.sandbox import Credentials, Served
+from taskbridge.sandbox import EmulatorBase, equal, task_rng
 
 __all__ = ["DEFAULT_PAT", "JiralikeEmulator"]
 
@@ -22,31 +25,27 @@ _TYPES = ("Bug", "Story", "Task", None)
 _EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
-class JiralikeEmulator:
+class JiralikeEmulator(EmulatorBase):
     """Issues ``JL-1``, ``JL-2``...; errors as ``{"errorMessages": [...]}``."""
 
     name = "jiralike"
     prefix = "/rest/api/issue/"
     stages = ("To Do", "In Progress", ("Done", "Won't Do"))
     auth_failure = "You are not authenticated."
+    default_credentials: ClassVar[Mapping[str, str]] = {"pat": DEFAULT_PAT}
 
     def key(self, task_id: str) -> str | None:
         return task_id if _KEY.fullmatch(task_id) else None
-
-    def check_new_id(self, task_id: str) -> str:
-        if not _KEY.fullmatch(task_id):
-            raise ValueError(f"jiralike keys look like PROJ-123, got {task_id!r}")
-        return task_id
 
     def new_id(self, rng: random.Random, n: int) -> str:
         return f"NEW-{n}"
 
     def seeded(self, seed: int, count: int) -> list[tuple[str, dict[str, Any], str | None]]:
-        out = []
-        for n in range(1, count + 1):
-            key = f"JL-{n}"
-            out.append((key, self.generate(random.Random(f"{seed}:jiralike:{key}"), key, n), None))
-        return out
+        keys = [f"JL-{n}" for n in range(1, count + 1)]
+        return [
+            (k, self.generate(task_rng(seed, self.name, k), k, n), None)
+            for n, k in enumerate(keys, 1)
+        ]
 
     def generate(self, rng: random.Random, task_id: str, slot: int) -> dict[str, Any]:
         created = _EPOCH + timedelta(seconds=rng.randrange(10**7))
@@ -63,26 +62,13 @@ class JiralikeEmulator:
             },
         }
 
-    def serve(self, task: dict[str, Any], space: str | None) -> Served:
-        return Served(orjson.dumps(task), "application/json", None, None)
-
     def task_of(self, body: dict[str, Any]) -> dict[str, Any]:
-        fields: dict[str, Any] = body["fields"]
+        fields: dict[str, Any] = body["fields"]  # where the lifecycle sets "status"
         return fields
-
-    def split(self, body: bytes, mark: str) -> tuple[bytes, ...]:
-        return tuple(body.split(mark.encode()))
-
-    def fill(self, parts: tuple[bytes, ...], task_id: str) -> Served:
-        return Served(task_id.encode().join(parts), "application/json", None, None)
-
-    def credentials(self, given: Credentials) -> Mapping[str, str]:
-        return given.others.get(self.name) or {"pat": DEFAULT_PAT}
 
     def authorized(self, headers: Mapping[str, str], credentials: Mapping[str, str]) -> bool:
         scheme, _, token = headers.get("Authorization", "").partition(" ")
-        expected = credentials["pat"].encode()
-        return scheme == "Bearer" and hmac.compare_digest(token.encode(errors="replace"), expected)
+        return scheme == "Bearer" and equal(token, credentials["pat"])
 
     def not_found(self, task_id: str) -> str:
         return f"Issue does not exist or you do not have permission to see it: {task_id}"
