@@ -40,6 +40,7 @@ async def _wait(
         with line.shown():
             try:
                 task = await bridge.wait(provider, task_id, timeout=timeout, until=seen)
+                line.seen(task)  # a terminal task ends the wait before `until` sees it
             except WaitTimeoutError as exc:
                 timed_out = str(exc)
     if timed_out is not None:
