@@ -633,3 +633,21 @@ def test_sandbox_command_serves_the_faults_it_is_given() -> None:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
         proc.stdout.close()
+
+
+def test_nothing_in_the_package_imports_the_cli() -> None:
+    import ast
+
+    import taskbridge
+
+    root = Path(taskbridge.__file__).parent
+    for path in root.rglob("*.py"):
+        if path.is_relative_to(root / "cli") or path.name == "__main__.py":
+            continue  # the CLI itself, and entry scripts, which may run it
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                relative = node.level and (node.module or "").split(".")[0] == "cli"
+                absolute = (node.module or "").startswith("taskbridge.cli")
+                assert not (relative or absolute), path
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith("taskbridge.cli") for a in node.names), path
