@@ -82,10 +82,14 @@ def test_a_pipe_closed_early_exits_0_quietly_in_every_format(
     )
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.close()  # the reader leaves before a line is written, as `| head -0`
-    # Within the time limit, although 3,000 refs one at a time at 50 ms take 150 s.
-    assert proc.wait(timeout=60) == 0
-    assert proc.stderr.read() == b""
-    proc.stderr.close()
+    try:
+        # Within the time limit, although 3,000 refs one at a time at 50 ms take 150 s.
+        assert proc.wait(timeout=60) == 0
+        assert proc.stderr.read() == b""
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+        proc.stderr.close()
 
 
 @POSIX
