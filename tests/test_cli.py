@@ -17,7 +17,7 @@ import pytest
 
 from taskbridge.sandbox import Sandbox
 
-CLI = [sys.executable, "-m", "taskbridge._cli"]
+CLI = [sys.executable, "-m", "taskbridge.cli"]
 SECRET = "supersecret-xyz"
 SANDBOX_CREDS = {
     "TASKBRIDGE_CAKEWALK_API_KEY": "sandbox-key",
@@ -100,7 +100,7 @@ def test_version_prints_the_package_version() -> None:
 
 
 def test_missing_cli_extra_is_one_line_and_exit_2() -> None:
-    code = "import sys; sys.modules['click'] = None; from taskbridge._cli import main; main()"
+    code = "import sys; sys.modules['click'] = None; from taskbridge.cli import main; main()"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=clean_env(), check=False
     )
@@ -529,7 +529,8 @@ def test_sandbox_refuses_a_bad_lifecycle_step() -> None:
         check=False,
     )
     assert module.returncode == 2
-    assert "Lifecycle.step" in module.stderr
+    assert module.stderr.startswith("taskbridge: Invalid value for '--lifecycle'")
+    assert len(module.stderr.splitlines()) == 1
 
 
 def test_ctrl_c_ends_a_watch_quietly_with_130() -> None:
@@ -578,20 +579,29 @@ def test_python_dash_m_taskbridge_runs_the_cli() -> None:
     assert result.stdout.strip() == f"taskbridge {taskbridge.__version__}"
 
 
-def test_sandbox_command_has_the_options_of_the_sandbox_module() -> None:
-    from taskbridge.sandbox.__main__ import build_parser
-
+def test_sandbox_command_is_the_sandbox_module_with_help_on_every_option() -> None:
     def options(text: str) -> set[str]:
-        return set(re.findall(r"--[a-z][a-z-]+", text))
+        return set(re.findall(r"^  (--[a-z][a-z-]+)", text, re.MULTILINE))
 
-    module = build_parser().format_help()
-    result = run("sandbox", "--help")
-    assert result.returncode == 0, result.stderr
-    assert {"--error-rate", "--rate-limit-per-minute", "--faults-for", "--latency"} <= options(
-        result.stdout
+    module = subprocess.run(
+        [sys.executable, "-m", "taskbridge.sandbox", "--help"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=30,
+        check=False,
     )
-    assert options(result.stdout) == options(module)
-    assert result.stdout.startswith("usage: taskbridge sandbox")
+    result = run("sandbox", "--help")
+    assert result.returncode == module.returncode == 0, result.stderr + module.stderr
+    assert result.stdout.startswith("Usage: taskbridge sandbox [OPTIONS]")  # click's
+    assert module.stdout.startswith("Usage: python -m taskbridge.sandbox [OPTIONS]")
+    wanted = {"--seed", "--latency", "--error-rate", "--fault-seed", "--rate-limit-per-minute"}
+    assert wanted <= options(result.stdout) == options(module.stdout)
+    # Every option has its help: no option line stands alone before the next one.
+    from taskbridge.cli.sandbox import sandbox
+
+    undocumented = [p.name for p in sandbox.params if not getattr(p, "help", None)]
+    assert undocumented == []
 
 
 def test_sandbox_command_refuses_bad_fault_values_with_exit_2() -> None:
@@ -623,3 +633,21 @@ def test_sandbox_command_serves_the_faults_it_is_given() -> None:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
         proc.stdout.close()
+
+
+def test_nothing_in_the_package_imports_the_cli() -> None:
+    import ast
+
+    import taskbridge
+
+    root = Path(taskbridge.__file__).parent
+    for path in root.rglob("*.py"):
+        if path.is_relative_to(root / "cli") or path.name == "__main__.py":
+            continue  # the CLI itself, and entry scripts, which may run it
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                relative = node.level and (node.module or "").split(".")[0] == "cli"
+                absolute = (node.module or "").startswith("taskbridge.cli")
+                assert not (relative or absolute), path
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith("taskbridge.cli") for a in node.names), path

@@ -35,7 +35,7 @@ DOCS = ROOT / "docs"
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 # The included file's path (without a ``:section`` of it).
 INCLUDE = re.compile(r'^--8<-- "([^":]+)(?::[\w-]+)?"$', re.MULTILINE)
-CLI = [sys.executable, "-c", "from taskbridge._cli import main; main()"]
+CLI = [sys.executable, "-c", "from taskbridge.cli import main; main()"]
 SEED = 1  # the seed `taskbridge sandbox` and `--sandbox` serve
 
 

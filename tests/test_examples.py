@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from taskbridge._cli_output import sandbox_banner
+from taskbridge.cli._output import sandbox_banner
 from taskbridge.sandbox import Faults, Lifecycle, Sandbox
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

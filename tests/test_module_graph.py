@@ -84,7 +84,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("taskbridge._facade",),
     ("taskbridge", "taskbridge.testing"),  # the public package
     ("taskbridge.sandbox",),
-    ("taskbridge.pytest_plugin", "taskbridge.cli", "taskbridge._cli", "taskbridge.__main__"),
+    # The CLI, and the entry scripts that run it.
+    ("taskbridge.pytest_plugin", "taskbridge.cli", "taskbridge.__main__"),
+    ("taskbridge.sandbox.__main__",),
 ]
 
 # Imports inside functions that go up a layer, each with its reason. Nothing else may.
@@ -108,8 +110,6 @@ def layer_of(name: str) -> int:
                 )
             ) and len(prefix) > best:
                 best, found = len(prefix), index
-    if name.startswith("taskbridge._cli"):
-        return len(LAYERS) - 1
     assert found >= 0, f"{name} is in no layer: add it to LAYERS"
     return found
 
@@ -219,7 +219,7 @@ def test_no_module_changes_another_modules_objects_at_import() -> None:
 
 
 # Modules the house plan still has to cut down; empty when done.
-LONG_FOR_NOW = {"taskbridge._facade.watch", "taskbridge._cli"}
+LONG_FOR_NOW = {"taskbridge._facade.watch"}
 
 
 def test_no_module_is_over_400_lines() -> None:

@@ -13,7 +13,6 @@ TESTS = Path(__file__).parent
 NOT_YET = {
     "test_mutation_gaps.py",
     "test_provider_registry.py",
-    "test_cli_batch.py",
     "test_redis_limiter.py",
 }
 

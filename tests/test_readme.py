@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from taskbridge._cli_output import sandbox_banner
+from taskbridge.cli._output import sandbox_banner
 from taskbridge.sandbox import Sandbox
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
-CLI = [sys.executable, "-c", "from taskbridge._cli import main; main()"]
+CLI = [sys.executable, "-c", "from taskbridge.cli import main; main()"]
 SEED = 1  # `taskbridge sandbox` and `--sandbox` serve this seed by default
 
 

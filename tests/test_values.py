@@ -25,8 +25,8 @@ from taskbridge import (
     TaskBridgeError,
     UnifiedTask,
 )
-from taskbridge._cli_output import task_json
 from taskbridge._decode.deep import plain
+from taskbridge.cli._output import task_json
 from taskbridge.providers.cakewalk import CakewalkProblemDetails
 
 from .conftest import KEY, SECRET, TOKEN, alumio_body, cakewalk_body, dumps
@@ -127,7 +127,7 @@ def test_a_deeply_nested_task_has_a_repr_and_json(depth: int) -> None:
     task = decode_alumio(deep_alumio_body(depth))
     assert "order-export-42" in repr(task)
     assert "AlumioTask(" in repr(task.detail)
-    data = orjson.loads(taskbridge._cli_output.json_bytes(task_json(task)))
+    data = orjson.loads(taskbridge.cli._output.json_bytes(task_json(task)))
     node = data["detail"]["entityData"]
     for _ in range(depth - 1):
         node = node["x"]
@@ -187,7 +187,7 @@ def test_the_cli_prints_deeply_nested_tasks_without_a_traceback(
     env = {k: v for k, v in os.environ.items() if not k.startswith("TASKBRIDGE_")}
     env.update(TASKBRIDGE_ALUMIO_BASE_URL=deep_server, TASKBRIDGE_ALUMIO_TOKEN="t")
     result = subprocess.run(
-        [sys.executable, "-m", "taskbridge._cli", *args],
+        [sys.executable, "-m", "taskbridge.cli", *args],
         input="alumio a\nalumio b\n",
         capture_output=True,
         text=True,
@@ -241,7 +241,7 @@ def test_the_cli_ndjson_run_ends_despite_an_odd_retry_after() -> None:
     )
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "taskbridge._cli", "get-many", "--format", "ndjson"],
+            [sys.executable, "-m", "taskbridge.cli", "get-many", "--format", "ndjson"],
             input="alumio a\nalumio b\nalumio c\n",
             capture_output=True,
             text=True,

@@ -1,31 +1,27 @@
-"""How the command line shows tasks: rich tables and summaries, JSON objects, a progress bar.
+"""How the command line shows tasks: rich tables and summaries, JSON objects.
 
-Imported only by `taskbridge._cli` once it has checked that the ``cli`` extra
+Imported only once `taskbridge.cli.main` has checked that the ``cli`` extra
 (click and rich) is installed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
 import shlex
-import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from rich.console import Console, Group, RenderableType
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from ._base.errors import APIError, TaskBridgeError
-from ._base.models import TaskResult, TaskStatus, UnifiedTask
-from ._decode.deep import to_json
+from .. import APIError, TaskBridgeError, TaskResult, TaskStatus, UnifiedTask
+from .._decode.deep import to_json
 
 if TYPE_CHECKING:
-    from .sandbox import Sandbox
+    from ..sandbox import Sandbox
 
 __all__ = [
     "demo_report",
@@ -34,11 +30,12 @@ __all__ = [
     "failed_summary",
     "failure_lines",
     "json_bytes",
-    "progress",
+    "quiet_console",
     "result_json",
     "results_table",
     "sandbox_banner",
     "status_style",
+    "status_text",
     "stdout_console",
     "summary_counts",
     "task_json",
@@ -64,9 +61,23 @@ _PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _PIPED_WIDTH = 200
 
 
-def stdout_console() -> Console:
+class _PipeConsole(Console):
+    """A console whose closed pipe is a `BrokenPipeError`, which the command ends quietly
+    with 0 (rich's own answer is ``SystemExit(1)``)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
+def quiet_console(file: IO[str] | None = None) -> Console:
+    """Return a console on ``file`` (stdout by default) that leaves a closed pipe quietly."""
+    return _PipeConsole(file=file, highlight=False)
+
+
+def stdout_console(file: IO[str] | None = None) -> Console:
     """Return the console for results: colours on a terminal, wide and plain when piped."""
-    console = Console(highlight=False)
+    console = quiet_console(file)
     if not console.is_terminal:
         console.width = max(console.width, _PIPED_WIDTH)
     return console
@@ -78,7 +89,7 @@ def _when(value: datetime | None) -> str:
     return f"{value.astimezone(timezone.utc):%Y-%m-%d %H:%M}"
 
 
-def _status(status: TaskStatus) -> Text:
+def status_text(status: TaskStatus) -> Text:
     return Text(status.value, style=_STATUS_STYLE.get(status, ""))
 
 
@@ -125,7 +136,7 @@ def results_table(results: Sequence[TaskResult], *, limit: int | None = None) ->
             table.add_row(
                 Text(task.provider),
                 Text(task.id),
-                _status(task.status),
+                status_text(task.status),
                 Text(task.provider_status),
                 Text(task.kind or ""),
                 Text(_when(task.updated_at)),
@@ -138,7 +149,7 @@ def results_table(results: Sequence[TaskResult], *, limit: int | None = None) ->
 
 def task_view(task: UnifiedTask[Any]) -> RenderableType:
     """Return a small ``key  value`` view of one task."""
-    status = _status(task.status)
+    status = status_text(task.status)
     if task.is_terminal:
         status.append(" (terminal)", style="dim")
     rows: list[tuple[str, Text]] = [
@@ -284,35 +295,3 @@ def result_json(result: TaskResult) -> dict[str, Any]:
 def json_bytes(data: object, *, indent: bool = True) -> bytes:
     """Serialize to JSON (datetimes as ISO 8601, enums as their values), newline-ended."""
     return to_json(data, indent=indent)
-
-
-def stderr_progress() -> Progress:
-    """A transient progress bar on stderr (count, bar, elapsed); stdout is left alone."""
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(file=sys.stderr),
-        transient=True,
-        redirect_stdout=False,
-        redirect_stderr=False,
-    )
-
-
-@contextlib.contextmanager
-def progress(
-    enabled: bool, total: int | None, description: str
-) -> Iterator[Callable[[object], None]]:
-    """Show a progress bar on stderr while the block runs; yield the "one more done" callback.
-
-    Shows nothing unless ``enabled`` (the caller checks that stderr is a terminal).
-    stdout is never redirected, so results written to it go where they were sent.
-    """
-    if not enabled:
-        yield lambda _: None
-        return
-    bar = stderr_progress()
-    with bar:
-        task_id = bar.add_task(description, total=total)
-        yield lambda _: bar.advance(task_id)

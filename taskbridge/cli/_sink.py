@@ -1,31 +1,25 @@
-"""``taskbridge get-many`` for big batches: streamed output, bad lines kept apart, summaries.
+"""Where ``get-many``'s results go: streamed JSON, a table, or only counts.
 
-Every format reads its input lazily through `TaskBridge.stream`, so memory stays
-bounded: ``ndjson`` and ``json`` write each result as it completes (completion order),
-``--summary`` keeps only counts, and ``table`` keeps one row of text per ref.
-Imported by `taskbridge._cli` once the ``cli`` extra is known to be installed.
+``ndjson`` and ``json`` write each result as it completes (completion order), so
+memory stays bounded; ``--summary`` keeps only counts, and ``table`` keeps one row of
+text per ref.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Collection, Iterator
 from typing import IO, Any
 
 import attrs
 from rich.console import Console
-from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
-from . import _cli_output as out
-from ._base.models import TaskRef, TaskResult
-from ._facade.bridge import TaskBridge
+from .. import TaskResult
+from . import _output as out
 
-__all__ = ["FIELDS", "TABLE_FIELDS", "BatchOptions", "count_refs", "run_get_many"]
+__all__ = ["FIELDS", "TABLE_FIELDS", "BatchOptions", "Sink", "count_refs", "ref_key"]
 
 # The keys `--fields` may pick: those of `UnifiedTask.to_dict()`, plus is_terminal.
 FIELDS = (
@@ -55,10 +49,20 @@ class BatchOptions:
     summary: bool = False
     fields: tuple[str, ...] | None = None
     skip_invalid: bool = False
+    resume: bool = False
 
 
-def count_refs(source: IO[bytes]) -> int | None:
-    """Count the ref lines of a seekable file (for the progress total); else ``None``."""
+def ref_key(line: bytes) -> tuple[str, str]:
+    """``(provider, task_id)`` of a ref line, as `--resume` compares them."""
+    provider, _, task_id = line.decode("utf-8", "replace").strip().partition(" ")
+    return provider.lower(), task_id.strip()
+
+
+def count_refs(source: IO[bytes], skip: Collection[tuple[str, str]] = ()) -> int | None:
+    """Count the ref lines of a seekable file (for the progress total); else ``None``.
+
+    Refs in ``skip`` (already fetched, for ``--resume``) are not counted.
+    """
     try:
         if not source.seekable() or source.isatty():
             return None
@@ -68,7 +72,7 @@ def count_refs(source: IO[bytes]) -> int | None:
     total = 0
     for raw in source:
         line = raw.strip()
-        if line and not line.startswith(b"#"):
+        if line and not line.startswith(b"#") and (not skip or ref_key(line) not in skip):
             total += 1
     source.seek(start)
     return total
@@ -90,15 +94,20 @@ def _pick(data: dict[str, Any], fields: tuple[str, ...] | None) -> dict[str, Any
     return data if fields is None else {k: data[k] for k in fields if k in data}
 
 
-class _Sink:
-    """Where results go; the formats differ in what they keep and when they write."""
+class Sink:
+    """Where results go; the formats differ in what they keep and when they write.
 
-    def __init__(self, options: BatchOptions) -> None:
+    ``stream`` takes the JSON bytes, ``console`` the table and the text summary.
+    """
+
+    def __init__(self, options: BatchOptions, stream: IO[bytes], console: Console) -> None:
         self.options = options
+        self.console = console
+        self._stream = stream
         self.total = 0
         self.failed: Counter[str] = Counter()
         self.statuses: Counter[str] = Counter()
-        self._write = sys.stdout.buffer.write
+        self._write = stream.write
         self._started = False
         # Plain (text, style) cells: a rich Text per cell would cost ~5 KB a row.
         self._rows: list[tuple[_Cell, ...]] = []
@@ -144,8 +153,9 @@ class _Sink:
 
     def _emit(self, data: dict[str, Any]) -> None:
         if self.options.fmt == "ndjson":
+            # One write a line: a run killed mid-way leaves whole lines (bar the last).
             self._write(out.json_bytes(data, indent=False))
-            sys.stdout.buffer.flush()
+            self._stream.flush()
             return
         self._write(b"[\n" if not self._started else b",\n")
         self._started = True
@@ -194,8 +204,9 @@ class _Sink:
 
     # The end.
 
-    def finish(self, console: Console) -> None:
+    def finish(self) -> None:
         """Close the JSON array, or print the table or the summary."""
+        console = self.console
         failed = self.failed.total()
         if self.options.summary:
             summary = {
@@ -211,14 +222,15 @@ class _Sink:
                 console.print(f"By error: {out.summary_counts(self.failed)}", markup=False)
             else:
                 self._write(out.json_bytes(summary, indent=self.options.fmt == "json"))
+                self._stream.flush()
             return
         if self.options.fmt == "json":
             self._write(b"[\n" if not self._started else b"")
             self._write(b"\n]\n")
-            sys.stdout.buffer.flush()
+            self._stream.flush()
             return
         if self.options.fmt == "table":
-            for table in self._tables():
+            for table in self.tables():
                 console.print(table)
             for line in self._failure_lines:
                 console.print(line, soft_wrap=True)
@@ -252,115 +264,7 @@ class _Sink:
             widths.append(min(width, caps.get(column, width)))
         return widths
 
-    def _tables(self) -> Iterator[Table]:
+    def tables(self, chunk: int = _TABLE_CHUNK) -> Iterator[Table]:
         """The table, in chunks of rows: rendering 100,000 rows at once costs gigabytes."""
-        for start in range(0, max(len(self._rows), 1), _TABLE_CHUNK):
-            yield self._table(self._rows[start : start + _TABLE_CHUNK], header=start == 0)
-
-
-class _Bar:
-    """The progress bar on stderr; says when the bridge waits for a rate limit."""
-
-    def __init__(self, enabled: bool, total: int | None) -> None:
-        self.enabled = enabled
-        self.total = total
-        self._progress: Progress | None = None
-        self._task: Any = None
-
-    @contextlib.contextmanager
-    def shown(self) -> Iterator[_Bar]:
-        if not self.enabled:
-            yield self
-            return
-        self._progress = out.stderr_progress()
-        with self._progress:
-            self._task = self._progress.add_task("fetching", total=self.total)
-            yield self
-
-    def advance(self) -> None:
-        if self._progress is not None:
-            self._progress.advance(self._task)
-
-    def describe(self, text: str) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, description=text)
-
-
-def waiting_text(bridge: TaskBridge) -> str:
-    """``"fetching"``, or what the providers are waiting for (a rate limit, a pause)."""
-    waits = []
-    for name, snap in bridge.stats().providers.items():
-        if snap.paused_until is not None:
-            waits.append(f"{name} paused (429)")
-        elif snap.waiting_for_rate_limit:
-            waits.append(f"{name} rate limit")
-    return "waiting: " + ", ".join(waits) if waits else "fetching"
-
-
-async def _watch(bridge: TaskBridge, bar: _Bar) -> None:
-    while True:
-        bar.describe(waiting_text(bridge))
-        await asyncio.sleep(0.25)
-
-
-async def run_get_many(
-    bridge: TaskBridge,
-    lines: AsyncIterator[tuple[int, bytes]],
-    parse: Callable[[int, bytes], TaskRef | None],
-    usage_error: type[Exception],
-    options: BatchOptions,
-    *,
-    progress: bool,
-    total: int | None,
-    say: Callable[[str], None],
-) -> int:
-    """Fetch every ref read from ``lines``; return the exit status (0, 1 or 2)."""
-    sink = _Sink(options)
-    bad: list[str] = []
-
-    async def refs() -> AsyncIterator[TaskRef]:
-        async for lineno, raw in lines:
-            try:
-                ref = parse(lineno, raw)
-            except usage_error as exc:
-                if options.skip_invalid:
-                    sink.invalid(lineno, raw, str(exc))
-                    bar.advance()
-                else:
-                    bad.append(str(exc))
-                continue
-            if ref is not None:
-                yield ref
-
-    bar = _Bar(progress, total)
-    with bar.shown():
-        watcher = asyncio.ensure_future(_watch(bridge, bar)) if progress else None
-        results = bridge.stream(refs())
-        try:
-            async for result in results:
-                sink.result(result)
-                bar.advance()
-        finally:
-            # Leaving early (a closed pipe, Ctrl-C) cancels what is in flight, now.
-            await results.aclose()
-            if watcher is not None:
-                watcher.cancel()
-                await asyncio.gather(watcher, return_exceptions=True)
-            if options.fmt == "json" and not options.summary and sys.exc_info()[0] is not None:
-                # Interrupted: still close the array, so the output is valid JSON.
-                with contextlib.suppress(OSError):
-                    sink.finish(out.stdout_console())
-    sink.finish(out.stdout_console())
-    if sink.failed and options.fmt != "table":
-        say(out.failed_summary(sink.failed, sink.total))
-    if bad:
-        for message in bad[:_SHOWN_BAD_LINES]:
-            say(message)
-        if len(bad) > _SHOWN_BAD_LINES:
-            say(f"… and {len(bad) - _SHOWN_BAD_LINES} more bad lines")
-        say(
-            f"{len(bad)} input line(s) could not be read and were not fetched; "
-            "fix them, or pass --skip-invalid to report them as failed items"
-        )
-        return 2
-    return 1 if sink.failed else 0
+        for start in range(0, max(len(self._rows), 1), chunk):
+            yield self._table(self._rows[start : start + chunk], header=start == 0)

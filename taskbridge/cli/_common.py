@@ -1,8 +1,5 @@
 """What the ``taskbridge`` commands share: settings, credentials from the registry,
 opening a bridge (or a bundled sandbox), reading ``PROVIDER TASK_ID`` lines, exit codes.
-
-Apart from `_cli` so that the command modules (`_cli_watch`) use it without importing
-the command line that imports them.
 """
 
 from __future__ import annotations
@@ -17,10 +14,8 @@ from typing import IO, Any, NoReturn
 
 import attrs
 
-from ._base.errors import ConfigurationError, InvalidTaskIdError, TaskBridgeError
-from ._base.models import TaskRef
-from ._facade.bridge import TaskBridge
-from .providers import CredentialOption, ProviderConfig, get_spec, names, registered
+from .. import ConfigurationError, InvalidTaskIdError, TaskBridge, TaskBridgeError, TaskRef
+from ..providers import CredentialOption, ProviderConfig, get_spec, names, registered
 
 # The seed of `taskbridge sandbox` by default, so `--sandbox` serves the same tasks.
 SANDBOX_SEED = 1
@@ -28,11 +23,11 @@ SANDBOX_SEED = 1
 SANDBOX_STEP = 2.0
 
 
-def _providers() -> tuple[str, ...]:
+def providers() -> tuple[str, ...]:
     return names()
 
 
-def _credentials() -> list[CredentialOption]:
+def credentials() -> list[CredentialOption]:
     """Every provider's credential options, from the registry (the option wins)."""
     return [option for spec in registered().values() for option in spec.credentials]
 
@@ -47,7 +42,7 @@ class UsageProblem(Exception):
 
 
 @attrs.frozen
-class _Settings:
+class Settings:
     """What `get` and `get-many` connect with."""
 
     environ: dict[str, str]
@@ -57,7 +52,7 @@ class _Settings:
     requests_per_minute: float | None = None
 
 
-def _say(message: str) -> None:
+def say(message: str) -> None:
     sys.stderr.write(f"taskbridge: {message}\n")
     sys.stderr.flush()
 
@@ -94,15 +89,15 @@ async def _interruptible(coro: Coroutine[Any, Any, int]) -> int:
         loop.remove_signal_handler(signal.SIGINT)
 
 
-def _run(coro: Coroutine[Any, Any, int]) -> NoReturn:
+def run(coro: Coroutine[Any, Any, int]) -> NoReturn:
     """Run a command's coroutine and exit with its status, mapping errors to 1 or 2."""
     try:
         code = asyncio.run(_interruptible(coro))
     except (UsageProblem, ConfigurationError, InvalidTaskIdError) as exc:
-        _say(str(exc))
+        say(str(exc))
         code = 2
     except TaskBridgeError as exc:
-        _say(str(exc))
+        say(str(exc))
         code = 1
     except BrokenPipeError:
         # The reader left (`| head`): it has what it wanted. Stop quietly, and let the
@@ -123,7 +118,7 @@ def _needs(provider: str) -> str:
     return f"set {variables} (or pass {options})"
 
 
-def _configs(settings: _Settings, needed: str | None = None) -> dict[str, Config] | None:
+def configs_of(settings: Settings, needed: str | None = None) -> dict[str, Config] | None:
     """Return the configured providers from options and environment; ``None`` for --sandbox.
 
     ``needed`` names the one provider a command uses, for a more precise message.
@@ -143,14 +138,12 @@ def _configs(settings: _Settings, needed: str | None = None) -> dict[str, Config
         raise UsageProblem(f"{needed} is not configured: {_needs(needed)}; or use --sandbox")
     if not configs:
         raise UsageProblem(
-            "no credentials: "
-            + "; or ".join(_needs(p) for p in _providers())
-            + "; or use --sandbox"
+            "no credentials: " + "; or ".join(_needs(p) for p in providers()) + "; or use --sandbox"
         )
     return configs
 
 
-def _check_configured(
+def check_configured(
     configs: dict[str, Config] | None, providers: Iterable[str], where: str = ""
 ) -> None:
     for provider in providers:
@@ -165,8 +158,8 @@ def _evolve(config: Any, **changes: Any) -> Config:
 
 
 @contextlib.asynccontextmanager
-async def _open_bridge(
-    settings: _Settings, configs: dict[str, Config] | None, *, lifecycle: bool = False
+async def open_bridge(
+    settings: Settings, configs: dict[str, Config] | None, *, lifecycle: bool = False
 ) -> AsyncIterator[TaskBridge]:
     """Yield a bridge for ``configs``, or for a bundled sandbox started here when ``None``.
 
@@ -174,7 +167,7 @@ async def _open_bridge(
     """
     async with contextlib.AsyncExitStack() as stack:
         if configs is None:
-            from .sandbox import Lifecycle, Sandbox
+            from ..sandbox import Lifecycle, Sandbox
 
             # The variable lets tests and demos speed the lifecycle up.
             step = float(os.environ.get("TASKBRIDGE_SANDBOX_STEP") or SANDBOX_STEP)
@@ -194,7 +187,7 @@ async def _open_bridge(
         yield await stack.enter_async_context(bridge)
 
 
-def _parse(lineno: int, raw: bytes) -> TaskRef | None:
+def parse_ref(lineno: int, raw: bytes) -> TaskRef | None:
     """Read one ``PROVIDER TASK_ID`` line; ``None`` for a blank line or a ``#`` comment.
 
     The task id is the rest of the line, so Alumio identifiers may hold spaces.
@@ -214,14 +207,14 @@ def _parse(lineno: int, raw: bytes) -> TaskRef | None:
     if len(fields) != 2 or (one_field and len(fields[1].split()) > 1):
         raise UsageProblem(f'line {lineno}: expected "PROVIDER TASK_ID"')
     if spec is None:
-        expected = ", ".join(_providers())
+        expected = ", ".join(providers())
         raise UsageProblem(
             f"line {lineno}: unknown provider {fields[0]!r} (expected one of: {expected})"
         )
     return TaskRef(provider, fields[1].strip())
 
 
-async def _read_lines(source: IO[bytes]) -> AsyncIterator[tuple[int, bytes]]:
+async def read_lines(source: IO[bytes]) -> AsyncIterator[tuple[int, bytes]]:
     """Yield numbered lines as they arrive, reading in a thread so requests keep going."""
     read = getattr(source, "read1", source.read)
     tail = b""
@@ -237,6 +230,7 @@ async def _read_lines(source: IO[bytes]) -> AsyncIterator[tuple[int, bytes]]:
         yield lineno + 1, tail
 
 
-def _show_progress(fmt: str) -> bool:
+def show_progress(fmt: str, *, to_file: bool = False) -> bool:
+    """Whether to draw a bar on stderr: when it is a terminal that results do not share."""
     # Streamed lines on a terminal are progress enough; a bar would garble them.
-    return sys.stderr.isatty() and not (fmt == "ndjson" and sys.stdout.isatty())
+    return sys.stderr.isatty() and (to_file or not (fmt == "ndjson" and sys.stdout.isatty()))
