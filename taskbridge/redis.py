@@ -33,6 +33,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._base.checks import check_seconds
 from ._base.errors import ConfigurationError
 from ._engine.limiter import credential_fingerprint
 from ._engine.ratelimit import WINDOW, RateLimiter
@@ -93,13 +94,7 @@ class RedisLimiter:
             raise ConfigurationError(_INSTALL_HINT) from exc
         if not isinstance(prefix, str) or not prefix or not prefix.isprintable():
             raise ConfigurationError("RedisLimiter prefix must be a non-empty printable string")
-        if (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, (int, float))
-            or not math.isfinite(timeout)
-            or timeout <= 0
-        ):
-            raise ConfigurationError("RedisLimiter timeout must be a number of seconds > 0")
+        timeout = check_seconds("RedisLimiter timeout", timeout)
         if fallback_share is not None and (
             isinstance(fallback_share, bool)
             or not isinstance(fallback_share, (int, float))

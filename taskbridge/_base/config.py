@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import attrs
@@ -11,13 +12,7 @@ from yarl import URL
 
 from .errors import ConfigurationError
 
-__all__ = [
-    "RetryPolicy",
-    "check_base_url",
-    "check_limits",
-    "check_polling",
-    "check_queue_wait",
-]
+__all__ = ["RetryPolicy", "check_base_url", "required_pair"]
 
 
 def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -108,43 +103,14 @@ def check_base_url(url: object, *, what: str) -> str:
     return text.rstrip("/")
 
 
-def check_limits(owner: str, max_concurrency: object, requests_per_minute: object) -> None:
-    """Validate the per-provider concurrency and rate settings."""
-    if (
-        isinstance(max_concurrency, bool)
-        or not isinstance(max_concurrency, int)
-        or max_concurrency < 1
-    ):
-        raise ConfigurationError(f"{owner}.max_concurrency must be an integer >= 1")
-    if requests_per_minute is not None and (
-        isinstance(requests_per_minute, bool)
-        or not isinstance(requests_per_minute, (int, float))
-        or not math.isfinite(requests_per_minute)
-        or requests_per_minute <= 0
-    ):
-        raise ConfigurationError(f"{owner}.requests_per_minute must be a number > 0, or None")
-
-
-def check_polling(owner: str, poll_interval: object, max_poll_interval: object) -> None:
-    """Validate the per-provider polling settings of `wait` and `watch`."""
-    for name, value in (("poll_interval", poll_interval), ("max_poll_interval", max_poll_interval)):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-            or value <= 0
-        ):
-            raise ConfigurationError(f"{owner}.{name} must be a number of seconds > 0")
-    if max_poll_interval < poll_interval:  # type: ignore[operator]  # both checked above
-        raise ConfigurationError(f"{owner}.max_poll_interval must be >= poll_interval")
-
-
-def check_queue_wait(owner: str, max_queue_wait: object) -> None:
-    """Validate ``max_queue_wait``: seconds > 0, or ``None`` for no bound."""
-    if max_queue_wait is not None and (
-        isinstance(max_queue_wait, bool)
-        or not isinstance(max_queue_wait, (int, float))
-        or not math.isfinite(max_queue_wait)
-        or max_queue_wait <= 0
-    ):
-        raise ConfigurationError(f"{owner}.max_queue_wait must be a number of seconds > 0, or None")
+def required_pair(
+    environ: Mapping[str, str], prefix: str, first: str, second: str
+) -> tuple[str, str] | None:
+    """The values of ``{prefix}{first}`` and ``{prefix}{second}``: ``None`` when neither is
+    set, `ConfigurationError` naming the missing one when only one is."""
+    one, two = environ.get(prefix + first, ""), environ.get(prefix + second, "")
+    if not one and not two:
+        return None
+    if not one or not two:
+        raise ConfigurationError(f"{prefix}{second if one else first} is not set")
+    return one, two

@@ -15,7 +15,7 @@ import attrs
 from .checks import check_count, check_rate, check_seconds
 from .errors import ConfigurationError
 
-__all__ = ["Limits", "limits_of"]
+__all__ = ["LimitFields", "Limits", "limits_of"]
 
 
 @attrs.frozen(kw_only=True)
@@ -64,3 +64,15 @@ def limits_of(config: Any) -> Limits:
         return limits
     found = {name: getattr(config, name) for name in _NAMES if hasattr(config, name)}
     return Limits(**found).check(type(config).__name__)
+
+
+class LimitFields:
+    """For a config whose limits are its own keyword fields (``max_concurrency``, ...):
+    its ``limits`` property, built from them."""
+
+    __slots__ = ()
+
+    @property
+    def limits(self) -> Limits:
+        """These limits as one value (what the gate, statistics and polling read)."""
+        return Limits(**{name: getattr(self, name) for name in _NAMES})

@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 import orjson
 
-__all__ = ["plain", "safe_repr", "to_json"]
+__all__ = ["json_object", "plain", "safe_repr", "to_json"]
 
 _SHORT = reprlib.Repr()
 _SHORT.maxlevel = 12
@@ -104,3 +104,12 @@ def to_json(data: Any, *, indent: bool) -> bytes:
             parts.append(_leaf(value))
     parts.append(b"\n")
     return b"".join(parts)
+
+
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """``body`` parsed as a JSON object, or ``None`` (not JSON, or not an object)."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return data if type(data) is dict else None

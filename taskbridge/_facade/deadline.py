@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from .._base.errors import BatchTimeoutError, ConfigurationError
+from .._base.checks import check_seconds
+from .._base.errors import BatchTimeoutError
 from .._base.models import TaskFailure, TaskRef, TaskResult
 from . import batch as _batch
 
@@ -36,13 +36,7 @@ async def get_many_within(
 ) -> list[TaskResult]:
     """Run `get_many`; when ``timeout`` seconds pass, cancel what is left in flight and
     return the finished results, the rest failed with `BatchTimeoutError`."""
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, (int, float))
-        or not math.isfinite(timeout)
-        or timeout <= 0
-    ):
-        raise ConfigurationError("get_many timeout must be a number of seconds > 0, or None")
+    timeout = check_seconds("get_many timeout", timeout, optional=True) or 0.0
     items = list(refs)
     finished: dict[TaskRef, TaskResult] = {}
 

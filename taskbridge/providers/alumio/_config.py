@@ -7,9 +7,9 @@ from typing import ClassVar
 
 import attrs
 
-from ..._base.config import check_base_url
+from ..._base.config import check_base_url, required_pair
 from ..._base.errors import ConfigurationError
-from ..._base.limits import Limits
+from ..._base.limits import LimitFields, Limits
 from ._adapter import AlumioAdapter
 
 __all__ = ["DEFAULT_LIMITS", "AlumioConfig"]
@@ -42,7 +42,7 @@ def _utf8(value: str) -> bool:
 
 
 @attrs.frozen
-class AlumioConfig:
+class AlumioConfig(LimitFields):
     """Tenant, credentials and limits for the Alumio API.
 
     Args:
@@ -82,17 +82,6 @@ class AlumioConfig:
         self.limits.check("AlumioConfig")
 
     @property
-    def limits(self) -> Limits:
-        """These limits as one value (what the gate, statistics and polling read)."""
-        return Limits(
-            max_concurrency=self.max_concurrency,
-            requests_per_minute=self.requests_per_minute,
-            max_queue_wait=self.max_queue_wait,
-            poll_interval=self.poll_interval,
-            max_poll_interval=self.max_poll_interval,
-        )
-
-    @property
     def secrets(self) -> tuple[str, ...]:
         """The token: what redaction hides."""
         return (self.token,)
@@ -104,11 +93,8 @@ class AlumioConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> AlumioConfig | None:
         """Read ``TASKBRIDGE_ALUMIO_BASE_URL``, ``_TOKEN`` and ``_SPACE``."""
-        base_url = environ.get("TASKBRIDGE_ALUMIO_BASE_URL", "")
-        token = environ.get("TASKBRIDGE_ALUMIO_TOKEN", "")
-        if not base_url and not token:
+        pair = required_pair(environ, "TASKBRIDGE_ALUMIO_", "BASE_URL", "TOKEN")
+        if pair is None:
             return None
-        if not base_url or not token:
-            missing = "BASE_URL" if not base_url else "TOKEN"
-            raise ConfigurationError(f"TASKBRIDGE_ALUMIO_{missing} is not set")
+        base_url, token = pair
         return cls(base_url, token, space=environ.get("TASKBRIDGE_ALUMIO_SPACE") or None)

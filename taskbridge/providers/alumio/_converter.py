@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import cattrs
-import orjson
 
 from ..._decode.convert import make_converter
+from ..._decode.deep import json_object
 from ._models import AlumioError, AlumioViolation
 
 __all__ = ["make_alumio_converter", "parse_error"]
@@ -27,11 +27,8 @@ def parse_error(body: bytes) -> AlumioError | None:
 
     ``status`` is a string in the spec; a number is accepted and kept as its text.
     """
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if type(data) is not dict:
+    data = json_object(body)
+    if data is None:
         return None
     status = data.get("status")
     if isinstance(status, int) and not isinstance(status, bool):

@@ -7,9 +7,9 @@ from typing import ClassVar
 
 import attrs
 
-from ..._base.config import check_base_url
+from ..._base.config import check_base_url, required_pair
 from ..._base.errors import ConfigurationError
-from ..._base.limits import Limits
+from ..._base.limits import LimitFields, Limits
 from ._adapter import CakewalkAdapter
 
 __all__ = ["DEFAULT_LIMITS", "CakewalkConfig"]
@@ -34,7 +34,7 @@ def _secret(name: str) -> attrs._ValidatorType[str]:
 
 
 @attrs.frozen
-class CakewalkConfig:
+class CakewalkConfig(LimitFields):
     """Credentials and limits for the Cakewalk Open API.
 
     Args:
@@ -71,17 +71,6 @@ class CakewalkConfig:
         self.limits.check("CakewalkConfig")
 
     @property
-    def limits(self) -> Limits:
-        """These limits as one value (what the gate, statistics and polling read)."""
-        return Limits(
-            max_concurrency=self.max_concurrency,
-            requests_per_minute=self.requests_per_minute,
-            max_queue_wait=self.max_queue_wait,
-            poll_interval=self.poll_interval,
-            max_poll_interval=self.max_poll_interval,
-        )
-
-    @property
     def secrets(self) -> tuple[str, ...]:
         """The key and the secret: what redaction hides."""
         return (self.api_key, self.api_secret)
@@ -93,12 +82,9 @@ class CakewalkConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> CakewalkConfig | None:
         """Read ``TASKBRIDGE_CAKEWALK_API_KEY``, ``_API_SECRET`` and ``_BASE_URL``."""
-        key = environ.get("TASKBRIDGE_CAKEWALK_API_KEY", "")
-        secret = environ.get("TASKBRIDGE_CAKEWALK_API_SECRET", "")
-        if not key and not secret:
+        pair = required_pair(environ, "TASKBRIDGE_CAKEWALK_", "API_KEY", "API_SECRET")
+        if pair is None:
             return None
-        if not key or not secret:
-            missing = "API_KEY" if not key else "API_SECRET"
-            raise ConfigurationError(f"TASKBRIDGE_CAKEWALK_{missing} is not set")
+        key, secret = pair
         base_url = environ.get("TASKBRIDGE_CAKEWALK_BASE_URL") or DEFAULT_BASE_URL
         return cls(key, secret, base_url=base_url)

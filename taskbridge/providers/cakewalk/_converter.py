@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import cattrs
-import orjson
 
 from ..._decode.convert import make_converter
+from ..._decode.deep import json_object
 from ._models import CakewalkProblemDetails
 
 __all__ = ["make_cakewalk_converter", "parse_problem_details"]
@@ -29,11 +29,8 @@ _PROBLEM_FIELDS: dict[str, type[Any]] = {
 
 def parse_problem_details(body: bytes) -> CakewalkProblemDetails | None:
     """Read a ProblemDetails body leniently: a field of the wrong type is dropped."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if type(data) is not dict:
+    data = json_object(body)
+    if data is None:
         return None
     known: dict[str, Any] = {}
     for key, kind in _PROBLEM_FIELDS.items():
