@@ -48,7 +48,7 @@ def programs() -> list[str]:
 
 QUICKSTART = (
     'pip install -e ".[cli]" && taskbridge demo',
-    'pip install -e ".[test]" && python -m pytest -q',
+    'pip install "pip>=25.1" && pip install -e . --group test && python -m pytest -q',
 )
 
 
