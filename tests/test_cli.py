@@ -475,8 +475,11 @@ def test_watch_streams_ndjson_updates_until_every_task_is_done() -> None:
     for line in lines:
         by_id.setdefault(str(line["task_id"]), []).append(line)
     statuses = [u["provider_status"] for u in by_id[good]]
-    # Real time here: on a loaded machine a short stage can pass between two polls.
-    assert statuses in (["Pending", "InProgress", "Approved"], ["Pending", "Approved"])
+    # Real time here: on a loaded machine a short stage (even the first) can pass before
+    # a poll sees it, so any in-order part of the lifecycle that ends terminal is right.
+    stages = ["Pending", "InProgress", "Approved"]
+    assert statuses[-1] == "Approved"
+    assert statuses == sorted(set(statuses), key=stages.index)
     assert [u["previous_status"] for u in by_id[good]] == [None, *statuses[:-1]]
     assert [u["provider_status"] for u in by_id[bad]][-1] == "Declined"
     (missing,) = by_id["no-such-task"]
