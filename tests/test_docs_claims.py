@@ -1,0 +1,137 @@
+"""The docs' behavioural claims, run: each test quotes its claim and the file it is in.
+
+A claim that stops holding fails here, so the docs cannot drift from the code. The CLI's
+pipe claims (``| head``) and usage-error lines are tested with the CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from taskbridge import (
+    AlumioConfig,
+    CakewalkConfig,
+    InvalidTaskIdError,
+    QueueTimeoutError,
+    TaskBridge,
+    TaskNotFoundError,
+    TaskRef,
+    TaskResult,
+)
+from taskbridge.sandbox import Faults, Sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def claimed(path: str, text: str) -> None:
+    """The claim is still written in ``path`` (word-wrapped as it may be)."""
+    written = " ".join((ROOT / path).read_text(encoding="utf-8").split())
+    assert " ".join(text.split()) in written, f"{path} no longer says: {text}"
+
+
+def outcome(result: TaskResult) -> str:
+    return "ok" if result.ok else type(result.error).__name__
+
+
+@pytest.fixture
+async def slow_sandbox() -> AsyncIterator[Sandbox]:
+    async with Sandbox(seed=1, faults=Faults(latency=1.0)) as sb:
+        yield sb
+
+
+def shedding_bridge(sb: Sandbox) -> TaskBridge:
+    return TaskBridge(cakewalk=sb.cakewalk_config(max_concurrency=1, max_queue_wait=0.2))
+
+
+async def test_max_queue_wait_sheds_get(slow_sandbox: Sandbox) -> None:
+    """docs/guides/options.md: "a request that would wait longer for a slot, a pause or
+    the rate limiter fails with QueueTimeoutError (a ProviderError, never retried, never
+    sent)"."""
+    claimed("docs/guides/options.md", "a request that would wait longer for a slot, a pause or")
+    ids = slow_sandbox.cakewalk_ids[:3]
+    async with shedding_bridge(slow_sandbox) as bridge:
+        results = await asyncio.gather(
+            *(bridge.get("cakewalk", i) for i in ids), return_exceptions=True
+        )
+        kinds = sorted(type(r).__name__ for r in results)
+        assert kinds == ["QueueTimeoutError", "QueueTimeoutError", "UnifiedTask"]
+        assert bridge.stats().providers["cakewalk"].queue_timeouts == 2
+    assert slow_sandbox.stats.cakewalk.requests == 1  # the shed ones were never sent
+
+
+@pytest.mark.parametrize("call", ["get_many", "stream"])
+async def test_max_queue_wait_in_a_batch_is_on_the_items_result(
+    slow_sandbox: Sandbox, call: str
+) -> None:
+    """docs/guides/options.md: "In a batch it is on the item's result: a ref of get_many
+    is queued from the call on, a ref of stream from when the stream reads it, and one
+    whose turn [...] comes later than max_queue_wait fails without being sent";
+    "stats().queue_timeouts counts each of them"."""
+    claimed("docs/guides/options.md", "In a batch it is on the item's result")
+    claimed("docs/guides/options.md", "`stats().queue_timeouts` counts each of them")
+    refs = [TaskRef("cakewalk", i) for i in slow_sandbox.cakewalk_ids[:3]]
+    async with shedding_bridge(slow_sandbox) as bridge:
+        if call == "get_many":
+            results = await bridge.get_many(refs)
+        else:
+            results = [r async for r in bridge.stream(refs)]
+        assert [outcome(r) for r in results] == ["ok", "QueueTimeoutError", "QueueTimeoutError"]
+        assert all(isinstance(r.error, QueueTimeoutError) for r in results[1:])
+        assert bridge.stats().providers["cakewalk"].queue_timeouts == 2
+    assert slow_sandbox.stats.cakewalk.requests == 1
+
+
+async def test_messages_cut_long_ids_after_80_characters() -> None:
+    """docs/concepts/providers.md: "Identifiers longer than 1,024 characters are an
+    InvalidTaskIdError; messages and log lines cut ids after 80 characters" (also
+    SECURITY.md) -- the provider's echo of the id in its error detail included."""
+    claimed("docs/concepts/providers.md", "messages and log lines cut ids after 80 characters")
+    claimed("SECURITY.md", "messages and logs cut ids after 80 characters")
+    long_id, too_long = "x" * 1024, "y" * 1025
+    async with Sandbox(seed=1) as sb, TaskBridge(alumio=sb.alumio_config()) as bridge:
+        with pytest.raises(TaskNotFoundError) as missing:
+            await bridge.get("alumio", long_id)
+        with pytest.raises(InvalidTaskIdError) as invalid:
+            await bridge.get("alumio", too_long)
+    for error, task_id in ((missing.value, long_id), (invalid.value, too_long)):
+        message = str(error)
+        assert len(message) < 300, message
+        assert task_id[:80] in message and task_id[:81] not in message
+    assert missing.value.detail is not None and long_id in missing.value.detail  # kept whole
+
+
+def test_max_queue_wait_defaults_to_none() -> None:
+    """docs/guides/options.md: "max_queue_wait (seconds, on CakewalkConfig and
+    AlumioConfig, default None)"."""
+    claimed("docs/guides/options.md", "[`AlumioConfig`][taskbridge.AlumioConfig], default `None`")
+    assert CakewalkConfig("key", "secret").max_queue_wait is None
+    assert AlumioConfig("https://example.invalid", token="token").max_queue_wait is None
+
+
+def cli(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "taskbridge._cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
+        check=False,
+    )
+
+
+def test_get_many_exits_1_when_some_failed() -> None:
+    """docs/guides/cli.md: "Exit status: 0 all fetched, 1 some failed"."""
+    claimed("docs/guides/cli.md", "Exit status: 0 all fetched, 1 some failed")
+    missing = "00000000-0000-4000-8000-000000000000"
+    sb = Sandbox(seed=1)  # the seed `--sandbox` serves; only its ids are read (not started)
+    good = sb.cakewalk_ids[0]
+    assert cli("get-many", "--sandbox", "--summary", stdin=f"cakewalk {good}\n").returncode == 0
+    both = f"cakewalk {good}\ncakewalk {missing}\n"
+    assert cli("get-many", "--sandbox", "--summary", stdin=both).returncode == 1
