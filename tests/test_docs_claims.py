@@ -6,7 +6,12 @@ pipe claims (``| head``) and usage-error lines are tested with the CLI.
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import inspect
+import logging
+import os
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -19,6 +24,7 @@ from taskbridge import (
     CakewalkConfig,
     InvalidTaskIdError,
     QueueTimeoutError,
+    RetryPolicy,
     TaskBridge,
     TaskNotFoundError,
     TaskRef,
@@ -87,13 +93,16 @@ async def test_max_queue_wait_in_a_batch_is_on_the_items_result(
     assert slow_sandbox.stats.cakewalk.requests == 1
 
 
-async def test_messages_cut_long_ids_after_80_characters() -> None:
+async def test_messages_cut_long_ids_after_80_characters(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """docs/concepts/providers.md: "Identifiers longer than 1,024 characters are an
     InvalidTaskIdError; messages and log lines cut ids after 80 characters" (also
     SECURITY.md) -- the provider's echo of the id in its error detail included."""
     claimed("docs/concepts/providers.md", "messages and log lines cut ids after 80 characters")
     claimed("SECURITY.md", "messages and logs cut ids after 80 characters")
     long_id, too_long = "x" * 1024, "y" * 1025
+    caplog.set_level(logging.DEBUG, logger="taskbridge")
     async with Sandbox(seed=1) as sb, TaskBridge(alumio=sb.alumio_config()) as bridge:
         with pytest.raises(TaskNotFoundError) as missing:
             await bridge.get("alumio", long_id)
@@ -104,6 +113,53 @@ async def test_messages_cut_long_ids_after_80_characters() -> None:
         assert len(message) < 300, message
         assert task_id[:80] in message and task_id[:81] not in message
     assert missing.value.detail is not None and long_id in missing.value.detail  # kept whole
+    logged = [r.getMessage() for r in caplog.records]
+    assert any(long_id[:80] in line for line in logged)  # the request was logged ...
+    assert not any(long_id[:81] in line or too_long[:81] in line for line in logged)
+
+
+def written_defaults(text: str) -> dict[str, object]:
+    """``name=value`` pairs of a signature as a page writes it: ``(a, *, b=16, c=None)``."""
+    found = re.findall(r"(\w+)=(\"[^\"]*\"|[\w.]+)", text)
+    return {name: ast.literal_eval(value) for name, value in found}
+
+
+def defaults(call: object) -> dict[str, object]:
+    parameters = inspect.signature(call).parameters.values()  # type: ignore[arg-type]
+    return {p.name: p.default for p in parameters if p.default is not p.empty}
+
+
+@pytest.mark.parametrize(
+    ("cls", "row"),
+    [
+        pytest.param(CakewalkConfig, "`cakewalk` |", id="CakewalkConfig"),
+        pytest.param(AlumioConfig, "`alumio` |", id="AlumioConfig"),
+        pytest.param(RetryPolicy, "`retry` |", id="RetryPolicy"),
+    ],
+)
+def test_the_getting_started_table_gives_the_real_defaults(cls: type, row: str) -> None:
+    """docs/getting-started.md, the arguments table: e.g. "CakewalkConfig(api_key,
+    api_secret, *, base_url="https://open-api.getcakewalk.io", max_concurrency=16,
+    requests_per_minute=1000)"."""
+    page = (ROOT / "docs/getting-started.md").read_text(encoding="utf-8")
+    (line,) = [line for line in page.splitlines() if line.startswith(f"| {row}")]
+    written = written_defaults(line.split(cls.__name__, 1)[1] if cls is not RetryPolicy else line)
+    assert written, line
+    real = defaults(cls)
+    assert {name: real[name] for name in written} == written
+
+
+def test_the_bridge_defaults_are_the_documented_ones() -> None:
+    """docs/getting-started.md: "| `timeout` | `30.0` | seconds per attempt" and
+    "| `max_response_bytes` | 10 MiB |"; docs/guides/rate-limits.md: "`max_concurrency`
+    (requests in flight at once, 16 by default)"."""
+    claimed("docs/getting-started.md", "| `timeout` | `30.0` | seconds per attempt")
+    claimed("docs/getting-started.md", "| `max_response_bytes` | 10 MiB |")
+    claimed("docs/guides/rate-limits.md", "(requests in flight at once, 16 by default)")
+    real = defaults(TaskBridge)
+    assert (real["timeout"], real["max_response_bytes"]) == (30.0, 10 * 1024 * 1024)
+    assert defaults(CakewalkConfig)["max_concurrency"] == 16
+    assert defaults(AlumioConfig)["max_concurrency"] == 16
 
 
 def test_max_queue_wait_defaults_to_none() -> None:
@@ -114,13 +170,18 @@ def test_max_queue_wait_defaults_to_none() -> None:
     assert AlumioConfig("https://example.invalid", token="token").max_queue_wait is None
 
 
-def cli(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, stdin: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the command line with no ``TASKBRIDGE_*`` variable but those in ``env``."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TASKBRIDGE_")}
     return subprocess.run(
         [sys.executable, "-m", "taskbridge._cli", *args],
         input=stdin,
         capture_output=True,
         text=True,
         encoding="utf-8",
+        env={**environ, **(env or {})},
         timeout=60,
         check=False,
     )
@@ -135,3 +196,19 @@ def test_get_many_exits_1_when_some_failed() -> None:
     assert cli("get-many", "--sandbox", "--summary", stdin=f"cakewalk {good}\n").returncode == 0
     both = f"cakewalk {good}\ncakewalk {missing}\n"
     assert cli("get-many", "--sandbox", "--summary", stdin=both).returncode == 1
+
+
+def test_wait_exits_1_when_the_task_cannot_be_fetched() -> None:
+    """docs/guides/cli.md: "wait exits 0 when the task succeeded, 1 when it ended
+    otherwise (failed, rejected, cancelled, skipped) or could not be fetched"."""
+    claimed("docs/guides/cli.md", "1 when it ended otherwise (failed, rejected, cancelled,")
+    missing = "00000000-0000-4000-8000-000000000000"
+    assert cli("wait", "--sandbox", "cakewalk", missing, stdin="").returncode == 1
+
+
+def test_a_configuration_error_exits_2() -> None:
+    """docs/guides/cli.md: "2 usage or configuration error"."""
+    claimed("docs/guides/cli.md", "2 usage or configuration error")
+    result = cli("get-many", stdin="alumio some-task\n", env={})
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
