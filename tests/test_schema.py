@@ -41,11 +41,20 @@ def validator(provider: str | None) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
+def keys(schema: Any) -> set[str]:
+    """Every key of every object in ``schema``."""
+    if isinstance(schema, list):
+        return set().union(*map(keys, schema)) if schema else set()
+    if not isinstance(schema, dict):
+        return set()
+    return set(schema).union(*map(keys, schema.values()))
+
+
 def test_the_schemas_are_valid_json_schema_and_self_contained() -> None:
     for provider in ("cakewalk", "alumio", None):
         schema = task_json_schema(provider)
         jsonschema.Draft202012Validator.check_schema(schema)
-        assert "$ref" not in repr(schema)
+        assert "$ref" not in keys(schema)
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
