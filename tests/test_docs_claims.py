@@ -21,6 +21,7 @@ import pytest
 
 from taskbridge import (
     AlumioConfig,
+    BatchTimeoutError,
     CakewalkConfig,
     InvalidTaskIdError,
     QueueTimeoutError,
@@ -29,8 +30,9 @@ from taskbridge import (
     TaskNotFoundError,
     TaskRef,
     TaskResult,
+    WaitTimeoutError,
 )
-from taskbridge.sandbox import Faults, Sandbox
+from taskbridge.sandbox import Faults, Lifecycle, Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -116,6 +118,29 @@ async def test_messages_cut_long_ids_after_80_characters(
     logged = [r.getMessage() for r in caplog.records]
     assert any(long_id[:80] in line for line in logged)  # the request was logged ...
     assert not any(long_id[:81] in line or too_long[:81] in line for line in logged)
+
+
+async def test_timeouts_and_shedding_cut_long_ids_too() -> None:
+    """docs/concepts/providers.md: "messages and log lines cut ids after 80 characters":
+    a wait that times out, a request shed by max_queue_wait, a batch's deadline."""
+    first, second = "a" * 1024, "b" * 1024
+    frozen = Lifecycle(speed=0)  # tasks never finish
+    async with Sandbox(seed=1, any_id=True, lifecycle=frozen, faults=Faults(latency=0.5)) as sb:
+        config = sb.alumio_config(max_concurrency=1, max_queue_wait=0.1)
+        async with TaskBridge(alumio=config) as bridge:
+            with pytest.raises(WaitTimeoutError) as waited:
+                await bridge.wait("alumio", first, timeout=0.2)
+            both = await asyncio.gather(
+                bridge.get("alumio", first), bridge.get("alumio", second), return_exceptions=True
+            )
+            (late,) = await bridge.get_many([("alumio", first)], timeout=0.1)
+    shed = next(r for r in both if isinstance(r, QueueTimeoutError))
+    assert isinstance(late.error, BatchTimeoutError)
+    for error in (waited.value, shed, late.error):
+        message = str(error)
+        assert len(message) < 300, message
+        assert ("a" * 80 in message or "b" * 80 in message) and "a" * 81 not in message
+        assert "b" * 81 not in message
 
 
 def written_defaults(text: str) -> dict[str, object]:
