@@ -33,10 +33,11 @@ from typing import Any
 
 import attrs
 
-from ._convert import _wire_name
-from ._errors import ConfigurationError
-from ._models import TaskStatus, UnifiedTask
-from ._typeinfo import open_enum, split_optional
+from ._base.errors import ConfigurationError
+from ._base.models import UnifiedTask
+from ._base.status import TaskStatus
+from ._decode.convert import _wire_name
+from ._decode.typeinfo import open_enum, split_optional
 from .providers import get_spec, registered
 
 __all__ = ["pydantic_task_type", "task_json_schema"]
