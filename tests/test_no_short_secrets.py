@@ -20,9 +20,12 @@ SHORTEST = 16
 TEXT_CALLS = frozenset({"repr", "str", "ascii", "format", "format_exc", "format_exception"})
 TEXT_ATTRIBUTES = frozenset({"text", "messages", "stdout", "stderr", "output", "out", "err"})
 
-# Literals checked for absence that are not secrets, and cannot come from chance: words
-# no port, uuid, hex id or number is made of.
-NOT_SECRETS = frozenset({"Traceback", "RedisLimiter", "task"})
+# Literals checked for absence that cannot come from chance: words no port, uuid, hex id
+# or number is made of. Class names and words, and the sandbox's fixed default fake
+# credentials (the value under test there, so it cannot be a random one).
+NOT_SECRETS = frozenset(
+    {"Traceback", "RedisLimiter", "task", "sandbox-key", "sandbox-secret", "sandbox-token"}
+)
 
 
 def _is_text(node: ast.expr) -> bool:
