@@ -201,7 +201,7 @@ def cli(
     """Run the command line with no ``TASKBRIDGE_*`` variable but those in ``env``."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("TASKBRIDGE_")}
     return subprocess.run(
-        [sys.executable, "-m", "taskbridge._cli", *args],
+        [sys.executable, "-m", "taskbridge.cli", *args],
         input=stdin,
         capture_output=True,
         text=True,
