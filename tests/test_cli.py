@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -18,7 +19,8 @@ import pytest
 from taskbridge.sandbox import Sandbox
 
 CLI = [sys.executable, "-m", "taskbridge.cli"]
-SECRET = "supersecret-xyz"
+# Long and random: it cannot occur by chance in an output that holds ports and ids.
+SECRET = f"supersecret-{secrets.token_hex(16)}"
 SANDBOX_CREDS = {
     "TASKBRIDGE_CAKEWALK_API_KEY": "sandbox-key",
     "TASKBRIDGE_CAKEWALK_API_SECRET": "sandbox-secret",

@@ -30,6 +30,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 RUN_BY = {
     "aiohttp_service.py": "test_aiohttp_service*",
     "batch_job.py": "test_batch_job_*",
+    "fastapi_service.py": "test_fastapi_service_*",
     "starlette_service.py": "test_starlette_service_*",
     "wait_worker.py": "test_wait_worker_*",
     "testing/conftest.py": "test_users_test_suite_passes",
@@ -451,3 +452,74 @@ def test_users_test_suite_passes() -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "5 passed" in proc.stdout
+
+
+# The FastAPI service, tested in-process the way FastAPI apps are tested async: httpx's
+# ASGITransport does not run the lifespan, asgi-lifespan's LifespanManager does (and
+# hands the lifespan's state on through manager.app).
+
+
+def load_fastapi_app() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "fastapi_service", EXAMPLES / "fastapi_service.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.app
+
+
+# --8<-- [start:fastapi]
+try:
+    import httpx
+except ImportError:  # the test extra installs httpx2 (the same API) on Python 3.11+
+    import httpx2 as httpx  # type: ignore[no-redef]
+from asgi_lifespan import LifespanManager  # noqa: E402 - the recipe shown whole
+
+
+@pytest.fixture
+async def client(
+    sandbox: Sandbox, sandbox_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
+    for name, value in sandbox_env.items():
+        if name.startswith("TASKBRIDGE_"):
+            monkeypatch.setenv(name, value)  # TaskBridge.from_env() in the lifespan
+    app = load_fastapi_app()  # or: from fastapi_service import app
+    async with (
+        LifespanManager(app) as manager,  # runs the lifespan: the bridge is open
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://test"
+        ) as client,
+    ):
+        yield client
+
+
+async def test_fastapi_service_answers_a_task_as_its_to_dict(
+    client: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    task_id = sandbox.cakewalk_ids[0]
+    response = await client.get(f"/tasks/cakewalk/{task_id}")
+    assert response.status_code == 200
+    assert response.json()["id"] == task_id
+    assert response.json()["detail"]["id"] == task_id  # the provider's record, camelCase
+    missing = await client.get("/tasks/cakewalk/00000000-0000-4000-8000-000000000000")
+    assert (missing.status_code, missing.json()["error"]) == (404, "TaskNotFoundError")
+
+
+# --8<-- [end:fastapi]
+
+
+async def test_fastapi_service_documents_the_task_schema(client: httpx.AsyncClient) -> None:
+    import jsonschema
+
+    from taskbridge.schema import task_json_schema
+
+    document = (await client.get("/openapi.json")).json()
+    answer = document["paths"]["/tasks/{provider}/{task_id}"]["get"]["responses"]["200"]
+    schema = answer["content"]["application/json"]["schema"]
+    assert schema["oneOf"] == task_json_schema()["oneOf"]
+    body = (await client.get("/tasks/alumio/not-there")).json()
+    assert body["error"] == "TaskNotFoundError"
+    jsonschema.Draft202012Validator.check_schema(schema)

@@ -82,7 +82,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("taskbridge._engine",),
     ("taskbridge.redis", "taskbridge._redis_scripts"),  # limiter backends
     ("taskbridge._facade",),
-    ("taskbridge", "taskbridge.testing"),  # the public package
+    ("taskbridge", "taskbridge.testing", "taskbridge.schema"),  # the public package
     ("taskbridge.sandbox",),
     # The CLI, and the entry scripts that run it.
     ("taskbridge.pytest_plugin", "taskbridge.cli", "taskbridge.__main__"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import re
+import secrets
 import signal
 import sys
 from collections import Counter
@@ -92,16 +93,19 @@ async def test_configs_point_at_the_sandbox(sandbox: Sandbox) -> None:
 
 
 async def test_custom_credentials_are_required_and_never_shown() -> None:
-    credentials = Credentials("k-123", "s-456", "t-789")
-    assert "456" not in repr(credentials)
-    assert "789" not in repr(credentials)
+    # Long random values: a short one ("456") once matched the random port (45623).
+    key, secret, token = (f"{kind}-{secrets.token_hex(16)}" for kind in ("k", "s", "t"))
+    credentials = Credentials(key, secret, token)
+    assert secret not in repr(credentials)
+    assert token not in repr(credentials)
     async with Sandbox(credentials=credentials) as sb, aiohttp.ClientSession() as session:
-        assert "456" not in repr(sb)
+        assert secret not in repr(sb)
+        assert token not in repr(sb)
         client = Client(sb, session)
         assert (await client.cakewalk(sb.cakewalk_ids[0]))[0] == 401
-        good = {"X-API-KEY": "k-123", "X-API-SECRET": "s-456"}
+        good = {"X-API-KEY": key, "X-API-SECRET": secret}
         assert (await client.cakewalk(sb.cakewalk_ids[0], good))[0] == 200
-        bearer = {"Authorization": "Bearer t-789"}
+        bearer = {"Authorization": f"Bearer {token}"}
         assert (await client.alumio(sb.alumio_ids[0], headers=bearer))[0] == 200
 
 

@@ -167,6 +167,25 @@ class ProviderGate:
         self.in_flight += 1
         self.requests += 1
 
+    def queued_until(self) -> float | None:
+        """For a batch's ref queued now: the clock time past which its turn comes too
+        late for ``max_queue_wait`` (``None`` without a bound)."""
+        max_wait = self._max_wait
+        return None if max_wait is None else self._clock() + max_wait
+
+    def check_turn(self, until: float, task_id: str) -> None:
+        """A batch's ref gets its turn: refuse it if that is past ``until``.
+
+        Raises:
+            QueueTimeoutError: it waited in the batch longer than ``max_queue_wait``.
+        """
+        if self._clock() > until:
+            assert self._max_wait is not None  # ``until`` came from `queued_until`
+            self.queue_timeouts += 1
+            raise queue_timeout(
+                self.name, task_id, self._max_wait, "its turn in the batch came later"
+            )
+
     def _refuse_if_too_long(self, max_wait: float, task_id: str) -> None:
         """Fail at once when the wait is predictable and longer than ``max_wait``."""
         paused = self.pause_remaining()

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from .._base.errors import QueueTimeoutError
+from .transport import show_id
 
 __all__ = ["admit_within", "queue_timeout"]
 
@@ -14,7 +15,7 @@ __all__ = ["admit_within", "queue_timeout"]
 def queue_timeout(provider: str, task_id: str, seconds: float, why: str) -> QueueTimeoutError:
     """Build the error for a request that would wait more than ``seconds``."""
     return QueueTimeoutError(
-        f"{provider} task {task_id!r}: not sent, {why} (max_queue_wait={seconds:g}s)",
+        f"{provider} task {show_id(task_id)}: not sent, {why} (max_queue_wait={seconds:g}s)",
         provider=provider,
         task_id=task_id,
         max_queue_wait=seconds,

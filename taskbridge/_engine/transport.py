@@ -44,6 +44,21 @@ def show_id(task_id: str) -> str:
     return f"{task_id[:_ID_SHOWN]!r}... ({len(task_id)} characters)"
 
 
+# The provider's own words (title, detail) as a message quotes them.
+_TEXT_SHOWN = 200
+
+
+def quote_text(text: str, task_id: str, limit: int = _TEXT_SHOWN) -> str:
+    """``text`` (the provider's words, an exception's) as a message quotes it: a long id
+    it echoes is cut after 80 characters, the whole after ``limit`` (the error's
+    attributes keep the provider's words whole)."""
+    if len(task_id) > _ID_SHOWN and task_id in text:
+        text = text.replace(task_id, f"{task_id[:_ID_SHOWN]}...")
+    if len(text) > limit:
+        text = f"{text[:limit]}... ({len(text)} characters)"
+    return text
+
+
 def unexpected_error(
     provider: str, task_id: str, exc: Exception, redact: Redactor
 ) -> ProviderError:
@@ -53,7 +68,7 @@ def unexpected_error(
     """
     error = ProviderError(
         f"{provider} task {show_id(task_id)}: unexpected {type(exc).__name__}: "
-        f"{redact.text(str(exc))[:500]}",
+        f"{quote_text(redact.text(str(exc)), task_id, 500)}",
         provider=provider,
         task_id=task_id,
     )
@@ -153,7 +168,7 @@ async def attempt(  # noqa: PLR0912, PLR0915 - the exchange inline: one frame le
         outcome = type(exc).__name__
         failure = TransportError(
             f"{provider} task {show_id(task_id)}: connection failed ({type(exc).__name__}: "
-            f"{redact.text(str(exc))[:500] or 'no detail'})",
+            f"{quote_text(redact.text(str(exc)), task_id, 500) or 'no detail'})",
             provider=provider,
             task_id=task_id,
         )
@@ -252,9 +267,9 @@ def _api_error(
     parsed = redact.parsed(info.body) if info else None
     message = f"{adapter.name} task {show_id(task_id)}: HTTP {status}"
     if title:
-        message += f" {title}"
+        message += f" {quote_text(title, task_id)}"
     if detail:
-        message += f": {detail}"
+        message += f": {quote_text(detail, task_id)}"
     return api_error_for_status(status)(
         message,
         provider=adapter.name,

@@ -82,11 +82,15 @@ async def get_many(
     fetch = bridge.fetch
 
     async def worker(gate: ProviderGate, keys: collections.deque[tuple[str, str]]) -> None:
+        # Every ref is queued from the call on: max_queue_wait bounds its wait for a turn.
+        until = gate.queued_until()
         while keys:
             key = keys.popleft()
             positions = waiting.pop(key)
             # fetch inline (no helper coroutine): one frame less on every request.
             try:
+                if until is not None:
+                    gate.check_turn(until, key[1])
                 task = await fetch(gate, key[1])
             except Exception as exc:
                 first: TaskResult = failure_result(bridge, gate, positions[0][1], key[1], exc)

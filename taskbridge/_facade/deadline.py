@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .._base.checks import check_seconds
 from .._base.errors import BatchTimeoutError
 from .._base.models import TaskFailure, TaskRef, TaskResult
+from .._engine.transport import show_id
 from . import batch as _batch
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ __all__ = ["get_many_within"]
 
 def _timed_out(ref: TaskRef, seconds: float) -> TaskResult:
     error = BatchTimeoutError(
-        f"{ref.provider} task {str(ref.task_id)[:80]!r}: not finished within the batch's "
+        f"{ref.provider} task {show_id(str(ref.task_id))}: not finished within the batch's "
         f"timeout ({seconds:g}s)",
         provider=str(ref.provider),
         task_id=str(ref.task_id),

@@ -44,7 +44,8 @@ class _Lane:
     def __init__(self, gate: ProviderGate | None, limit: int) -> None:
         self.gate = gate
         self.limit = limit
-        self.backlog: collections.deque[tuple[TaskRef, str]] = collections.deque()
+        # (ref, task_id, the clock time its turn must come by, for max_queue_wait)
+        self.backlog: collections.deque[tuple[TaskRef, str, float | None]] = collections.deque()
         self.held = 0  # admitted and not yet yielded
         self.workers = 0
         self.room: asyncio.Future[None] | None = None  # the reader, waiting for room
@@ -109,9 +110,11 @@ async def stream(  # noqa: PLR0915 - reader, workers and consumer share the lane
         assert lane.gate is not None
         try:
             while lane.backlog:
-                ref, task_id = lane.backlog.popleft()
+                ref, task_id, until = lane.backlog.popleft()
                 # fetch inline (no helper coroutine): one frame less on every request.
                 try:
+                    if until is not None:
+                        lane.gate.check_turn(until, task_id)
                     task = await bridge.fetch(lane.gate, task_id)
                 except Exception as exc:
                     result: TaskResult = failure_result(bridge, lane.gate, ref, task_id, exc)
@@ -135,7 +138,7 @@ async def stream(  # noqa: PLR0915 - reader, workers and consumer share the lane
             assert error is not None
             out.put_nowait((lane, TaskFailure(ref, error=error)))
             return
-        lane.backlog.append((ref, task_id))
+        lane.backlog.append((ref, task_id, gate.queued_until()))
         if lane.workers < gate.limits.max_concurrency:
             lane.workers += 1
             start(work(lane))

@@ -34,6 +34,7 @@ from .._base.errors import (
 )
 from .._base.models import TaskRef, UnifiedTask
 from .._engine.retry import RETRY_STATUSES
+from .._engine.transport import show_id
 
 if TYPE_CHECKING:
     from .._engine.engine import Caller
@@ -591,7 +592,7 @@ class Scheduler:
                 return future.result()
             seen = "nothing seen yet" if sub.last is None else f"last {sub.last.provider_status!r}"
             raise WaitTimeoutError(
-                f"{gate.name} task {checked!r} did not finish within {timeout:g} s ({seen})",
+                f"{gate.name} task {show_id(checked)} did not finish within {timeout:g} s ({seen})",
                 last=sub.last,
             )
         finally:
