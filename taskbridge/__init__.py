@@ -38,8 +38,18 @@ from ._base.models import (
     TaskSuccess,
     UnifiedTask,
 )
+from ._engine.hooks import (
+    CallScope,
+    EventHooks,
+    PauseEvent,
+    QueueWaitEvent,
+    RequestEvent,
+    ResponseEvent,
+    RetryEvent,
+)
 from ._engine.stats import BridgeStats, ProviderStats
 from ._facade.bridge import TaskBridge
+from ._facade.observe import TaskResponse
 from ._facade.watch import TaskUpdate
 from ._version import __version__
 from .providers.alumio import AlumioConfig, AlumioTask
@@ -55,16 +65,23 @@ __all__ = [
     "BridgeStats",
     "CakewalkConfig",
     "CakewalkTask",
+    "CallScope",
     "ConfigurationError",
     "DecodeError",
+    "EventHooks",
     "InvalidTaskIdError",
     "Limits",
+    "PauseEvent",
     "Provider",
     "ProviderError",
     "ProviderStats",
     "QueueTimeoutError",
+    "QueueWaitEvent",
     "RateLimitedError",
+    "RequestEvent",
     "RequestTimeoutError",
+    "ResponseEvent",
+    "RetryEvent",
     "RetryPolicy",
     "ServerError",
     "TaskBridge",
@@ -72,6 +89,7 @@ __all__ = [
     "TaskFailure",
     "TaskNotFoundError",
     "TaskRef",
+    "TaskResponse",
     "TaskResult",
     "TaskStatus",
     "TaskSuccess",

@@ -80,7 +80,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("taskbridge._decode",),
     ("taskbridge.providers",),
     ("taskbridge._engine",),
-    ("taskbridge.redis", "taskbridge._redis_scripts"),  # limiter backends
+    # limiter backends and integrations
+    ("taskbridge.redis", "taskbridge._redis_scripts", "taskbridge.otel"),
     ("taskbridge._facade",),
     ("taskbridge", "taskbridge.testing", "taskbridge.schema"),  # the public package
     ("taskbridge.sandbox",),

@@ -1,9 +1,12 @@
 """No path from an error to a credential: a scanner over every error kind.
 
 For every error kind the bridge can produce, and every secret of every provider, it
-looks in ``str``/``repr``, ``.body``, the whole ``__cause__``/``__context__`` chain
-and the attributes of each link, the traceback formatted with its locals (as Sentry
-or rich's ``show_locals`` would), ``pickle.dumps`` and every log record at DEBUG.
+looks in ``str``/``repr``, ``.body``, ``.headers``, the whole ``__cause__``/``__context__``
+chain and the attributes of each link, the traceback formatted with its locals (as
+Sentry or rich's ``show_locals`` would), ``pickle.dumps`` and every log record at DEBUG.
+Every bridge here also runs OpenTelemetry (the SDK, in memory) and a hook recording
+every event: after each test, every span name, attribute, event, status, metric
+attribute and hook argument's ``repr`` is scanned too.
 """
 
 from __future__ import annotations
@@ -18,6 +21,11 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from taskbridge import (
     AlumioConfig,
@@ -25,6 +33,7 @@ from taskbridge import (
     BridgeClosedError,
     CakewalkConfig,
     DecodeError,
+    EventHooks,
     ProviderError,
     RequestTimeoutError,
     RetryPolicy,
@@ -83,6 +92,7 @@ def views(error: BaseException) -> dict[str, str]:
     out = {"str": str(error), "repr": repr(error)}
     if isinstance(error, APIError):
         out["body"] = repr(error.body)
+        out["headers"] = repr(list(error.headers.items()))
     for n, link in enumerate(chain(error)):
         out[f"chain[{n}]"] = f"{type(link).__name__} {link!s} {link!r} {link.args!r}"
         out[f"chain[{n}].attrs"] = repr(getattr(link, "__dict__", {}))
@@ -139,8 +149,85 @@ class RawServer:
         await self._server.wait_closed()
 
 
+class HookRecorder(EventHooks):
+    """Every event's ``repr`` (and its headers'), as a hook would log them."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def _take(self, event: Any) -> None:
+        self.seen.append(repr(event))
+        self.seen.append(repr(getattr(event, "headers", None)))
+
+    request = response = retry = rate_limit_pause = queue_wait = _take  # type: ignore[assignment]
+
+
+class Telemetry:
+    """OpenTelemetry's SDK reading into memory, and a recording hook."""
+
+    def __init__(self) -> None:
+        self.exporter = InMemorySpanExporter()
+        self.tracer_provider = TracerProvider()
+        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.exporter))
+        self.reader = InMemoryMetricReader()
+        self.meter_provider = MeterProvider(metric_readers=[self.reader])
+        self.hook = HookRecorder()
+
+    def texts(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for n, span in enumerate(self.exporter.get_finished_spans()):
+            out[f"span[{n}]"] = repr(
+                (
+                    span.name,
+                    dict(span.attributes or {}),
+                    [(e.name, dict(e.attributes or {})) for e in span.events],
+                    span.status.description,
+                )
+            )
+        data = self.reader.get_metrics_data()
+        for resource in data.resource_metrics if data else ():
+            for scope in resource.scope_metrics:
+                for metric in scope.metrics:
+                    points = [dict(p.attributes or {}) for p in metric.data.data_points]
+                    out[f"metric {metric.name}"] = repr(points)
+        for n, text in enumerate(self.hook.seen):
+            out[f"hook[{n}]"] = text
+        return out
+
+    def assert_clean(self) -> None:
+        found = [
+            (where, secret)
+            for where, text in self.texts().items()
+            for secret in SECRETS
+            if secret in text
+        ]
+        assert found == [], found
+
+
+_TELEMETRY: list[Telemetry] = []
+
+
+@pytest.fixture(autouse=True)
+def telemetry() -> Any:
+    """Each test's telemetry, scanned for secrets when the test ends."""
+    current = Telemetry()
+    _TELEMETRY.append(current)
+    yield current
+    _TELEMETRY.remove(current)
+    try:
+        current.assert_clean()
+    finally:
+        current.tracer_provider.shutdown()
+        current.meter_provider.shutdown()
+
+
 def bridge_for(url: str, **kwargs: Any) -> TaskBridge:
     kwargs.setdefault("retry", ONE)
+    if _TELEMETRY:
+        current = _TELEMETRY[-1]
+        kwargs.setdefault("tracer_provider", current.tracer_provider)
+        kwargs.setdefault("meter_provider", current.meter_provider)
+        kwargs.setdefault("hooks", current.hook)
     return TaskBridge(
         cakewalk=CakewalkConfig(KEY, SECRET, base_url=url, requests_per_minute=None),
         alumio=AlumioConfig(url, TOKEN),
@@ -311,3 +398,41 @@ async def test_the_scanner_finds_a_secret_in_a_cause(records: list[logging.LogRe
     outer.__cause__.__context__ = inner
     with pytest.raises(AssertionError):
         assert_clean(outer, records)
+
+
+async def test_the_scanner_finds_a_secret_in_telemetry(
+    server: ScriptedServer, telemetry: Telemetry
+) -> None:
+    """The telemetry scan itself can fail: a span attribute holding a secret is found."""
+    async with bridge_for(server.url) as bridge:
+        await bridge.get("cakewalk", CAKEWALK_ID)
+    assert any(name.startswith("span[") for name in telemetry.texts())
+    assert any(name.startswith("hook[") for name in telemetry.texts())
+    assert "metric http.client.request.duration" in telemetry.texts()
+    tracer = telemetry.tracer_provider.get_tracer("test")
+    tracer.start_span("leak", attributes={"x": f"a {TOKEN} b"}).end()
+    with pytest.raises(AssertionError):
+        telemetry.assert_clean()
+    telemetry.exporter.clear()
+
+
+async def test_retries_and_pauses_seen_by_telemetry_carry_no_secret(
+    server: ScriptedServer, records: list[logging.LogRecord], telemetry: Telemetry
+) -> None:
+    """Retries and a 429 pause reach the scan; response headers echoing secrets are masked."""
+    echo = {"X-Echo": f"{KEY} {SECRET} {TOKEN}"}
+    server.script(
+        [
+            (429, echo_body(lambda s: s), {"Retry-After": "0", **echo}),
+            (503, echo_body(php_escaped), echo),
+        ]
+    )
+    policy = RetryPolicy(max_attempts=3, initial_backoff=0.0, max_backoff=0.0)
+    async with bridge_for(server.url, retry=policy) as bridge:
+        errors = await errors_from(bridge)
+    for error in errors:
+        assert isinstance(error, APIError)
+        assert error.headers["x-echo"] == "*** *** ***"
+        assert_clean(error, records)
+    kinds = {text.split("(")[0] for text in telemetry.hook.seen}
+    assert {"RequestEvent", "ResponseEvent", "RetryEvent", "PauseEvent"} <= kinds

@@ -11,7 +11,7 @@ TaskBridgeError
     │   └── RequestTimeoutError also the builtin TimeoutError
     ├── QueueTimeoutError       would wait longer than max_queue_wait for a slot
     ├── BatchTimeoutError       also TimeoutError; unfinished when a batch's timeout ran out
-    ├── APIError                .status, .title, .detail, .body
+    ├── APIError                .status, .title, .detail, .body, .headers, .attempts
     │   ├── AuthenticationError 401, 403
     │   ├── TaskNotFoundError   404
     │   ├── RateLimitedError    429, .retry_after
@@ -28,7 +28,10 @@ the cause chain and traceback are not pickled, as with any exception.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from multidict import CIMultiDict, CIMultiDictProxy
 
 __all__ = [
     "APIError",
@@ -101,7 +104,13 @@ class WaitTimeoutError(TaskBridgeError, TimeoutError):
 
 
 class ProviderError(TaskBridgeError):
-    """A request to a provider failed; ``provider`` and ``task_id`` say which."""
+    """A request to a provider failed; ``provider`` and ``task_id`` say which.
+
+    ``attempts`` is how many attempts were made (retries included) before the error
+    was raised: 1 without retries, 0 when nothing was sent (a queue timeout).
+    """
+
+    attempts: int = 1
 
     def __init__(self, message: str, *, provider: str, task_id: str) -> None:
         super().__init__(message)
@@ -145,6 +154,9 @@ class APIError(ProviderError):
         body: that body parsed into the provider's error model, or ``None`` when there
             was no parseable body.
         retry_after: the answer's ``Retry-After`` in seconds, when it had a usable one.
+        headers: the answer's headers: a read-only, case-insensitive mapping
+            (``error.headers.get("X-Request-Id")``), known secrets masked.
+        attempts: how many attempts were made, this one included (1 without retries).
     """
 
     def __init__(
@@ -158,6 +170,8 @@ class APIError(ProviderError):
         detail: str | None = None,
         body: object | None = None,
         retry_after: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        attempts: int = 1,
     ) -> None:
         super().__init__(message, provider=provider, task_id=task_id)
         self.status = status
@@ -165,6 +179,25 @@ class APIError(ProviderError):
         self.detail = detail
         self.body = body
         self.retry_after = retry_after
+        self.headers: CIMultiDictProxy[str] = (
+            headers
+            if isinstance(headers, CIMultiDictProxy)
+            else CIMultiDictProxy(CIMultiDict(headers or {}))
+        )
+        self.attempts = attempts
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # A CIMultiDictProxy does not pickle: its items do.
+        state = dict(vars(self))
+        state["headers"] = list(self.headers.items())
+        return (_restore, (type(self), self.args), state)
+
+    def __setstate__(self, state: dict[str, Any] | None) -> None:
+        state = state or {}
+        headers = state.get("headers")
+        if isinstance(headers, list):
+            state = {**state, "headers": CIMultiDictProxy(CIMultiDict(headers))}
+        vars(self).update(state)
 
 
 class AuthenticationError(APIError):

@@ -37,6 +37,7 @@ from .._base.errors import (
 from .._base.models import Provider, TaskRef, UnifiedTask
 from ..providers._kit.registry import registered
 from .gate import ProviderGate
+from .hooks import HookSet, PauseEvent, RetryEvent, enter_observed
 from .retry import RETRY_STATUSES, backoff, clamp_delay
 from .transport import Redactor, attempt, show_id
 
@@ -65,6 +66,7 @@ class Settings:
     retry: RetryPolicy
     timeout: aiohttp.ClientTimeout
     max_bytes: int
+    hooks: HookSet | None = None
 
 
 class Engine:
@@ -216,11 +218,17 @@ class Engine:
         assert me is not None
         inflight[key] = None  # the future is made by the first duplicate, if any
         self.running.add(me)
+        hooks = settings.hooks
+        if hooks is not None and not hooks.live():
+            hooks = None
         try:
             failures = 0
             while True:
                 if not gate.try_enter():
-                    await gate.enter(task_id)
+                    if hooks is None:
+                        await gate.enter(task_id)
+                    else:
+                        await enter_observed(hooks, gate, task_id)
                 try:
                     task = await self.attempt(
                         session,
@@ -230,6 +238,7 @@ class Engine:
                         max_bytes=settings.max_bytes,
                         redact=self.redact,
                         attempt_no=failures + 1,
+                        hooks=hooks,
                     )
                     break
                 except ProviderError as exc:
@@ -237,7 +246,14 @@ class Engine:
                 finally:
                     gate.leave()
                 failures += 1
-                await self.sleep(retry_delay(settings.retry, gate, error, failures))
+                error.attempts = failures
+                delay = retry_delay(settings.retry, gate, error, failures)
+                if hooks is not None:
+                    hooks.retry(RetryEvent(gate.name, task_id, failures, error, delay))
+                    if isinstance(error, APIError) and error.status == 429:
+                        retry_after = error.retry_after
+                        hooks.rate_limit_pause(PauseEvent(gate.name, task_id, delay, retry_after))
+                await self.sleep(delay)
         except asyncio.CancelledError:
             if me not in self.closing or _still_cancelled(me):
                 self._settle(key, None)

@@ -143,8 +143,15 @@ class ProviderGate:
         self.requests += 1
         return True
 
-    async def enter(self, task_id: str = "") -> None:
+    def now(self) -> float:
+        """The gate's clock (the bridge's: virtual in tests)."""
+        return self._clock()
+
+    async def enter(self, task_id: str = "") -> float:
         """Wait for a concurrency slot, the end of any pause, and the rate limiter.
+
+        Returns the seconds of that wait spent on the pause and the rate limiter (the
+        rest was the wait for a slot).
 
         Raises:
             QueueTimeoutError: with ``max_queue_wait`` set, the wait would be longer.
@@ -155,10 +162,10 @@ class ProviderGate:
         self.queued += 1
         try:
             if max_wait is None:
-                await self._enter()
+                rate_wait = await self._enter()
             else:
                 try:
-                    await admit_within(self._enter, max_wait, self.name, task_id)
+                    rate_wait = await admit_within(self._enter, max_wait, self.name, task_id)
                 except QueueTimeoutError:
                     self.queue_timeouts += 1
                     raise
@@ -166,6 +173,7 @@ class ProviderGate:
             self.queued -= 1
         self.in_flight += 1
         self.requests += 1
+        return rate_wait
 
     def queued_until(self) -> float | None:
         """For a batch's ref queued now: the clock time past which its turn comes too
@@ -205,14 +213,16 @@ class ProviderGate:
                     f"{self.queued} queued ahead for the rate limit (~{backlog:.1f}s)",
                 )
 
-    async def _enter(self) -> None:
+    async def _enter(self) -> float:
         await self._slots.take()
         self.rate_waiting += 1
+        started = self._clock()
         try:
             while (wait := self._paused_until - self._clock()) > 0:
                 await self._sleep(wait)
             if self._limiter is not None:
                 await self._limiter.acquire()
+            return self._clock() - started
         except BaseException:
             self._slots.give()
             raise

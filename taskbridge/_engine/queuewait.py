@@ -23,9 +23,9 @@ def queue_timeout(provider: str, task_id: str, seconds: float, why: str) -> Queu
 
 
 async def admit_within(
-    enter: Callable[[], Awaitable[None]], seconds: float, provider: str, task_id: str
-) -> None:
-    """Run ``enter()`` but give up after ``seconds`` with a `QueueTimeoutError`.
+    enter: Callable[[], Awaitable[float]], seconds: float, provider: str, task_id: str
+) -> float:
+    """Return ``enter()``'s result, but give up after ``seconds`` (`QueueTimeoutError`).
 
     ``enter`` must undo its own partial work when cancelled (the gate releases a slot it
     took), so giving up leaves nothing held.
@@ -33,11 +33,10 @@ async def admit_within(
     if sys.version_info >= (3, 11):
         try:
             async with asyncio.timeout(seconds):
-                await enter()
+                return await enter()
         except TimeoutError:
             raise queue_timeout(provider, task_id, seconds, "no slot within the bound") from None
-        return
     try:  # pragma: no cover - Python 3.10
-        await asyncio.wait_for(enter(), seconds)
+        return await asyncio.wait_for(enter(), seconds)
     except asyncio.TimeoutError:  # pragma: no cover - Python 3.10
         raise queue_timeout(provider, task_id, seconds, "no slot within the bound") from None

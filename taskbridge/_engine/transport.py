@@ -21,6 +21,7 @@ from .._base.models import UnifiedTask
 from .._base.secrets import Redactor, sanitize_cause
 from .._decode.convert import SchemaError
 from ..providers._kit.base import ProviderAdapter
+from .hooks import HookSet, RequestEvent, ResponseEvent, masked_headers
 from .retry import parse_retry_after
 
 __all__ = ["ERROR_BODY_LIMIT", "Redactor", "attempt", "show_id", "unexpected_error"]
@@ -109,13 +110,30 @@ async def attempt(  # noqa: PLR0912, PLR0915 - the exchange inline: one frame le
     max_bytes: int,
     redact: Redactor,
     attempt_no: int,
+    hooks: HookSet | None = None,
+    extra_headers: dict[str, str] | None = None,
+    answer: list[Any] | None = None,
 ) -> UnifiedTask[Any]:
     """Send one GET for ``task_id`` and return the task, or raise a `ProviderError`.
 
     Whatever goes wrong ends as a `ProviderError` whose ``__cause__`` (if any) was
     sanitized: no traceback, no request headers, no raw body. The headers are never
     bound to a local name here, so a traceback shown with its locals holds no secret.
+
+    With ``hooks``, the attempt is told to them (`observed`); ``extra_headers`` go out
+    beneath the provider's own, and ``answer`` receives the status and headers.
     """
+    if hooks is not None:
+        return await observed(
+            hooks,
+            session,
+            adapter,
+            task_id,
+            timeout=timeout,
+            max_bytes=max_bytes,
+            redact=redact,
+            attempt_no=attempt_no,
+        )
     provider = adapter.name
     request = adapter.request(task_id)  # its repr leaves the headers out
     debug = logger.isEnabledFor(logging.DEBUG)
@@ -125,17 +143,23 @@ async def attempt(  # noqa: PLR0912, PLR0915 - the exchange inline: one frame le
     failure: TransportError | None = None
     body: bytes | None
     retry_after: str | None = None
+    response_headers: Any = None
+    response: Any = None  # its repr shows the answer's headers: dropped before raising
     try:
         # raise_for_status=False: a session built with raise_for_status=True must not
         # turn a 404 into a retried connection error; we classify statuses ourselves.
         async with session.get(
             request.url,
-            headers=request.headers,
+            headers=request.headers
+            if extra_headers is None
+            else {**extra_headers, **request.headers},
             allow_redirects=False,
             timeout=timeout,
             raise_for_status=False,
         ) as response:
             status = response.status
+            if answer is not None:
+                answer.append((status, response.headers))
             if 200 <= status < 300:
                 length = response.content_length
                 if (
@@ -151,7 +175,8 @@ async def attempt(  # noqa: PLR0912, PLR0915 - the exchange inline: one frame le
                         body = None
             else:
                 body = await _read_error_body(response)
-                retry_after = response.headers.get("Retry-After")
+                response_headers = response.headers
+                retry_after = response_headers.get("Retry-After")
         if debug:
             outcome = str(status)
     except asyncio.TimeoutError as exc:
@@ -195,6 +220,7 @@ async def attempt(  # noqa: PLR0912, PLR0915 - the exchange inline: one frame le
             )
     if failure is not None:
         # Raised outside the except block, so the original is not its __context__.
+        response = None
         raise failure
     assert status is not None  # set with the answer, or failure is
 
@@ -222,10 +248,18 @@ async def attempt(  # noqa: PLR0912, PLR0915 - the exchange inline: one frame le
             )
     else:
         error = _api_error(
-            adapter, task_id, status=status, body=body, retry_after=retry_after, redact=redact
+            adapter,
+            task_id,
+            status=status,
+            body=body,
+            retry_after=retry_after,
+            redact=redact,
+            headers=response_headers,
         )
-    # The raw body may quote a secret: no frame of the error's traceback keeps it.
-    del body
+    # The raw body and headers may quote a secret: no frame of the traceback keeps them.
+    del body, response_headers, response
+    if answer:
+        answer[0] = (status, None)
     raise error
 
 
@@ -260,6 +294,7 @@ def _api_error(
     body: bytes,
     retry_after: str | None,
     redact: Redactor,
+    headers: Any,
 ) -> APIError:
     info = adapter.decode_error(redact.body(body)) if body else None
     title = redact(info.title) if info else None
@@ -279,4 +314,56 @@ def _api_error(
         detail=detail,
         body=parsed,
         retry_after=parse_retry_after(retry_after),
+        headers=masked_headers(headers, redact),
     )
+
+
+def _public_url(url: Any, redact: Redactor) -> str:
+    """The URL as events show it: no user info, known secrets masked."""
+    if getattr(url, "user", None) is not None or getattr(url, "password", None) is not None:
+        url = url.with_user(None)
+    return redact.text(str(url))
+
+
+async def observed(
+    hooks: HookSet,
+    session: aiohttp.ClientSession,
+    adapter: ProviderAdapter,
+    task_id: str,
+    *,
+    timeout: aiohttp.ClientTimeout,
+    max_bytes: int,
+    redact: Redactor,
+    attempt_no: int,
+) -> UnifiedTask[Any]:
+    """`attempt`, told to ``hooks``: a `RequestEvent` before, a `ResponseEvent` after."""
+    event = RequestEvent(
+        adapter.name, task_id, _public_url(adapter.request(task_id).url, redact), attempt_no
+    )
+    hooks.request(event)
+    answer: list[Any] = []
+    started = time.perf_counter()
+    try:
+        task = await attempt(
+            session,
+            adapter,
+            task_id,
+            timeout=timeout,
+            max_bytes=max_bytes,
+            redact=redact,
+            attempt_no=attempt_no,
+            extra_headers={str(k): str(v) for k, v in event.headers.items()} or None,
+            answer=answer,
+        )
+    except BaseException as exc:  # CancelledError too: the observer must see the end
+        # The raw headers may quote a secret: the error's traceback keeps no frame of them.
+        status = exc.status if isinstance(exc, APIError) else (answer[0][0] if answer else None)
+        headers = exc.headers if isinstance(exc, APIError) else None
+        answer.clear()
+        elapsed = time.perf_counter() - started
+        hooks.response(ResponseEvent(event, status, headers, exc, elapsed, redact))
+        raise
+    status, headers = answer[0]
+    elapsed = time.perf_counter() - started
+    hooks.response(ResponseEvent(event, status, headers, None, elapsed, redact))
+    return task

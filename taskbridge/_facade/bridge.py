@@ -20,11 +20,12 @@ from .._base.models import Provider, TaskRef, TaskResult, UnifiedTask
 from .._engine import limiter as _limiter
 from .._engine.assemble import build_engine
 from .._engine.engine import Caller, Settings
+from .._engine.hooks import EventHooks, HookSet
 from .._engine.stats import BridgeStats, snapshot
 from ..providers import ProviderConfig
 from ..providers.alumio import AlumioConfig, AlumioTask
 from ..providers.cakewalk import CakewalkConfig, CakewalkTask
-from . import batch as _batch
+from . import observe as _observe
 from . import stream as _stream
 from . import watch as _watch
 from .environment import options_from_env
@@ -55,6 +56,11 @@ class TaskBridge:
             default), or a `taskbridge.redis.RedisLimiter` to share each credential's
             budget and 429 pauses with every process using the same Redis. The bridge
             closes it in `aclose`.
+        hooks: `EventHooks` told of each request, answer, retry, pause and queue wait.
+        tracer_provider, meter_provider: OpenTelemetry's providers; ``None``: the global
+            ones (no-op until the application configures an SDK).
+        telemetry: ``False`` turns OpenTelemetry off; ``True`` (default) uses it when
+            ``opentelemetry-api`` is installed (see the Observability guide).
 
     Example:
         ```python
@@ -75,6 +81,10 @@ class TaskBridge:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         providers: Iterable[ProviderConfig] = (),
         limiter: _limiter.LimiterBackend | None = None,
+        hooks: EventHooks | Iterable[EventHooks] | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+        telemetry: bool = True,
     ) -> None:
         if cakewalk is not None and not isinstance(cakewalk, CakewalkConfig):
             raise ConfigurationError("cakewalk must be a CakewalkConfig or None")
@@ -92,9 +102,10 @@ class TaskBridge:
         configs = [c for c in (cakewalk, alumio, *providers) if c is not None]
         clock = current_clock()
         self._engine = build_engine(configs, clock=clock, session=session, limiter=limiter)
-        settings = Settings(
-            retry or RetryPolicy(), aiohttp.ClientTimeout(total=float(timeout)), max_response_bytes
-        )
+        observe = (telemetry, tracer_provider, meter_provider)
+        self._hooks = _observe.build_hooks(hooks, *observe, self.stats)
+        total = aiohttp.ClientTimeout(total=float(timeout))
+        settings = Settings(retry or RetryPolicy(), total, max_response_bytes, self._hooks)
         self._call = Caller(self._engine, settings)
         self._polling = _watch.Scheduler(self._call, clock=clock.time, sleep=clock.sleep)
         self._limiter = limiter
@@ -104,14 +115,10 @@ class TaskBridge:
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> TaskBridge:
         """Build a bridge from the ``TASKBRIDGE_*`` environment variables.
 
-        A provider is configured when its credentials are set: Cakewalk by
-        ``TASKBRIDGE_CAKEWALK_API_KEY`` and ``TASKBRIDGE_CAKEWALK_API_SECRET`` (and
-        optionally ``TASKBRIDGE_CAKEWALK_BASE_URL``), Alumio by
-        ``TASKBRIDGE_ALUMIO_BASE_URL`` and ``TASKBRIDGE_ALUMIO_TOKEN`` (and optionally
-        ``TASKBRIDGE_ALUMIO_SPACE``). With ``TASKBRIDGE_REDIS_URL`` set (and no
-        ``limiter`` argument), rate budgets are shared through that Redis (a
-        `taskbridge.redis.RedisLimiter`; needs ``pip install "aiotaskbridge[redis]"``).
-        Other keyword arguments go to `TaskBridge`.
+        A provider is configured when its credentials are set (the variables are
+        listed in the configuration guide); ``TASKBRIDGE_REDIS_URL`` (with no
+        ``limiter`` argument) shares rate budgets through that Redis. Other keyword
+        arguments go to `TaskBridge`.
 
         Args:
             environ: the variables to read; ``os.environ`` when ``None``.
@@ -210,7 +217,23 @@ class TaskBridge:
             ```
         """
         gate = self._call.gate(provider)
-        return await self._call.fetch(gate, gate.adapter.check_id(task_id))
+        checked = gate.adapter.check_id(task_id)
+        if self._hooks is None or not self._hooks.follows():
+            return await self._call.fetch(gate, checked)
+        return await _observe.followed_get(self._hooks, self._call, gate, checked)
+
+    async def get_with_response(
+        self, provider: str | Provider, task_id: str
+    ) -> _observe.TaskResponse:
+        """`get`, returning a `TaskResponse`: the task with its final answer's ``status``,
+        ``headers`` (a request id, the rate-limit headers), ``attempts`` and ``elapsed``:
+        ``(await bridge.get_with_response("alumio", "o-42")).headers.get("X-Request-Id")``.
+        """
+        recorder = _observe.ResponseRecorder()
+        view = self.with_options()
+        view._hooks = HookSet((*(self._hooks.hooks if self._hooks else ()), recorder))
+        view._call = Caller(self._engine, attrs.evolve(self._call.settings, hooks=view._hooks))
+        return recorder.result(await view.get(provider, task_id))
 
     async def get_many(
         self,
@@ -240,11 +263,7 @@ class TaskBridge:
             failed = [r for r in results if not r.ok]
             ```
         """
-        if timeout is not None:
-            from .deadline import get_many_within
-
-            return await get_many_within(self._call, refs, on_result, timeout)
-        return await _batch.get_many(self._call, refs, on_result)
+        return await _observe.get_many(self._hooks, self._call, refs, on_result, timeout)
 
     def stream(
         self, refs: Iterable[RefLike] | AsyncIterable[RefLike], *, backlog: int | None = None
@@ -271,7 +290,8 @@ class TaskBridge:
                 print(result.ref, result.task.status if result.ok else result.error)
             ```
         """
-        return _stream.stream(self._call, refs, check_backlog(backlog))
+        results = _stream.stream(self._call, refs, check_backlog(backlog))
+        return _observe.stream(self._hooks, results)
 
     async def wait(
         self,
@@ -303,7 +323,7 @@ class TaskBridge:
                 retried and polled again, and do not end the wait.
         """
         self._refuse_if_closed()
-        return await self._polling.wait(provider, task_id, timeout=timeout, until=until)
+        return await _observe.wait(self._hooks, self._polling, provider, task_id, timeout, until)
 
     def watch(
         self,
@@ -331,7 +351,7 @@ class TaskBridge:
                 print(update.ref.task_id, update.task and update.task.status)
             ```
         """
-        follow = self._polling.watch(refs, until=until)  # checks its arguments first
+        follow = _observe.watch(self._hooks, self._polling, refs, until)  # checks arguments
         self._refuse_if_closed()
         return follow
 
@@ -355,12 +375,7 @@ class TaskBridge:
         its outcome, whichever settings started it). ``None`` keeps this bridge's value.
         Closing the view does not close the bridge. `wait` and `watch` through a view
         share the bridge's one polling scheduler, whose polls use the bridge's settings.
-
-        Example:
-            ```python
-            fast = bridge.with_options(timeout=5.0, retry=RetryPolicy(max_attempts=1))
-            task = await fast.get("alumio", "order-42")
-            ```
+        Example: ``bridge.with_options(timeout=5.0, retry=RetryPolicy(max_attempts=1))``.
         """
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ConfigurationError("retry must be a RetryPolicy or None")
@@ -379,12 +394,7 @@ class TaskBridge:
     def stats(self) -> BridgeStats:
         """Return a frozen snapshot of each provider's counters, pause and limits.
 
-        Cheap (a few attribute reads per provider): fine for a health endpoint.
-
-        Example:
-            ```python
-            snap = bridge.stats()
-            snap.providers["cakewalk"].in_flight, snap.providers["cakewalk"].queued
-            ```
+        Cheap (a few attribute reads per provider): fine for a health endpoint:
+        ``bridge.stats().providers["cakewalk"].in_flight``.
         """
         return snapshot(self._engine.gates.values())

@@ -1,0 +1,367 @@
+"""Hooks and telemetry at the facade: building them, and following each logical call.
+
+`TaskBridge` hands each call to the hooks that follow calls (`EventHooks.call`, the
+OpenTelemetry integration's spans) through `Followed`: one object per call that
+activates, annotates and ends every hook's scope, and never lets a hook fail the call.
+Without such a hook, the facade takes none of these paths.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from .._base.errors import ConfigurationError
+from .._base.models import TaskResult, UnifiedTask
+from .._engine.hooks import EventHooks, HookSet, ResponseEvent, hook_set
+from .._engine.stats import BridgeStats
+from . import batch as _batch
+from .watch import Scheduler, TaskUpdate, Until, Watch
+
+if TYPE_CHECKING:
+    from .._engine.engine import Caller
+    from .._engine.gate import ProviderGate
+
+__all__ = ["Followed", "TaskResponse", "TracedWatch", "build_hooks", "followed_stream"]
+
+
+def _otel_installed() -> bool:
+    """Whether ``opentelemetry-api`` can be imported (without importing it)."""
+    try:
+        return importlib.util.find_spec("opentelemetry.trace") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def build_hooks(
+    hooks: object,
+    telemetry: object,
+    tracer_provider: object,
+    meter_provider: object,
+    stats: Callable[[], BridgeStats],
+) -> HookSet | None:
+    """The bridge's `HookSet`: the user's hooks, then OpenTelemetry's when enabled.
+
+    Telemetry is on by default when ``opentelemetry-api`` is installed (OpenTelemetry's
+    global providers, no-op until the application configures an SDK); without it, and
+    with no provider given, nothing happens and nothing is imported.
+    """
+    if not isinstance(telemetry, bool):
+        raise ConfigurationError("telemetry must be True or False")
+    found = list(hook_set(hooks))
+    explicit = tracer_provider is not None or meter_provider is not None
+    if telemetry and (explicit or _otel_installed()):
+        try:
+            from ..otel import Telemetry
+        except ImportError as exc:
+            raise ConfigurationError(
+                'tracer_provider and meter_provider need pip install "aiotaskbridge[otel]"'
+            ) from exc
+        found.append(
+            Telemetry(tracer_provider=tracer_provider, meter_provider=meter_provider, stats=stats)
+        )
+    return HookSet(tuple(found)) if found else None
+
+
+class Followed:
+    """One logical call as every call-following hook sees it; inert without them."""
+
+    __slots__ = ("_hooks", "_scopes")
+
+    def __init__(self, hooks: HookSet, name: str, attributes: dict[str, Any]) -> None:
+        self._hooks = hooks
+        self._scopes = hooks.calls(name, attributes)
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        with contextlib.ExitStack() as stack:
+            for hook, scope in self._scopes:
+                try:
+                    stack.enter_context(scope.activate())
+                except Exception as exc:
+                    self._hooks.failed(hook, "activate", exc)
+            yield
+
+    def event(self, name: str, attributes: dict[str, Any]) -> None:
+        for hook, scope in self._scopes:
+            try:
+                scope.event(name, attributes)
+            except Exception as exc:
+                self._hooks.failed(hook, "event", exc)
+
+    def end(self, error: BaseException | None, attributes: dict[str, Any] | None = None) -> None:
+        scopes, self._scopes = self._scopes, []
+        for hook, scope in scopes:
+            try:
+                scope.end(error, attributes or {})
+            except Exception as exc:
+                self._hooks.failed(hook, "end", exc)
+
+
+def status_event(update_ref: Any, task: UnifiedTask[Any], previous: str | None) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        "taskbridge.provider": update_ref[0],
+        "taskbridge.task_id": update_ref[1],
+        "taskbridge.status": task.status.value,
+        "taskbridge.provider_status": task.provider_status,
+    }
+    if previous is not None:
+        attributes["taskbridge.previous_provider_status"] = previous
+    return attributes
+
+
+async def followed_get(
+    hooks: HookSet, call: Caller, gate: ProviderGate, task_id: str
+) -> UnifiedTask[Any]:
+    """`TaskBridge.get` inside a ``taskbridge.get`` call."""
+    scope = Followed(
+        hooks, "taskbridge.get", {"taskbridge.provider": gate.name, "taskbridge.task_id": task_id}
+    )
+    try:
+        with scope.active():
+            task = await call.fetch(gate, task_id)
+    except BaseException as exc:
+        scope.end(exc)
+        raise
+    scope.end(None, {"taskbridge.status": task.status.value})
+    return task
+
+
+async def get_many(
+    hooks: HookSet | None,
+    call: Caller,
+    refs: Iterable[Any],
+    on_result: Callable[[TaskResult], object] | None,
+    timeout: float | None,
+) -> list[TaskResult]:
+    """`TaskBridge.get_many`: the batch (within ``timeout``), followed when hooks ask."""
+
+    def run(refs: Iterable[Any]) -> Any:
+        if timeout is not None:
+            from .deadline import get_many_within
+
+            return get_many_within(call, refs, on_result, timeout)
+        return _batch.get_many(call, refs, on_result)
+
+    if hooks is None or not hooks.follows():
+        return await run(refs)  # type: ignore[no-any-return]
+    held = list(refs)
+    return await followed_get_many(hooks, lambda: run(held), held)
+
+
+async def followed_get_many(
+    hooks: HookSet, run: Callable[[], Any], refs: list[Any]
+) -> list[TaskResult]:
+    """`TaskBridge.get_many` inside a ``taskbridge.get_many`` call (counts, not ids)."""
+    scope = Followed(hooks, "taskbridge.get_many", {"taskbridge.refs": len(refs)})
+    try:
+        with scope.active():
+            results: list[TaskResult] = await run()
+    except BaseException as exc:
+        scope.end(exc)
+        raise
+    failed = sum(1 for r in results if not r.ok)
+    scope.end(None, {"taskbridge.succeeded": len(results) - failed, "taskbridge.failed": failed})
+    return results
+
+
+def stream(
+    hooks: HookSet | None, results: AsyncGenerator[TaskResult, None]
+) -> AsyncGenerator[TaskResult, None]:
+    """`TaskBridge.stream`'s results, followed when hooks ask."""
+    if hooks is None or not hooks.follows():
+        return results
+    return followed_stream(hooks, results)
+
+
+async def wait(  # noqa: PLR0917 - TaskBridge.wait's arguments, passed on
+    hooks: HookSet | None,
+    polling: Scheduler,
+    provider: Any,
+    task_id: Any,
+    timeout: float | None,
+    until: Until | None,
+) -> UnifiedTask[Any]:
+    """`TaskBridge.wait`, followed when hooks ask."""
+    if hooks is None or not hooks.follows() or (until is not None and not callable(until)):
+        return await polling.wait(provider, task_id, timeout=timeout, until=until)
+    return await followed_wait(hooks, polling, provider, task_id, timeout, until)
+
+
+def watch(
+    hooks: HookSet | None,
+    polling: Scheduler,
+    refs: Iterable[object] | AsyncIterable[object],
+    until: Until | None,
+) -> Watch:
+    """`TaskBridge.watch`'s iterator, followed when hooks ask."""
+    if hooks is None or not hooks.follows():
+        return polling.watch(refs, until=until)
+    return TracedWatch(hooks, polling, refs, until)
+
+
+async def followed_stream(
+    hooks: HookSet, inner: AsyncGenerator[TaskResult, None]
+) -> AsyncGenerator[TaskResult, None]:
+    """`TaskBridge.stream` inside a ``taskbridge.stream`` call: each step runs with the
+    call active, so the workers it starts belong to it."""
+    scope = Followed(hooks, "taskbridge.stream", {})
+    succeeded = failed = 0
+    error: BaseException | None = None
+    try:
+        while True:
+            with scope.active():
+                try:
+                    result = await inner.__anext__()
+                except StopAsyncIteration:
+                    break
+            if result.ok:
+                succeeded += 1
+            else:
+                failed += 1
+            yield result
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        with scope.active():
+            await inner.aclose()
+        scope.end(error, {"taskbridge.succeeded": succeeded, "taskbridge.failed": failed})
+
+
+def followed_until(scope: Followed, ref: tuple[str, str], until: Until | None) -> Until:
+    """``until`` for a followed `wait`: each change of status is an event of the call."""
+    seen: list[str | None] = [None]
+
+    def check(task: UnifiedTask[Any]) -> object:
+        if task.provider_status != seen[0]:
+            scope.event("taskbridge.status_change", status_event(ref, task, seen[0]))
+            seen[0] = task.provider_status
+        return until(task) if until is not None else False
+
+    return check
+
+
+async def followed_wait(  # noqa: PLR0917 - TaskBridge.wait's arguments, passed on
+    hooks: HookSet,
+    polling: Scheduler,
+    provider: Any,
+    task_id: Any,
+    timeout: float | None,
+    until: Until | None,
+) -> UnifiedTask[Any]:
+    """`TaskBridge.wait` inside a ``taskbridge.wait`` call; status changes are events."""
+    ref = (str(getattr(provider, "value", provider)), str(task_id))
+    scope = Followed(
+        hooks, "taskbridge.wait", {"taskbridge.provider": ref[0], "taskbridge.task_id": ref[1]}
+    )
+    check = followed_until(scope, ref, until)
+    try:
+        with scope.active():
+            task = await polling.wait(provider, task_id, timeout=timeout, until=check)
+    except BaseException as exc:
+        scope.end(exc)
+        raise
+    check(task)  # a terminal task never reaches ``until``
+    scope.end(None, {"taskbridge.status": task.status.value})
+    return task
+
+
+class TracedWatch(Watch):
+    """A `Watch` inside a ``taskbridge.watch`` call: each update is an event of it."""
+
+    def __init__(
+        self,
+        hooks: HookSet,
+        scheduler: Scheduler,
+        refs: Iterable[object] | AsyncIterable[object],
+        until: Until | None,
+    ) -> None:
+        super().__init__(scheduler, refs, until)
+        self._hooks = hooks
+        self._scope: Followed | None = None
+        self._updates = 0
+
+    async def __anext__(self) -> TaskUpdate:
+        if self._scope is None and not self._closed:
+            self._scope = Followed(self._hooks, "taskbridge.watch", {})
+        scope = self._scope
+        if scope is None:
+            return await super().__anext__()
+        try:
+            with scope.active():
+                update = await super().__anext__()
+        except StopAsyncIteration:
+            self._finish(None)
+            raise
+        except BaseException as exc:
+            self._finish(exc)
+            raise
+        self._updates += 1
+        if update.task is not None:
+            previous = update.previous.provider_status if update.previous else None
+            scope.event("taskbridge.status_change", status_event(update.ref, update.task, previous))
+        else:
+            scope.event(
+                "taskbridge.watch_error",
+                {
+                    "taskbridge.provider": update.ref[0],
+                    "taskbridge.task_id": str(update.ref[1]),
+                    "error.type": type(update.error).__name__,
+                },
+            )
+        return update
+
+    def _finish(self, error: BaseException | None) -> None:
+        scope, self._scope = self._scope, None
+        if scope is not None:
+            scope.end(error, {"taskbridge.updates": self._updates})
+
+    def close(self) -> None:
+        super().close()
+        self._finish(None)
+
+
+@attrs.frozen
+class TaskResponse:
+    """A task together with the final answer it came from (`TaskBridge.get_with_response`).
+
+    Attributes:
+        task: the task.
+        status: the HTTP status of the answer it was decoded from.
+        headers: that answer's headers (read-only, case-insensitive; known secrets
+            masked): a request id, the rate-limit headers, ...
+        attempts: attempts made, retries included.
+        elapsed: seconds from the first attempt's send to the end of the last one.
+    """
+
+    task: UnifiedTask[Any]
+    status: int | None
+    headers: CIMultiDictProxy[str] = attrs.field(repr=False)
+    attempts: int
+    elapsed: float
+
+
+class ResponseRecorder(EventHooks):
+    """Records one call's attempts, for `TaskResponse`."""
+
+    def __init__(self) -> None:
+        self.last: ResponseEvent | None = None
+        self.attempts = 0
+        self.elapsed = 0.0
+
+    def response(self, event: ResponseEvent) -> None:
+        self.last = event
+        self.attempts += 1
+        self.elapsed += event.elapsed
+
+    def result(self, task: UnifiedTask[Any]) -> TaskResponse:
+        last = self.last
+        if last is None:  # joined an identical request in flight: no answer of its own
+            return TaskResponse(task, None, CIMultiDictProxy(CIMultiDict()), 0, 0.0)
+        return TaskResponse(task, last.status, last.headers, self.attempts, self.elapsed)
