@@ -49,7 +49,7 @@ from ._engine.hooks import (
 )
 from ._engine.stats import BridgeStats, ProviderStats
 from ._facade.bridge import TaskBridge
-from ._facade.observe import TaskResponse
+from ._facade.hookup import TaskResponse
 from ._facade.watch import TaskUpdate
 from ._version import __version__
 from .providers.alumio import AlumioConfig, AlumioTask

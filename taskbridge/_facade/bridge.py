@@ -25,6 +25,7 @@ from .._engine.stats import BridgeStats, snapshot
 from ..providers import ProviderConfig
 from ..providers.alumio import AlumioConfig, AlumioTask
 from ..providers.cakewalk import CakewalkConfig, CakewalkTask
+from . import hookup as _hookup
 from . import observe as _observe
 from . import stream as _stream
 from . import watch as _watch
@@ -103,7 +104,7 @@ class TaskBridge:
         clock = current_clock()
         self._engine = build_engine(configs, clock=clock, session=session, limiter=limiter)
         observe = (telemetry, tracer_provider, meter_provider)
-        self._hooks = _observe.build_hooks(hooks, *observe, self.stats)
+        self._hooks = _hookup.build_hooks(hooks, *observe, self.stats)
         total = aiohttp.ClientTimeout(total=float(timeout))
         settings = Settings(retry or RetryPolicy(), total, max_response_bytes, self._hooks)
         self._call = Caller(self._engine, settings)
@@ -224,12 +225,10 @@ class TaskBridge:
 
     async def get_with_response(
         self, provider: str | Provider, task_id: str
-    ) -> _observe.TaskResponse:
+    ) -> _hookup.TaskResponse:
         """`get`, returning a `TaskResponse`: the task with its final answer's ``status``,
-        ``headers`` (a request id, the rate-limit headers), ``attempts`` and ``elapsed``:
-        ``(await bridge.get_with_response("alumio", "o-42")).headers.get("X-Request-Id")``.
-        """
-        recorder = _observe.ResponseRecorder()
+        ``headers`` (a request id, rate-limit headers), ``attempts`` and ``elapsed``."""
+        recorder = _hookup.ResponseRecorder()
         view = self.with_options()
         view._hooks = HookSet((*(self._hooks.hooks if self._hooks else ()), recorder))
         view._call = Caller(self._engine, attrs.evolve(self._call.settings, hooks=view._hooks))

@@ -9,17 +9,13 @@ Without such a hook, the facade takes none of these paths.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-import attrs
-from multidict import CIMultiDict, CIMultiDictProxy
-
-from .._base.errors import ConfigurationError
 from .._base.models import TaskResult, UnifiedTask
-from .._engine.hooks import EventHooks, HookSet, ResponseEvent, hook_set
-from .._engine.stats import BridgeStats
+from .._engine.hooks import (
+    HookSet,
+)
 from . import batch as _batch
 from .watch import Scheduler, TaskUpdate, Until, Watch
 
@@ -27,45 +23,7 @@ if TYPE_CHECKING:
     from .._engine.engine import Caller
     from .._engine.gate import ProviderGate
 
-__all__ = ["Followed", "TaskResponse", "TracedWatch", "build_hooks", "followed_stream"]
-
-
-def _otel_installed() -> bool:
-    """Whether ``opentelemetry-api`` can be imported (without importing it)."""
-    try:
-        return importlib.util.find_spec("opentelemetry.trace") is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def build_hooks(
-    hooks: object,
-    telemetry: object,
-    tracer_provider: object,
-    meter_provider: object,
-    stats: Callable[[], BridgeStats],
-) -> HookSet | None:
-    """The bridge's `HookSet`: the user's hooks, then OpenTelemetry's when enabled.
-
-    Telemetry is on by default when ``opentelemetry-api`` is installed (OpenTelemetry's
-    global providers, no-op until the application configures an SDK); without it, and
-    with no provider given, nothing happens and nothing is imported.
-    """
-    if not isinstance(telemetry, bool):
-        raise ConfigurationError("telemetry must be True or False")
-    found = list(hook_set(hooks))
-    explicit = tracer_provider is not None or meter_provider is not None
-    if telemetry and (explicit or _otel_installed()):
-        try:
-            from ..otel import Telemetry
-        except ImportError as exc:
-            raise ConfigurationError(
-                'tracer_provider and meter_provider need pip install "aiotaskbridge[otel]"'
-            ) from exc
-        found.append(
-            Telemetry(tracer_provider=tracer_provider, meter_provider=meter_provider, stats=stats)
-        )
-    return HookSet(tuple(found)) if found else None
+__all__ = ["Followed", "TracedWatch", "followed_stream", "get_many", "stream", "wait", "watch"]
 
 
 class Followed:
@@ -262,8 +220,9 @@ async def followed_wait(  # noqa: PLR0917 - TaskBridge.wait's arguments, passed 
     )
     check = followed_until(scope, ref, until)
     try:
-        with scope.active():
-            task = await polling.wait(provider, task_id, timeout=timeout, until=check)
+        # Not made active: the bridge's polls are shared by every wait and watch, so
+        # their attempts belong to no one call (see the Observability guide).
+        task = await polling.wait(provider, task_id, timeout=timeout, until=check)
     except BaseException as exc:
         scope.end(exc)
         raise
@@ -294,8 +253,7 @@ class TracedWatch(Watch):
         if scope is None:
             return await super().__anext__()
         try:
-            with scope.active():
-                update = await super().__anext__()
+            update = await super().__anext__()  # not active: polls are shared (see wait)
         except StopAsyncIteration:
             self._finish(None)
             raise
@@ -325,43 +283,3 @@ class TracedWatch(Watch):
     def close(self) -> None:
         super().close()
         self._finish(None)
-
-
-@attrs.frozen
-class TaskResponse:
-    """A task together with the final answer it came from (`TaskBridge.get_with_response`).
-
-    Attributes:
-        task: the task.
-        status: the HTTP status of the answer it was decoded from.
-        headers: that answer's headers (read-only, case-insensitive; known secrets
-            masked): a request id, the rate-limit headers, ...
-        attempts: attempts made, retries included.
-        elapsed: seconds from the first attempt's send to the end of the last one.
-    """
-
-    task: UnifiedTask[Any]
-    status: int | None
-    headers: CIMultiDictProxy[str] = attrs.field(repr=False)
-    attempts: int
-    elapsed: float
-
-
-class ResponseRecorder(EventHooks):
-    """Records one call's attempts, for `TaskResponse`."""
-
-    def __init__(self) -> None:
-        self.last: ResponseEvent | None = None
-        self.attempts = 0
-        self.elapsed = 0.0
-
-    def response(self, event: ResponseEvent) -> None:
-        self.last = event
-        self.attempts += 1
-        self.elapsed += event.elapsed
-
-    def result(self, task: UnifiedTask[Any]) -> TaskResponse:
-        last = self.last
-        if last is None:  # joined an identical request in flight: no answer of its own
-            return TaskResponse(task, None, CIMultiDictProxy(CIMultiDict()), 0, 0.0)
-        return TaskResponse(task, last.status, last.headers, self.attempts, self.elapsed)

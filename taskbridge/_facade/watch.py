@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import heapq
 import logging
 import math
@@ -95,11 +94,9 @@ class _Sub(Protocol):
 class _Entry:
     """One polled task and everyone waiting on it."""
 
-    __slots__ = ("context", "interval", "last", "poll", "ref", "seq", "subs", "task_id")
+    __slots__ = ("interval", "last", "poll", "ref", "seq", "subs", "task_id")
 
     def __init__(self, ref: TaskRef, task_id: str, interval: float) -> None:
-        # Its polls run in the context of the call that asked first (its trace, say).
-        self.context = contextvars.copy_context()
         self.ref = ref
         self.task_id = task_id
         self.interval = interval
@@ -239,8 +236,7 @@ class _Lane:
                     continue
                 heapq.heappop(self.heap)
                 entry.seq = 0
-                loop = asyncio.get_running_loop()
-                task = entry.context.run(loop.create_task, self._poll(entry))
+                task = asyncio.get_running_loop().create_task(self._poll(entry))
                 entry.poll = task
                 self.polls.add(task)
                 task.add_done_callback(self._polled)

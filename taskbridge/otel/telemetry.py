@@ -24,7 +24,7 @@ from .._engine.hooks import (
 from .._engine.stats import BridgeStats
 from .._version import __version__
 
-__all__ = ["Telemetry"]
+__all__ = ["Telemetry", "sdk_configured"]
 
 _SCOPE = "taskbridge"
 # What metrics.get_meter_provider() returns before the application sets one.
@@ -185,12 +185,8 @@ class Telemetry(EventHooks):
 
     def enabled(self) -> bool:
         """False while OpenTelemetry's global providers are still the API's defaults."""
-        if self._on:
-            return True
-        if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider) or (
-            type(metrics.get_meter_provider()).__name__ not in _DEFAULT_METER_PROVIDERS
-        ):
-            self._on = True  # a global provider, once set, is never unset
+        if not self._on:
+            self._on = sdk_configured()  # a global provider, once set, is never unset
         return self._on
 
     def snapshot(self) -> BridgeStats | None:
@@ -290,6 +286,13 @@ class Telemetry(EventHooks):
         if event.error is not None:
             attributes["error.type"] = type(event.error).__name__
         trace.get_current_span().add_event("taskbridge.queue_wait", attributes)
+
+
+def sdk_configured() -> bool:
+    """Whether the application has set a global tracer or meter provider."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider) or (
+        type(metrics.get_meter_provider()).__name__ not in _DEFAULT_METER_PROVIDERS
+    )
 
 
 def _weak(method: Callable[[], BridgeStats]) -> Callable[[], BridgeStats | None]:
