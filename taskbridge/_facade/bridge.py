@@ -58,8 +58,8 @@ class TaskBridge:
             budget and 429 pauses with every process using the same Redis. The bridge
             closes it in `aclose`.
         hooks: `EventHooks` told of each request, answer, retry, pause and queue wait.
-        tracer_provider, meter_provider: OpenTelemetry's providers; ``None``: the global
-            ones (no-op until the application configures an SDK).
+        tracer_provider: OpenTelemetry's; ``None``: the global one (no-op until set).
+        meter_provider: OpenTelemetry's; ``None``: the global one (no-op until set).
         telemetry: ``False`` turns OpenTelemetry off; ``True`` (default) uses it when
             ``opentelemetry-api`` is installed (see the Observability guide).
 
