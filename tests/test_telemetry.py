@@ -362,13 +362,15 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from taskbridge import TaskBridge
 from taskbridge.sandbox import Sandbox
 async def main():
-    async with Sandbox(seed=1) as sb, TaskBridge(alumio=sb.alumio_config()) as bridge:
-        await bridge.get("alumio", sb.ids("alumio")[0])  # no SDK yet: nothing recorded
+    async with Sandbox(seed=1) as sb:
+        async with TaskBridge(alumio=sb.alumio_config()) as bridge:
+            await bridge.get("alumio", sb.ids("alumio")[0])  # no SDK yet: nothing recorded
         exporter = InMemorySpanExporter()
         provider = TracerProvider()
         provider.add_span_processor(SimpleSpanProcessor(exporter))
         trace.set_tracer_provider(provider)
-        await bridge.get("alumio", sb.ids("alumio")[0])
+        async with TaskBridge(alumio=sb.alumio_config()) as bridge:
+            await bridge.get("alumio", sb.ids("alumio")[0])
     print(sorted(s.name for s in exporter.get_finished_spans()))
 asyncio.run(main())
 """

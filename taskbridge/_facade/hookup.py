@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,8 @@ from .._engine.hooks import (
 from .._engine.stats import BridgeStats
 
 __all__ = ["GlobalTelemetry", "ResponseRecorder", "TaskResponse", "build_hooks"]
+
+_CHECK_EVERY = 1.0  # seconds between looks for an SDK set on OpenTelemetry's globals
 
 
 def _otel_installed() -> bool:
@@ -77,6 +80,7 @@ class GlobalTelemetry(EventHooks):
     def __init__(self, stats: Callable[[], BridgeStats]) -> None:
         self._stats = stats
         self._real: EventHooks | None = None
+        self._next_check = 0.0
 
     def __repr__(self) -> str:
         return "<taskbridge GlobalTelemetry>"
@@ -84,6 +88,12 @@ class GlobalTelemetry(EventHooks):
     def enabled(self) -> bool:
         if self._real is not None:
             return True
+        # Asking OpenTelemetry costs ~10 us: at most once a second (an SDK set after the
+        # bridge's first request is seen within a second).
+        now = time.monotonic()
+        if now < self._next_check:
+            return False
+        self._next_check = now + _CHECK_EVERY
         if "opentelemetry.trace" not in sys.modules and "opentelemetry.metrics" not in sys.modules:
             return False  # nobody can have set a provider
         from ..otel.telemetry import Telemetry, sdk_configured
