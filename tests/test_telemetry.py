@@ -376,3 +376,21 @@ asyncio.run(main())
 """
     )
     assert out == "['GET', 'taskbridge.get']"
+
+
+async def test_a_broken_exporter_never_fails_a_fetch(caplog: pytest.LogCaptureFixture) -> None:
+    class Broken(InMemorySpanExporter):
+        def export(self, spans: Any) -> Any:
+            raise RuntimeError("collector down")
+
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(Broken()))
+    try:
+        async with Sandbox(seed=3) as sb:
+            bridge = TaskBridge(alumio=sb.alumio_config(), tracer_provider=tracer_provider)
+            async with bridge:
+                results = await bridge.get_many([("alumio", i) for i in sb.ids("alumio")[:3]])
+    finally:
+        tracer_provider.shutdown()
+    assert all(r.ok for r in results)
+    assert any("collector down" in r.getMessage() or r.exc_info for r in caplog.records)
