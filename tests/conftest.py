@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from urllib.parse import unquote
 
 import attrs
 import orjson
@@ -132,6 +133,20 @@ class Seen:
     headers: dict[str, str]
 
 
+def for_request(body: Any, request: web.Request) -> bytes:
+    """The bytes to answer: ``bytes`` as they are; a task body (a dict) for the task the
+    request asks for, since an answer for another task is refused."""
+    if isinstance(body, bytes):
+        return body
+    asked = unquote(request.raw_path.partition("?")[0].rpartition("/")[2])
+    if isinstance(body, dict):
+        for task_key, id_key in (("data", "id"), ("object", "identifier")):
+            task = body.get(task_key)
+            if isinstance(task, dict) and isinstance(task.get(id_key), str):
+                body = {**body, task_key: {**task, id_key: asked}}
+    return dumps(body)
+
+
 class ScriptedServer:
     """A real aiohttp server on a loopback port whose answers each test scripts."""
 
@@ -146,9 +161,8 @@ class ScriptedServer:
 
     @staticmethod
     async def _default(request: web.Request) -> web.StreamResponse:
-        if request.path.startswith("/api/v1/Tasks/"):
-            return web.Response(body=dumps(cakewalk_body()), content_type="application/json")
-        return web.Response(body=dumps(alumio_body()), content_type="application/json")
+        body = cakewalk_body() if request.path.startswith("/api/v1/Tasks/") else alumio_body()
+        return web.Response(body=for_request(body, request), content_type="application/json")
 
     def answer_json(
         self,
@@ -158,9 +172,8 @@ class ScriptedServer:
         headers: dict[str, str] | None = None,
         content_type: str = "application/json",
     ) -> None:
-        payload = body if isinstance(body, bytes) else dumps(body)
-
         async def handler(request: web.Request) -> web.StreamResponse:
+            payload = for_request(body, request)
             return (
                 web.Response(
                     body=payload, status=status, headers=headers, content_type=None, charset=None
@@ -187,7 +200,7 @@ class ScriptedServer:
                 return await entry(request)
             status, body, *rest = entry
             headers = rest[0] if rest else {}
-            payload = body if isinstance(body, bytes) else dumps(body)
+            payload = for_request(body, request)
             return web.Response(
                 body=payload, status=status, headers={"Content-Type": "application/json", **headers}
             )

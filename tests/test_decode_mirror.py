@@ -30,6 +30,7 @@ from taskbridge._decode.convert import SchemaError
 from taskbridge._decode.mirror import FastDecoder
 from taskbridge.sandbox import SandboxState
 
+from ._asked import asked_for
 from ._schemas import alumio_task_result, body_strategy, cakewalk_task_record
 from .conftest import TOKEN, ScriptedServer, alumio_body, cakewalk_body, make_bridge
 
@@ -109,6 +110,10 @@ def strict_same(a: Any, b: Any, path: str = "$") -> None:
         assert a == b, path
 
 
+def asked(provider: str, body: bytes) -> str:
+    return asked_for(provider, body, TASK_ID[provider])
+
+
 def fast(provider: str, body: bytes) -> UnifiedTask[Any] | str:
     """The task of the fast path, or `REJECTED` when the mirror refuses the body."""
     adapter = ADAPTERS[provider]
@@ -118,7 +123,7 @@ def fast(provider: str, body: bytes) -> UnifiedTask[Any] | str:
         return REJECTED
     if provider == "alumio" and record.task is None:
         return REJECTED  # decode_task takes the fallback (its "required" message)
-    task = adapter.decode_task(body, TASK_ID[provider])
+    task = adapter.decode_task(body, asked(provider, body))
     slot = type(task).__dict__["detail"].member.__get__(task, type(task))
     assert type(slot) is PendingDetail  # the fast path it is
     return task
@@ -127,7 +132,7 @@ def fast(provider: str, body: bytes) -> UnifiedTask[Any] | str:
 def checked(provider: str, body: bytes) -> UnifiedTask[Any] | str:
     """The task of the converters alone, or the `SchemaError` message."""
     try:
-        return ADAPTERS[provider].decode_checked(body, TASK_ID[provider])
+        return ADAPTERS[provider].decode_checked(body, asked(provider, body))
     except SchemaError as exc:
         return f"SchemaError: {exc}"
 
@@ -142,7 +147,7 @@ def assert_agree(provider: str, body: bytes) -> str:
         assert quick.to_dict() == slow.to_dict()
         return "accepted"
     try:
-        answer: UnifiedTask[Any] | str = ADAPTERS[provider].decode_task(body, TASK_ID[provider])
+        answer: UnifiedTask[Any] | str = ADAPTERS[provider].decode_task(body, asked(provider, body))
     except SchemaError as exc:
         answer = f"SchemaError: {exc}"
     if isinstance(slow, UnifiedTask):
@@ -325,7 +330,7 @@ def test_edge_bodies_agree(provider: str, body: bytes, outcome: str) -> None:
 def test_a_duplicate_key_keeps_the_last_value_on_both_paths() -> None:
     body = b'{"object": {"identifier": "a", "identifier": "b"}}'
     assert assert_agree("alumio", body) == "accepted"
-    assert ADAPTERS["alumio"].decode_task(body, "x").id == "b"
+    assert ADAPTERS["alumio"].decode_task(body, "b").id == "b"
 
 
 # --- the documented leniencies: values the mirror skips under unknown keys -----------

@@ -42,6 +42,7 @@ from taskbridge import (
 from taskbridge._decode.convert import SchemaError
 from taskbridge.providers.alumio import encode_identifier
 
+from ._asked import asked_for
 from ._schemas import CUSTOM_FORMATS, alumio_task_result, body_strategy, cakewalk_task_record
 from .conftest import TOKEN, ScriptedServer, alumio_body, cakewalk_body, make_bridge
 
@@ -130,13 +131,13 @@ def fixed_bodies(provider: str) -> list[Any]:
 
 def decode(provider: str, body: Any) -> UnifiedTask[Any]:
     raw = body if isinstance(body, bytes) else orjson.dumps(body)
-    return ADAPTERS[provider].decode_task(raw, REQUESTED[provider])
+    return ADAPTERS[provider].decode_task(raw, asked_for(provider, raw, REQUESTED[provider]))
 
 
 def decode_or_none(provider: str, raw: bytes) -> UnifiedTask[Any] | None:
     """`decode_task`, with `SchemaError` (and only it) turned into None."""
     try:
-        return ADAPTERS[provider].decode_task(raw, REQUESTED[provider])
+        return ADAPTERS[provider].decode_task(raw, asked_for(provider, raw, REQUESTED[provider]))
     except SchemaError:
         return None
 

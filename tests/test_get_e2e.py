@@ -248,7 +248,7 @@ async def test_closed_bridge_refuses_work(server: ScriptedServer) -> None:
 
 async def test_get_without_context_manager_then_aclose(server: ScriptedServer) -> None:
     bridge = make_bridge(server)
-    task = await bridge.get("alumio", "x")
+    task = await bridge.get("alumio", "order-export-42")
     await bridge.aclose()
     assert task.id == "order-export-42"
 
@@ -272,7 +272,7 @@ async def test_cancelled_get_leaves_no_task(server: ScriptedServer, bridge: Task
     assert client_tasks() - before - {job} == set()
     assert bridge._engine.inflight == {}
     server.script([(200, alumio_body())])
-    assert (await bridge.get("alumio", "x")).id == "order-export-42"
+    assert (await bridge.get("alumio", "order-export-42")).id == "order-export-42"
 
 
 async def test_no_secret_in_logs_or_errors_across_failures(

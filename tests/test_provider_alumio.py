@@ -29,14 +29,17 @@ from taskbridge.providers.alumio import (
 )
 from taskbridge.providers.alumio._converter import parse_error
 
+from ._asked import asked_for
 from .conftest import TOKEN, alumio_body, alumio_task
 
 UTC = timezone.utc
 REQUESTED = "requested-id"
 
 
-def decode(body: Any, task_id: str = REQUESTED) -> UnifiedTask[AlumioTask]:
+def decode(body: Any, task_id: str | None = None) -> UnifiedTask[AlumioTask]:
     raw = body if isinstance(body, bytes) else orjson.dumps(body)
+    if task_id is None:
+        task_id = asked_for("alumio", raw, REQUESTED)
     return AlumioConfig("https://acme.alumio.com", TOKEN).adapter().decode_task(raw, task_id)
 
 
@@ -159,8 +162,9 @@ def test_missing_identifier_falls_back_to_the_requested_id(body: dict[str, Any])
     assert decode(body, "asked-for-this").id == "asked-for-this"
 
 
-def test_present_identifier_wins_over_the_requested_id() -> None:
-    assert decode(alumio_body(identifier="from-body"), "asked-for-this").id == "from-body"
+def test_an_identifier_of_another_task_is_refused_naming_both() -> None:
+    with pytest.raises(SchemaError, match="asked for 'asked-for-this', got 'from-body'"):
+        decode(alumio_body(identifier="from-body"), "asked-for-this")
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,7 @@ from taskbridge.providers.cakewalk import (
 )
 from taskbridge.providers.cakewalk._converter import parse_problem_details
 
+from ._asked import asked_for
 from .conftest import CAKEWALK_ID, KEY, SECRET, cakewalk_body, cakewalk_task
 
 UTC = timezone.utc
@@ -59,7 +60,8 @@ def full_body(**overrides: Any) -> dict[str, Any]:
 
 def decode(body: Any) -> UnifiedTask[CakewalkTask]:
     raw = body if isinstance(body, bytes) else orjson.dumps(body)
-    return CakewalkConfig(KEY, SECRET).adapter().decode_task(raw, CAKEWALK_ID)
+    adapter = CakewalkConfig(KEY, SECRET).adapter()
+    return adapter.decode_task(raw, asked_for("cakewalk", raw, CAKEWALK_ID))
 
 
 def set_path(doc: dict[str, Any], path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
@@ -335,8 +337,11 @@ def test_unified_fields_come_from_the_task() -> None:
 
 
 def test_unified_id_is_the_body_id_not_the_requested_one() -> None:
-    other = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
-    assert decode(cakewalk_body(id=other)).id == other
+    # UUIDs compare case-insensitively: the body's spelling is the one kept.
+    shouted = CAKEWALK_ID.upper()
+    adapter = CakewalkConfig(KEY, SECRET).adapter()
+    task = adapter.decode_task(orjson.dumps(cakewalk_body(id=shouted)), CAKEWALK_ID)
+    assert task.id == shouted
 
 
 def test_request_work_app_id_is_decoded() -> None:

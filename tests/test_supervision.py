@@ -23,7 +23,15 @@ from taskbridge import (
 from taskbridge._engine.retry import MAX_DELAY, backoff
 
 from ._faulty import EngineBug, faulty_alumio, faulty_cakewalk
-from .conftest import ScriptedServer, alumio_body, base_config, cakewalk_body, dumps, make_bridge
+from .conftest import (
+    ScriptedServer,
+    alumio_body,
+    base_config,
+    cakewalk_body,
+    dumps,
+    for_request,
+    make_bridge,
+)
 
 # Every test here would hang on the code before the fix; this bounds each wait.
 BOUND = 20.0
@@ -172,7 +180,7 @@ async def test_a_broken_stream_worker_ends_the_stream_at_once(
         with pytest.raises((EngineBug, TaskBridgeError)):
             await run_stream(bridge, REFS)
         # The bridge is still usable.
-        assert (await bridge.get("alumio", "after")).id == "order-export-42"
+        assert (await bridge.get("alumio", "after")).id == "after"
 
 
 @pytest.mark.parametrize("exc", ENGINE_FAILURES)
@@ -243,7 +251,7 @@ async def test_a_slow_provider_does_not_hold_back_a_fast_one_in_stream(
             await alumio_done.wait()
             task_id = request.path.rsplit("/", 1)[-1]
             return web.Response(body=dumps(cakewalk_body(id=task_id)))
-        return web.Response(body=dumps(alumio_body()))
+        return web.Response(body=for_request(alumio_body(), request))
 
     server.handler = handler
     refs = []

@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from typing import ClassVar
+from urllib.parse import unquote
 
 import attrs
 import orjson
@@ -29,7 +30,7 @@ from taskbridge._decode.deep import plain
 from taskbridge.cli._output import task_json
 from taskbridge.providers.cakewalk import CakewalkProblemDetails
 
-from .conftest import KEY, SECRET, TOKEN, alumio_body, cakewalk_body, dumps
+from .conftest import CAKEWALK_ID, KEY, SECRET, TOKEN, alumio_body, cakewalk_body, dumps
 
 ERROR_KINDS = sorted(
     (
@@ -94,7 +95,7 @@ def test_a_pickled_error_from_a_real_answer_keeps_its_body() -> None:
 
 
 def decode_alumio(body: bytes) -> UnifiedTask[object]:
-    return AlumioConfig("http://127.0.0.1:1", TOKEN).adapter().decode_task(body, "x")
+    return AlumioConfig("http://127.0.0.1:1", TOKEN).adapter().decode_task(body, "order-export-42")
 
 
 def test_tasks_are_hashable_and_equal_tasks_hash_equal() -> None:
@@ -112,7 +113,7 @@ def test_tasks_are_hashable_and_equal_tasks_hash_equal() -> None:
 
 def test_cakewalk_tasks_with_lists_are_hashable() -> None:
     adapter = CakewalkConfig(KEY, SECRET).adapter()
-    task = adapter.decode_task(dumps(cakewalk_body()), "x")
+    task = adapter.decode_task(dumps(cakewalk_body()), CAKEWALK_ID)
     assert {task: 1}[task] == 1
 
 
@@ -138,22 +139,30 @@ def test_a_deeply_nested_task_has_a_repr_and_json(depth: int) -> None:
 def test_plain_is_attrs_asdict_for_ordinary_tasks() -> None:
     adapter = CakewalkConfig(KEY, SECRET).adapter()
     for task in (
-        adapter.decode_task(dumps(cakewalk_body()), "x"),
+        adapter.decode_task(dumps(cakewalk_body()), CAKEWALK_ID),
         decode_alumio(dumps(alumio_body())),
     ):
         assert plain(task) == attrs.asdict(task, recurse=True)
         assert list(plain(task)) == list(attrs.asdict(task, recurse=True))
 
 
+def for_path(body: bytes, path: str) -> bytes:
+    """``body`` (an Alumio answer) for the task the request path asks for: an answer for
+    another task is refused."""
+    asked = unquote(path.partition("?")[0].rpartition("/")[2])
+    return body.replace(b'"identifier":"order-export-42"', b'"identifier":' + dumps(asked), 1)
+
+
 class _DeepHandler(http.server.BaseHTTPRequestHandler):
     body = deep_alumio_body(1000)
 
     def do_GET(self) -> None:
+        body = for_path(self.body, self.path)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(self.body)))
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(self.body)
+        self.wfile.write(body)
 
     def log_message(self, *args: object) -> None:
         pass
@@ -174,8 +183,8 @@ def deep_server() -> Iterator[str]:
 @pytest.mark.parametrize(
     "args",
     [
-        pytest.param(("get", "alumio", "x", "--json"), id="get-json"),
-        pytest.param(("get", "alumio", "x"), id="get"),
+        pytest.param(("get", "alumio", "order-export-42", "--json"), id="get-json"),
+        pytest.param(("get", "alumio", "order-export-42"), id="get"),
         pytest.param(("get-many", "--format", "json"), id="get-many-json"),
         pytest.param(("get-many", "--format", "ndjson"), id="get-many-ndjson"),
         pytest.param(("get-many",), id="get-many-table"),
@@ -188,7 +197,7 @@ def test_the_cli_prints_deeply_nested_tasks_without_a_traceback(
     env.update(TASKBRIDGE_ALUMIO_BASE_URL=deep_server, TASKBRIDGE_ALUMIO_TOKEN="t")
     result = subprocess.run(
         [sys.executable, "-m", "taskbridge.cli", *args],
-        input="alumio a\nalumio b\n",
+        input="alumio order-export-42\nalumio b\n",
         capture_output=True,
         text=True,
         env=env,
@@ -211,7 +220,7 @@ class _OddRetryAfterHandler(http.server.BaseHTTPRequestHandler):
         with self.lock:
             first = self.path not in self.seen
             self.seen.add(self.path)
-        body = b"" if first else dumps(alumio_body())
+        body = b"" if first else for_path(dumps(alumio_body()), self.path)
         self.send_response(503 if first else 200)
         if first:
             self.send_header("Retry-After", "\u00b2")

@@ -4,9 +4,11 @@ What is the same for every provider lives here once: the GET with its headers, t
 fast decode (the msgspec mirror validates the whole body in C, ``detail`` is built on
 first read) with the converters' checked decode as its fallback, timestamps made
 timezone-aware (a naive value is UTC), unknown statuses kept raw, and error bodies read
-without ever raising. A provider states only what differs: its name, path, wire
-models, converter, status map, how to find the task in its record and which of its
-fields are the unified ones (`TaskAdapter.summary`), its id rule and its error body.
+without ever raising, and an answer for another task than the one asked for refused
+(a misrouting proxy or cache must not swap tasks silently). A provider states only what
+differs: its name, path, wire models, converter, status map, how to find the task in its
+record and which of its fields are the unified ones (`TaskAdapter.summary`), its id
+rule (and how two ids compare, `TaskAdapter.same_id`) and its error body.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ..._decode.mirror import FastDecoder
 from ..._version import __version__
 from .base import ErrorInfo, Request, UrlBuilder, new_request
 
-__all__ = ["Summary", "TaskAdapter"]
+__all__ = ["Summary", "TaskAdapter", "other_task"]
 
 _D = TypeVar("_D")
 _UTC = timezone.utc
@@ -42,6 +44,18 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 def _text(value: Any) -> Any:
     return value.value if isinstance(value, enum.Enum) else value
+
+
+def _shown(task_id: object) -> str:
+    text = str(task_id)
+    return repr(text) if len(text) <= 80 else f"{text[:80]!r}... ({len(text)} characters)"
+
+
+def other_task(got: object, asked: str) -> SchemaError:
+    """The error for an answer that holds task ``got`` when ``asked`` was asked for."""
+    return SchemaError(
+        f"the answer is for another task: asked for {_shown(asked)}, got {_shown(got)}"
+    )
 
 
 @functools.cache
@@ -110,6 +124,14 @@ class TaskAdapter(Generic[_D]):
         """Return the id to send (normalized), or raise `InvalidTaskIdError`."""
         raise NotImplementedError
 
+    def same_id(self, got: str, asked: str) -> bool:
+        """Whether the answer's id ``got`` names the task ``asked`` for (a checked id).
+
+        Exact by default; a provider whose ids compare otherwise (Cakewalk's UUIDs,
+        case-insensitively) overrides it. Called only when the two strings differ.
+        """
+        return False
+
     def encode_id(self, task_id: str) -> str:
         """The checked id as a path segment (already safe unless overridden)."""
         return task_id
@@ -138,6 +160,8 @@ class TaskAdapter(Generic[_D]):
         if task is None:
             return self.decode_checked(body, task_id)
         key, status, kind, created, updated = self.summary(task, task_id)
+        if key != task_id and not self.same_id(key, task_id):
+            raise other_task(key, task_id)
         return new_unified_task(
             self.name,  # provider
             key,  # id
@@ -156,6 +180,8 @@ class TaskAdapter(Generic[_D]):
         if task is None:
             raise SchemaError(self.missing_task)
         key, status, kind, created, updated = self.summary(task, task_id)
+        if key != task_id and not self.same_id(key, task_id):
+            raise other_task(key, task_id)
         status = _text(status)
         return new_unified_task(
             self.name,  # provider

@@ -65,6 +65,10 @@ class CakewalkAdapter(TaskAdapter[CakewalkTask]):
             )
         return task_id.lower()
 
+    def same_id(self, got: str, asked: str) -> bool:
+        """UUIDs compare case-insensitively (the id asked for is lower-cased already)."""
+        return got.lower() == asked.lower()
+
     def unwrap(self, record: Any) -> Any:
         """The task: the record's ``data``."""
         return record.data
