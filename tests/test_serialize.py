@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from taskbridge import DecodeError, TaskBridge, TaskStatus, UnifiedTask
+from taskbridge.providers.alumio import STATUS_MAP as ALUMIO_STATUS_MAP
 from taskbridge.sandbox import Sandbox
 
 from .test_fuzz import BODIES, decode, fixed_bodies, fuzz, near_misses
@@ -120,8 +121,49 @@ def test_from_dict_refuses_a_non_mapping() -> None:
         UnifiedTask.from_dict([1, 2])  # type: ignore[arg-type]
 
 
-def test_from_dict_accepts_every_status_value() -> None:
+@pytest.mark.parametrize("status", list(TaskStatus), ids=lambda s: s.value)
+def test_from_dict_accepts_every_status_value(status: TaskStatus) -> None:
+    raw = next((k for k, v in ALUMIO_STATUS_MAP.items() if v is status), "paused")
     data = good()
-    for status in TaskStatus:
-        data["status"] = status.value
-        assert UnifiedTask.from_dict(data).status is status
+    data["detail"]["status"] = data["provider_status"] = getattr(raw, "value", raw)
+    data["status"] = status.value
+    assert UnifiedTask.from_dict(data).status is status
+
+
+# A task that contradicts itself: the top level against what the adapter derives from
+# `detail` (the red team's "id='not-the-same-id', status=failed with Approved").
+
+
+def good_cakewalk() -> dict[str, Any]:
+    return decode("cakewalk", fixed_bodies("cakewalk")[0]).to_dict()
+
+
+CONTRADICTIONS = [
+    pytest.param("id", "not-the-same-id", id="id"),
+    pytest.param("status", "failed", id="status"),
+    pytest.param("provider_status", "Declined", id="provider_status"),
+    pytest.param("kind", "SomethingElse", id="kind"),
+    pytest.param("created_at", "1999-01-01T00:00:00+00:00", id="created_at"),
+    pytest.param("updated_at", None, id="updated_at"),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), CONTRADICTIONS)
+@pytest.mark.parametrize("make", [good, good_cakewalk], ids=["alumio", "cakewalk"])
+def test_from_dict_refuses_a_top_level_that_contradicts_detail_naming_both(
+    make: Any, field: str, value: Any
+) -> None:
+    data = make()
+    before = data[field]
+    data[field] = value
+    with pytest.raises(DecodeError, match="contradicts itself") as caught:
+        UnifiedTask.from_dict(data)
+    assert f"{field!r} is {value!r}" in str(caught.value)
+    assert repr(before) in str(caught.value)
+
+
+def test_from_dict_takes_the_id_when_an_alumio_detail_names_none() -> None:
+    data = good()
+    data["detail"]["identifier"] = None
+    data["id"] = "the-requested-id"
+    assert UnifiedTask.from_dict(data).id == "the-requested-id"

@@ -27,7 +27,7 @@ from ..._decode.mirror import FastDecoder
 from ..._version import __version__
 from .base import ErrorInfo, Request, UrlBuilder, new_request
 
-__all__ = ["Summary", "TaskAdapter", "other_task"]
+__all__ = ["Summary", "TaskAdapter", "Unified", "other_task"]
 
 _D = TypeVar("_D")
 _UTC = timezone.utc
@@ -36,6 +36,10 @@ _UNKNOWN = TaskStatus.UNKNOWN  # a global: an enum member lookup costs ~70 ns
 #: ``(id, provider_status, kind, created_at, updated_at)`` of one provider task, as its
 #: record holds them (enum members or strings, naive or aware datetimes, ``None``).
 Summary = tuple[str, Any, Any, "datetime | None", "datetime | None"]
+
+#: ``(id, status, provider_status, kind, created_at, updated_at)`` as a `UnifiedTask`
+#: holds them (``id`` is ``""`` when the detail names no task).
+Unified = tuple[str, TaskStatus, str, "str | None", "datetime | None", "datetime | None"]
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -192,6 +196,25 @@ class TaskAdapter(Generic[_D]):
             _utc(created),
             _utc(updated),
             task,  # detail
+        )
+
+    @classmethod
+    def unified_of(cls, detail: Any) -> Unified:
+        """The unified fields a task with this ``detail`` has, as `decode_task` derives
+        them (`ProviderSpec.unified`: `UnifiedTask.from_dict` checks a task against it).
+
+        `summary` is called on an adapter without settings: it reads only the task.
+        """
+        bare = cls.__new__(cls)
+        key, status, kind, created, updated = bare.summary(detail, "")
+        status = _text(status)
+        return (
+            key,
+            cls.status_map.get(status, _UNKNOWN),
+            status,
+            _text(kind),
+            _utc(created),
+            _utc(updated),
         )
 
     def decode_error(self, body: bytes) -> ErrorInfo:

@@ -194,6 +194,11 @@ class ProviderSpec:
         detail_format: returns the detail model and its cattrs converter factory
             (called with ``detailed_validation=``), for `UnifiedTask.to_dict` and
             `UnifiedTask.from_dict`; ``None``: its tasks do not serialize.
+        unified: the unified fields ``(id, status, provider_status, kind, created_at,
+            updated_at)`` of a task with a given detail, as the adapter derives them
+            (``id`` ``""`` when the detail names none); `UnifiedTask.from_dict` refuses
+            data whose top level disagrees. An adapter built on `TaskAdapter` has it:
+            ``unified=MyAdapter.unified_of``. ``None``: not checked.
     """
 
     name: str
@@ -205,6 +210,7 @@ class ProviderSpec:
     emulator: str | None = None
     ids_may_contain_spaces: bool = True
     detail_format: Callable[[], tuple[type[Any], Callable[..., Any]]] | None = None
+    unified: Callable[[Any], tuple[Any, ...]] | None = None
 
     @property
     def env_vars(self) -> tuple[str, ...]:

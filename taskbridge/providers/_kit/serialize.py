@@ -1,7 +1,11 @@
 """`UnifiedTask.to_dict` / `UnifiedTask.from_dict`: JSON-ready data and back.
 
 ``detail`` travels in its provider's wire format (camelCase names, as the API sends
-them), produced and read by that provider's own cattrs converter.
+them), produced and read by that provider's own cattrs converter. `from_dict` refuses
+data whose top level (``id``, ``status``, ``provider_status``, ``kind`` and the two
+timestamps) disagrees with what the provider's adapter derives from ``detail``
+(`ProviderSpec.unified`): a task that contradicts itself is a `DecodeError` naming both
+values, never rebuilt.
 """
 
 from __future__ import annotations
@@ -118,13 +122,37 @@ def task_from_dict(cls: type[UnifiedTask[Any]], data: object) -> UnifiedTask[Any
     except Exception as exc:
         why = _describe(exc, detailed, raw, detail_cls)
         raise fail(f"'detail' does not fit the spec: {why}") from exc
-    return cls(
-        provider=provider,
-        id=_text(data, "id", fail),
-        status=status,
-        provider_status=_text(data, "provider_status", fail),
-        kind=kind,
-        created_at=_when(data, "created_at", fail),
-        updated_at=_when(data, "updated_at", fail),
-        detail=detail,
+    top = (
+        _text(data, "id", fail),
+        status,
+        _text(data, "provider_status", fail),
+        kind,
+        _when(data, "created_at", fail),
+        _when(data, "updated_at", fail),
     )
+    unified = get_spec(provider).unified
+    if unified is not None:
+        _agree(top, unified(detail), fail)
+    return cls(provider, *top, detail=detail)
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, TaskStatus):
+        value = value.value
+    elif isinstance(value, datetime):
+        value = value.isoformat()
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:80]}..."
+
+
+def _agree(
+    top: tuple[Any, ...], derived: tuple[Any, ...], fail: Callable[[str], DecodeError]
+) -> None:
+    """Raise when the top level says other than ``detail`` (an empty derived id: the
+    detail names no task, as an Alumio task may not)."""
+    for name, have, want in zip(_FIELDS[1:], top, derived, strict=False):
+        if have != want and not (name == "id" and want == ""):
+            raise fail(
+                f"{name!r} is {_shown(have)} but 'detail' says {_shown(want)}: "
+                "the task contradicts itself"
+            )

@@ -63,5 +63,6 @@ SPEC = ProviderSpec(
     requests_per_minute=None,
     emulator="taskbridge.providers.alumio._emulator:emulator",
     detail_format=detail_format,
+    unified=AlumioAdapter.unified_of,
 )
 """Alumio's registration: the bridge, command line, sandbox and pytest plugin read it."""

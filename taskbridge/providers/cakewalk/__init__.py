@@ -68,5 +68,6 @@ SPEC = ProviderSpec(
     emulator="taskbridge.providers.cakewalk._emulator:emulator",
     ids_may_contain_spaces=False,
     detail_format=detail_format,
+    unified=CakewalkAdapter.unified_of,
 )
 """Cakewalk's registration: the bridge, command line, sandbox and pytest plugin read it."""
