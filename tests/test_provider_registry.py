@@ -122,7 +122,7 @@ def test_a_broken_plugin_is_left_out_with_a_warning(
 def test_import_never_loads_plugins() -> None:
     code = (
         "import taskbridge, taskbridge.providers;"
-        "assert taskbridge.providers._kit.registry._specs is None"
+        "assert taskbridge.providers._kit.registry._everything is None"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 

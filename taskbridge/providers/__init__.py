@@ -19,7 +19,7 @@ from ._kit.base import (
     Request,
     secrets_of,
 )
-from ._kit.registry import ENTRY_POINT_GROUP, get_spec, names, registered, reload
+from ._kit.registry import ENTRY_POINT_GROUP, available, get_spec, names, registered, reload
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -32,6 +32,7 @@ __all__ = [
     "SchemaError",
     "Summary",
     "TaskAdapter",
+    "available",
     "get_spec",
     "make_converter",
     "names",

@@ -20,7 +20,7 @@ import cattrs
 from ..._base.errors import DecodeError
 from ..._base.status import TaskStatus
 from ..._decode.convert import _describe, parse_datetime
-from .registry import get_spec, registered
+from .registry import find, get_spec
 
 if TYPE_CHECKING:
     from ..._base.models import UnifiedTask
@@ -31,7 +31,7 @@ _FIELDS = ("provider", "id", "status", "provider_status", "kind", "created_at", 
 
 
 def _known(provider: str) -> bool:
-    spec = registered().get(provider)
+    spec = find(provider)
     return spec is not None and spec.detail_format is not None
 
 
