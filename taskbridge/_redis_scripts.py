@@ -13,16 +13,25 @@ because Lua's own number-to-string keeps only 14 digits.
 
 from __future__ import annotations
 
-__all__ = ["ADMIT", "GRANTED", "PAUSE", "STALE"]
+__all__ = ["ADMIT", "GRANTED", "PAUSE", "STALE", "WAIT"]
 
 GRANTED = 1
 STALE = 2
+WAIT = 3
 
-# KEYS: state hash (tat, last, gen), 60-s log zset, pause key, processes zset.
-# ARGV: interval_us (0: no rate, pause only), tau_us, limit, window_us, expected gen
-# ("" when none yet), gen to create, process id, call sequence, key ttl_ms, then the
-# ages (us, oldest first) of this process' grants Redis has not seen (replay).
-# Returns {status, delay_us, gen, processes, horizon_us, start_us}.
+# KEYS: state hash (tat, last, gen, lost), 60-s log zset, pause key, processes zset.
+# ARGV: interval_us (0: no rate, pause only), tau_us, limit, window_us, lead_us (the
+# furthest ahead a start is ever reserved), expected gen ("" when none yet), gen to
+# create, process id, call sequence, key ttl_ms, then the ages (us, oldest first,
+# negative for a start still ahead) of this process' grants Redis has not seen (replay).
+# Returns {status, delay_us, gen, processes, horizon_us, start_us}; WAIT: nothing is
+# reserved, ask again delay_us - lead_us from now.
+#
+# Why the lead: when Redis loses the budget, the starts already reserved are gone with
+# it, and a process that has not called since cannot say so. No start is reserved more
+# than lead_us ahead, so a budget recreated by a process that knew the old one (a loss,
+# not a first use) restarts empty (no burst) lead_us + one interval later: after every
+# start reserved before the loss, so the two never add up to more than one burst.
 ADMIT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -30,30 +39,38 @@ local interval = tonumber(ARGV[1])
 local tau = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
 local window = tonumber(ARGV[4])
-local ttl = tonumber(ARGV[9])
+local lead = tonumber(ARGV[5])
+local ttl = tonumber(ARGV[10])
 local function int(x) return string.format('%d', x) end
 
 local gen = redis.call('HGET', KEYS[1], 'gen')
 if not gen then
-  gen = ARGV[6]
+  gen = ARGV[7]
   redis.call('HSET', KEYS[1], 'gen', gen)
+  if ARGV[6] ~= '' and interval > 0 then
+    local after = now + lead + interval
+    redis.call('HSET', KEYS[1], 'tat', int(after + tau), 'last', int(after), 'lost', int(after))
+  end
 end
 redis.call('PEXPIRE', KEYS[1], ttl)
-if ARGV[5] ~= '' and ARGV[5] ~= gen then
+if ARGV[6] ~= '' and ARGV[6] ~= gen then
   return {2, 0, gen, 0, 0, 0}
 end
 
-redis.call('ZADD', KEYS[4], int(now), ARGV[7])
+redis.call('ZADD', KEYS[4], int(now), ARGV[8])
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', int(now - 60000000))
 redis.call('PEXPIRE', KEYS[4], ttl)
 local processes = redis.call('ZCARD', KEYS[4])
 
 local tat = tonumber(redis.call('HGET', KEYS[1], 'tat') or '0')
 local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '0')
-for i = 10, #ARGV do
+local lost = tonumber(redis.call('HGET', KEYS[1], 'lost') or '0')
+for i = 11, #ARGV do
   local at = now - tonumber(ARGV[i])
-  redis.call('ZADD', KEYS[2], int(at), ARGV[7] .. ':' .. ARGV[8] .. ':' .. i)
-  if interval > 0 then tat = math.max(tat, at) + interval end
+  redis.call('ZADD', KEYS[2], int(at), ARGV[8] .. ':' .. ARGV[9] .. ':' .. i)
+  -- Starts before a loss's restart are in its delay already; later ones (granted
+  -- alone while Redis was unreachable) use the budget up.
+  if interval > 0 and at >= lost then tat = math.max(tat, at) + interval end
 end
 
 local start = math.max(now, last)
@@ -66,8 +83,13 @@ if interval > 0 then
     local free = tonumber(e[2]) + window
     if free > start then start = free end
   end
+  if start - now > lead then
+    redis.call('HSET', KEYS[1], 'tat', int(tat))
+    redis.call('PEXPIRE', KEYS[2], ttl)
+    return {3, start - now, gen, processes, math.max(tat, start) - now, 0}
+  end
   tat = math.max(tat, start) + interval
-  redis.call('ZADD', KEYS[2], int(start), ARGV[7] .. ':' .. ARGV[8])
+  redis.call('ZADD', KEYS[2], int(start), ARGV[8] .. ':' .. ARGV[9])
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(limit + 1))
   redis.call('PEXPIRE', KEYS[2], ttl)
 end

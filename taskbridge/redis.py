@@ -19,6 +19,12 @@ over the number of processes Redis saw using the budget in the last minute), sta
 after the last reservation it knows of and owing its share of one burst, so that the
 sum stays within the limit. It asks Redis again every second; when Redis answers it
 logs that at INFO, tells Redis the starts it granted alone, and shares again.
+
+When Redis loses the budget (``FLUSHALL``, a restart without persistence, a failover)
+the smooth bound still holds across the loss: no start is reserved more than `LEAD`
+ahead, every process re-registers its starts of the last window when it next calls, and
+a budget recreated by a process that knew the old one restarts empty after `LEAD` and
+one interval (see `taskbridge._redis_scripts`).
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from ._base.checks import check_seconds
 from ._base.errors import ConfigurationError
 from ._engine.limiter import credential_fingerprint
 from ._engine.ratelimit import WINDOW, RateLimiter
-from ._redis_scripts import ADMIT, PAUSE, STALE
+from ._redis_scripts import ADMIT, PAUSE, STALE, WAIT
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -54,6 +60,11 @@ PROBE_INTERVAL = 1.0
 # The share of the rate a process takes alone before Redis ever told it how many
 # processes share the budget.
 UNKNOWN_SHARE = 0.1
+# The furthest ahead Redis ever reserves a start: a later one is asked for again when it
+# comes this close. When Redis loses the budget, the starts reserved before are all
+# within this of the loss; the budget recreated by a process that knew the old one
+# restarts empty after it (see `taskbridge._redis_scripts`).
+LEAD = 1.0
 # Bound on back-to-back "Redis lost its data" answers before treating Redis as down.
 _MAX_STALE = 3
 _INSTALL_HINT = 'RedisLimiter needs the redis client: pip install "aiotaskbridge[redis]"'
@@ -176,15 +187,21 @@ class _SharedBudget:
                 round((self._burst - 1.0) * interval),
                 max(1, math.floor(per_minute)),
                 round(self._window * 1e6),
+                round(LEAD * 1e6),
             ]
         else:
             self._burst = 0.0
-            self._args = [0, 0, 1, round(self._window * 1e6)]
+            self._args = [0, 0, 1, round(self._window * 1e6), round(LEAD * 1e6)]
         self._ttl_ms = round((self._window + WINDOW) * 1000)
         self._gen = ""
         self._seq = itertools.count()
-        # This process' grants of the last window (monotonic time); those Redis has not
-        # seen (granted alone, or before Redis lost its data) wait in _unreported.
+        # One caller of this process asks Redis at a time (in arrival order): those told
+        # to come back later do not all ask again at once.
+        self._asking = asyncio.Lock()
+        self._reserved = False  # whether the last call reserved a start
+        # This process' grants of the last window (monotonic time of the start, ahead
+        # while reserved); those Redis has not seen (granted alone, or before Redis lost
+        # its data) wait in _unreported.
         self._grants: collections.deque[float] = collections.deque()
         self._unreported: list[float] = []
         self._processes = 0
@@ -199,20 +216,30 @@ class _SharedBudget:
         return f"<shared budget {self._provider} {rate}>"
 
     async def acquire(self) -> None:
-        """Wait until a request may start: one Redis call, then sleep to the granted slot.
+        """Wait until a request may start: a Redis call reserves a start at most `LEAD`
+        seconds ahead (a later one is asked for again then), then sleep to it.
 
         Cancelled while waiting, the slot stays spent (the budget errs on the safe side).
         """
+        async with self._asking:
+            delay = await self._reserve()
+        if delay is None:
+            if self._fallback is not None:
+                await self._fallback.acquire()
+            self._granted(time.monotonic(), reported=False)
+        elif delay > 0:
+            await asyncio.sleep(delay)
+
+    async def _reserve(self) -> float | None:
+        """The seconds until the start Redis reserved (recorded as granted), or ``None``:
+        take it from the local fallback instead."""
         stale = 0
         probed = False
         while True:
             if self._fallen_back and (
                 probed or self._probing or time.monotonic() < self._next_probe
             ):
-                if self._fallback is not None:
-                    await self._fallback.acquire()
-                self._granted(reported=False)
-                return
+                return None
             probing = self._fallen_back
             self._probing = self._probing or probing
             try:
@@ -230,10 +257,11 @@ class _SharedBudget:
                     self._fall_back(RuntimeError("Redis keeps losing the budget"))
                     probed = True
                 continue
-            if delay > 0:
-                await asyncio.sleep(delay)
-            self._granted(reported=True)
-            return
+            if not self._reserved:
+                await asyncio.sleep(max(0.0, delay - LEAD))
+                continue
+            self._granted(time.monotonic() + delay, reported=True)
+            return delay
 
     def pause(self, seconds: float) -> None:
         """Publish a 429's pause to every process (in the background, bounded)."""
@@ -255,18 +283,19 @@ class _SharedBudget:
         except _failures() as exc:
             logger.debug("could not share a %s pause through Redis: %s", self._provider, exc)
 
-    def _granted(self, *, reported: bool) -> None:
-        now = time.monotonic()
+    def _granted(self, start: float, *, reported: bool) -> None:
         grants = self._grants
-        grants.append(now)
+        grants.append(start)
+        now = time.monotonic()
         while grants and grants[0] + self._window <= now:
             grants.popleft()
         if not reported:
-            self._unreported.append(now)
+            self._unreported.append(start)
 
     async def _call(self) -> float | None:
-        """One admission script call: the seconds to wait, or ``None`` if Redis lost the
-        budget (the next call replays this process' recent grants)."""
+        """One admission script call: the seconds to the start (reserved if
+        ``self._reserved``, else to ask again `LEAD` before it), or ``None`` if Redis
+        lost the budget (the next call replays this process' recent grants)."""
         owner = self._owner
         now = time.monotonic()
         replay, self._unreported = self._unreported, []
@@ -286,6 +315,7 @@ class _SharedBudget:
             self._unreported = replay + self._unreported
             raise
         status, delay_us, gen, processes, horizon_us, _ = reply
+        self._reserved = status != WAIT
         gen = gen.decode() if isinstance(gen, bytes) else str(gen)
         if status == STALE:
             if gen != self._gen:

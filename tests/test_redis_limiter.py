@@ -9,8 +9,10 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -85,7 +87,9 @@ async def test_script_grants_never_exceed_the_window_limit_across_processes(
         interval_us, tau_us, limit, window_us = 10_000, 0, 5, 1_000_000
 
         async def ask(limiter: RedisLimiter, seq: int) -> int:
-            args = [interval_us, tau_us, limit, window_us, "", "g", limiter._process, seq, 60_000]
+            lead_us = 60_000_000  # never refused: every ask reserves
+            args = [interval_us, tau_us, limit, window_us, lead_us, "", "g", limiter._process, seq]
+            args.append(60_000)
             reply = await limiter._admit(keys=keys, args=args)
             assert reply[0] == 1
             return int(reply[5])  # microseconds of Redis clock
@@ -386,6 +390,106 @@ async def test_redis_restart_mid_batch_loses_nothing_and_holds_the_limit(
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) <= 1  # a restart between two calls may go unnoticed but for STALE
     assert logged == count
+
+
+async def test_flushall_mid_batch_bursts_no_more_than_one_seconds_worth(
+    redis_server: RedisServer, client: redis.Redis
+) -> None:
+    # Two processes at 600/min (10/s, a burst of 10), eight callers each, and Redis
+    # flushed mid-batch: the starts reserved before the flush are gone from Redis, yet
+    # by any moment t no more have started than 10/s since the first call plus one
+    # burst. The count is one-sided: a start is never earlier than Redis granted it (a
+    # slow machine only delays starts), so this bound cannot flake on a loaded box.
+    rate, burst, flush_after, stop_after = 10, 10, 20, 60
+    limiters = [RedisLimiter(redis_server.url, timeout=5.0) for _ in range(2)]
+    budgets = [lim.limiter("cakewalk", per_minute=rate * 60, config=CONFIG) for lim in limiters]
+    starts: list[float] = []
+    half_way = asyncio.Event()
+
+    async def caller(budget: Any) -> None:
+        while len(starts) < stop_after:
+            await budget.acquire()
+            starts.append(time.monotonic())
+            if len(starts) >= flush_after:
+                half_way.set()
+
+    async def flush() -> None:
+        await half_way.wait()
+        await client.flushall()
+
+    first = time.monotonic()
+    try:
+        callers = [caller(budgets[n % 2]) for n in range(16)]
+        await asyncio.wait_for(asyncio.gather(flush(), *callers), 40)
+    finally:
+        for limiter in limiters:
+            await limiter.aclose()
+    over = over_the_rate(starts, first, rate, burst)
+    assert over <= 1, f"{over:.1f} starts over 10/s plus one burst"
+    assert len(starts) >= stop_after
+
+
+def over_the_rate(starts: list[float], first: float, rate: float, burst: float) -> float:
+    """How far the starts ever got ahead of ``rate`` per second since ``first`` plus
+    one ``burst`` (<= 0: never); +1 allowed for the two clocks' microseconds."""
+    starts = sorted(starts)
+    return max(n + 1 - (rate * (at - first) + burst) for n, at in enumerate(starts))
+
+
+async def test_flushall_while_a_silent_process_holds_reservations(
+    redis_server: RedisServer, client: redis.Redis
+) -> None:
+    # The worst case for a loss: process B holds reservations (up to 0.8 s ahead) and
+    # never calls Redis again, so it cannot tell the recreated budget about them;
+    # process A, which knew the old budget, goes on alone after the flush. A restarts
+    # empty after every start reserved before the flush (none is reserved more than
+    # LEAD ahead): together they stay within 10/s plus one burst.
+    rate, burst, b_callers = 10, 10, 18
+    a_lim, b_lim = RedisLimiter(redis_server.url, timeout=5.0), RedisLimiter(redis_server.url)
+    a = a_lim.limiter("cakewalk", per_minute=rate * 60, config=CONFIG)
+    b = b_lim.limiter("cakewalk", per_minute=rate * 60, config=CONFIG)
+    starts: list[float] = []
+
+    async def once() -> None:
+        await b.acquire()
+        starts.append(time.monotonic())
+
+    async def until_b_reserved_all() -> None:
+        while await client.zcard(a.keys[1]) < 1 + b_callers:  # noqa: ASYNC110  # polls Redis
+            await asyncio.sleep(0.002)
+
+    async def a_loops() -> None:
+        while len(starts) < 60:
+            await a.acquire()
+            starts.append(time.monotonic())
+
+    first = time.monotonic()
+    try:
+        await a.acquire()  # A knows the budget before the flush
+        starts.append(time.monotonic())
+        b_jobs = [asyncio.ensure_future(once()) for _ in range(b_callers)]
+        await asyncio.wait_for(until_b_reserved_all(), 20)
+        await client.flushall()
+        await asyncio.wait_for(asyncio.gather(*b_jobs, *(a_loops() for _ in range(10))), 40)
+    finally:
+        await a_lim.aclose()
+        await b_lim.aclose()
+    assert over_the_rate(starts, first, rate, burst) <= 1
+
+
+async def test_no_start_is_reserved_more_than_the_lead_ahead(redis_server: RedisServer) -> None:
+    # What bounds the starts a loss can hide: asked 30 times at once at 10/s, Redis
+    # reserves the burst and the next second, and tells the rest to ask again.
+    async with RedisLimiter(redis_server.url) as limiter:
+        budget = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
+        replies = []
+        for _ in range(30):
+            delay = await budget._call()
+            replies.append((budget._reserved, delay))
+    reserved = [delay for held, delay in replies if held]
+    assert all(d is not None and d <= tb_redis.LEAD for d in reserved)
+    assert 10 + 9 <= len(reserved) <= 10 + 11  # the burst, then about LEAD's worth
+    assert all(d is not None and d > tb_redis.LEAD for held, d in replies if not held)
 
 
 # Wiring: from_env, bad input, the optional dependency.
