@@ -1,0 +1,330 @@
+"""Mutation testing for taskbridge: does the suite notice when the code is wrong?
+
+A small AST mutator of our own (mutmut and cosmic-ray want a layout and a runner of
+their own): each mutant changes one thing in one module (a comparison flipped or moved
+by one, a number +1/-1, ``and``/``or`` swapped, a ``not`` dropped, a statement dropped,
+a returned value replaced by ``None``), then the module's test files run against it in
+a copy of the repository, with a timeout. A mutant the tests fail on (or time out on) is
+killed; one they pass on survived: either a test is missing or the mutant is equivalent
+(it changes nothing a user could see), which a person decides.
+
+Run from the repository root (nothing here runs in CI by default)::
+
+    .venv/bin/python scripts/mutate.py taskbridge/redis.py
+    .venv/bin/python scripts/mutate.py --changed main          # modules changed since main
+    .venv/bin/python scripts/mutate.py taskbridge/redis.py --diff main   # changed lines only
+    .venv/bin/python scripts/mutate.py MODULE --tests tests/test_x.py --timeout 300
+    .venv/bin/python scripts/mutate.py MODULE --list            # the mutants, not run
+    .venv/bin/python scripts/mutate.py MODULE --only 3,17       # rerun some by number
+
+It prints each survivor's diff and a summary (``--report FILE`` also writes them as
+Markdown), and exits 1 when a mutant survived.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import difflib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The test files that check each module; others are found by name (see `tests_for`).
+TESTS = {
+    "taskbridge/redis.py": ["tests/test_redis_limiter.py"],
+    "taskbridge/providers/_kit/registry.py": [
+        "tests/test_plugin_loading.py",
+        "tests/test_provider_registry.py",
+        "tests/test_plugin_provider.py",
+    ],
+    "taskbridge/providers/_kit/serialize.py": ["tests/test_serialize.py"],
+    "taskbridge/providers/_kit/adapter.py": [
+        "tests/test_wrong_task.py",
+        "tests/test_decode_cakewalk.py",
+        "tests/test_decode_alumio.py",
+        "tests/test_fastpath.py",
+        "tests/test_lazy_detail.py",
+    ],
+}
+
+FLIPS: dict[type[ast.cmpop], tuple[type[ast.cmpop], ...]] = {
+    ast.Lt: (ast.LtE, ast.GtE),
+    ast.LtE: (ast.Lt, ast.Gt),
+    ast.Gt: (ast.GtE, ast.LtE),
+    ast.GtE: (ast.Gt, ast.Lt),
+    ast.Eq: (ast.NotEq,),
+    ast.NotEq: (ast.Eq,),
+    ast.Is: (ast.IsNot,),
+    ast.IsNot: (ast.Is,),
+    ast.In: (ast.NotIn,),
+    ast.NotIn: (ast.In,),
+}
+DROPPABLE = (ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Raise, ast.Delete)
+
+
+@dataclass(frozen=True)
+class Mutant:
+    number: int
+    line: int
+    what: str
+    source: str  # the whole mutated module
+
+
+def _span(lines: list[str], node: ast.AST) -> tuple[int, int]:
+    """Character offsets of ``node`` in the module text (the AST counts UTF-8 bytes)."""
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+
+    def at(row: int, col: int) -> int:
+        return starts[row - 1] + len(lines[row - 1].encode()[:col].decode())
+
+    begin = at(node.lineno, node.col_offset)  # type: ignore[attr-defined]
+    return begin, at(node.end_lineno, node.end_col_offset)  # type: ignore[attr-defined]
+
+
+def _replaced(text: str, lines: list[str], node: ast.AST, new: str) -> str:
+    begin, end = _span(lines, node)
+    return text[:begin] + new + text[end:]
+
+
+def _skipped(tree: ast.Module) -> set[int]:
+    """Nodes never mutated: docstrings, annotations, ``__all__`` and type-only code."""
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        first = body[0] if isinstance(body, list) and body else None
+        docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+        if docstring and isinstance(first.value.value, str):  # type: ignore[union-attr]
+            skip.update(id(n) for n in ast.walk(first))  # type: ignore[arg-type]
+        for name in ("annotation", "returns"):
+            sub = getattr(node, name, None)
+            if isinstance(sub, ast.AST):
+                skip.update(id(n) for n in ast.walk(sub))
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skip.update(id(n) for n in ast.walk(node))
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            skip.update(id(n) for n in ast.walk(node))
+    return skip
+
+
+def _candidates(tree: ast.Module) -> Iterator[tuple[ast.AST, str, str]]:
+    """``(node, description, replacement text)`` for every mutation of ``tree``."""
+    skip = _skipped(tree)
+    for node in ast.walk(tree):
+        if id(node) in skip or not hasattr(node, "lineno"):
+            continue
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            for other in FLIPS.get(type(node.ops[0]), ()):
+                new = ast.Compare(node.left, [other()], node.comparators)
+                yield node, f"{type(node.ops[0]).__name__} -> {other.__name__}", ast.unparse(new)
+        elif (
+            isinstance(node, ast.Constant)
+            and type(node.value) in (int, float)
+            and not isinstance(node.value, bool)
+        ):
+            for step in (1, -1):
+                yield node, f"{node.value!r} {step:+d}", repr(node.value + step)
+        elif isinstance(node, ast.BoolOp):
+            other_op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+            what = "and -> or" if isinstance(node.op, ast.And) else "or -> and"
+            yield node, what, f"({ast.unparse(ast.BoolOp(other_op, node.values))})"
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            yield node, "not dropped", f"({ast.unparse(node.operand)})"
+        elif isinstance(node, ast.Return) and not (
+            node.value is None
+            or (isinstance(node.value, ast.Constant) and node.value.value is None)
+        ):
+            yield node, "return None", "return None"
+        if isinstance(node, DROPPABLE):
+            yield node, f"{type(node).__name__} dropped", "pass"
+
+
+def mutants(path: Path, lines_wanted: set[int] | None = None) -> list[Mutant]:
+    text = path.read_text()
+    lines = text.splitlines(keepends=True)
+    tree = ast.parse(text)
+    found = []
+    for node, what, new in _candidates(tree):
+        if lines_wanted is not None and node.lineno not in lines_wanted:  # type: ignore[attr-defined]
+            continue
+        source = _replaced(text, lines, node, new)
+        try:
+            ast.parse(source)
+        except SyntaxError:
+            continue
+        if source != text:
+            found.append((node.lineno, what, source))  # type: ignore[attr-defined]
+    found.sort(key=lambda m: m[0])
+    return [Mutant(n, line, what, src) for n, (line, what, src) in enumerate(found, 1)]
+
+
+def changed_lines(module: str, ref: str) -> set[int]:
+    out = subprocess.run(
+        ["git", "diff", "-U0", ref, "--", module],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    wanted: set[int] = set()
+    for match in re.finditer(r"^@@ -\S+ \+(\d+)(?:,(\d+))? @@", out, re.M):
+        first, count = int(match[1]), int(match[2] or 1)
+        wanted.update(range(first, first + count))
+    return wanted
+
+
+def changed_modules(ref: str) -> list[str]:
+    out = subprocess.run(
+        ["git", "diff", "--name-only", ref, "--", "taskbridge"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return [m for m in out.split() if m.endswith(".py") and (ROOT / m).is_file()]
+
+
+def tests_for(module: str) -> list[str]:
+    if module in TESTS:
+        return TESTS[module]
+    dotted = module.removesuffix(".py").replace("/", ".")
+    stem = Path(module).stem.lstrip("_")
+    return sorted(
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "tests").glob("test_*.py")
+        if dotted in p.read_text() or p.stem == f"test_{stem}"
+    )
+
+
+def copy_repo() -> Path:
+    where = Path(tempfile.mkdtemp(prefix="tb-mutate-"))
+    ignore = shutil.ignore_patterns(
+        ".git", ".venv*", ".ci-venv", "__pycache__", "site", "*.egg-info"
+    )
+    shutil.copytree(ROOT, where / "repo", ignore=ignore, symlinks=True)
+    return where / "repo"
+
+
+def run_tests(copy: Path, tests: list[str], timeout: float) -> str:
+    """``"passed"``, ``"failed"`` or ``"timeout"`` for the tests in ``copy``."""
+    env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-x",
+        "-q",
+        "-p",
+        "no:randomly",
+        "-p",
+        "no:cacheprovider",
+        *tests,
+    ]
+    try:
+        result = subprocess.run(
+            cmd, cwd=copy, env=env, capture_output=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return "timeout"
+    if result.returncode in (0, 1):
+        return "passed" if result.returncode == 0 else "failed"
+    if result.returncode == 5:
+        raise SystemExit(f"no tests ran: {' '.join(tests)}")
+    return "failed"  # collection or import error: the mutant broke the module
+
+
+def diff(module: str, before: str, after: str) -> str:
+    return "".join(
+        difflib.unified_diff(
+            before.splitlines(keepends=True), after.splitlines(keepends=True), module, module, n=2
+        )
+    )
+
+
+def mutate_module(module: str, args: argparse.Namespace) -> tuple[int, int, int, list[str]]:
+    path = ROOT / module
+    wanted = changed_lines(module, args.diff) if args.diff else None
+    found = mutants(path, wanted)
+    if args.only:
+        found = [m for m in found if m.number in args.only]
+    tests = args.tests or tests_for(module)
+    print(f"== {module}: {len(found)} mutants, tests: {' '.join(tests) or '(none)'}", flush=True)
+    if args.list:
+        for m in found:
+            print(f"  #{m.number} line {m.line}: {m.what}")
+        return len(found), 0, 0, []
+    if not tests:
+        raise SystemExit(f"no test files for {module}: pass --tests")
+    copy = copy_repo()
+    try:
+        started = time.monotonic()
+        if run_tests(copy, tests, args.timeout * 4) != "passed":
+            raise SystemExit(f"the tests of {module} fail before any mutation")
+        timeout = max(args.timeout, 3 * (time.monotonic() - started))
+        original = path.read_text()
+        killed = timeouts = 0
+        survivors = []
+        for m in found:
+            (copy / module).write_text(m.source)
+            outcome = run_tests(copy, tests, timeout)
+            (copy / module).write_text(original)
+            killed += outcome != "passed"
+            timeouts += outcome == "timeout"
+            mark = {"passed": "SURVIVED", "failed": "killed", "timeout": "killed (timeout)"}
+            print(f"  #{m.number} line {m.line} {m.what}: {mark[outcome]}", flush=True)
+            if outcome == "passed":
+                survivors.append(
+                    f"#{m.number} line {m.line} {m.what}\n{diff(module, original, m.source)}"
+                )
+    finally:
+        shutil.rmtree(copy.parent, ignore_errors=True)
+    return len(found), killed, timeouts, survivors
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("modules", nargs="*", help="module paths, e.g. taskbridge/redis.py")
+    parser.add_argument("--changed", metavar="REF", help="every module changed since REF")
+    parser.add_argument("--diff", metavar="REF", help="only lines changed since REF")
+    parser.add_argument("--tests", nargs="+", help="test files to run (default: the table)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per run (min)")
+    parser.add_argument("--only", type=lambda s: {int(n) for n in s.split(",")}, help="numbers")
+    parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
+    parser.add_argument("--report", type=Path, help="also write the results as Markdown")
+    args = parser.parse_args()
+    modules = list(args.modules) + (changed_modules(args.changed) if args.changed else [])
+    if not modules:
+        parser.error("name modules or --changed REF")
+    lines = ["# Mutation run", ""]
+    any_survived = False
+    for module in modules:
+        total, killed, timeouts, survivors = mutate_module(module, args)
+        summary = (
+            f"{module}: {total} mutants, {killed} killed ({timeouts} by timeout), "
+            f"{len(survivors)} survived"
+        )
+        print(summary)
+        lines += [f"## {summary}", ""] + [f"```diff\n{s}```\n" for s in survivors]
+        for s in survivors:
+            print(s)
+        any_survived = any_survived or bool(survivors)
+    if args.report:
+        args.report.write_text("\n".join(lines))
+    return 1 if any_survived else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
