@@ -167,3 +167,15 @@ def test_from_dict_takes_the_id_when_an_alumio_detail_names_none() -> None:
     data["detail"]["identifier"] = None
     data["id"] = "the-requested-id"
     assert UnifiedTask.from_dict(data).id == "the-requested-id"
+
+
+def test_a_contradiction_shows_at_most_80_characters_of_each_value() -> None:
+    data = good()
+    data["id"] = "i" * 78  # its repr is 80 characters: shown whole
+    with pytest.raises(DecodeError) as caught:
+        UnifiedTask.from_dict(data)
+    assert f"is {'i' * 78!r} but" in str(caught.value)
+    data["id"] = "j" * 79  # 81: cut after 80, then "..."
+    with pytest.raises(DecodeError) as caught:
+        UnifiedTask.from_dict(data)
+    assert f"is {repr('j' * 79)[:80]}... but" in str(caught.value)
