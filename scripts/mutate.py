@@ -50,9 +50,10 @@ TESTS = {
     "taskbridge/providers/_kit/serialize.py": ["tests/test_serialize.py"],
     "taskbridge/providers/_kit/adapter.py": [
         "tests/test_wrong_task.py",
-        "tests/test_decode_cakewalk.py",
-        "tests/test_decode_alumio.py",
-        "tests/test_fastpath.py",
+        "tests/test_provider_cakewalk.py",
+        "tests/test_provider_alumio.py",
+        "tests/test_decoding_contract.py",
+        "tests/test_decode_mirror.py",
         "tests/test_lazy_detail.py",
     ],
 }

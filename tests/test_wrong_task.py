@@ -93,3 +93,14 @@ def test_a_duplicate_status_keeps_the_last_value(path: str) -> None:
     body = alumio_raw(("identifier", "t"), ("status", "finished"), ("status", "failed"))
     task = decode(body, "t")
     assert (task.status, task.provider_status) == (TaskStatus.FAILED, "failed")
+
+
+def test_long_ids_are_shown_cut_after_80_characters_with_their_length() -> None:
+    adapter = AlumioConfig("https://acme.alumio.com", "t" * 32).adapter()
+    exactly, longer = "e" * 80, "f" * 81
+    with pytest.raises(SchemaError) as caught:
+        adapter.decode_task(alumio_raw(("identifier", exactly)), "my-task")
+    assert str(caught.value).endswith(f"got {exactly!r}")  # whole, nothing after
+    with pytest.raises(SchemaError) as caught:
+        adapter.decode_task(alumio_raw(("identifier", longer)), "my-task")
+    assert f"got {'f' * 80!r}... (81 characters)" in str(caught.value)
