@@ -55,6 +55,7 @@ TESTS = {
         "tests/test_decoding_contract.py",
         "tests/test_decode_mirror.py",
         "tests/test_lazy_detail.py",
+        "tests/test_serialize.py",
     ],
 }
 

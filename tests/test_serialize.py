@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from taskbridge import DecodeError, TaskBridge, TaskStatus, UnifiedTask
+from taskbridge.providers import get_spec
 from taskbridge.providers.alumio import STATUS_MAP as ALUMIO_STATUS_MAP
 from taskbridge.sandbox import Sandbox
 
@@ -179,3 +180,14 @@ def test_a_contradiction_shows_at_most_80_characters_of_each_value() -> None:
     with pytest.raises(DecodeError) as caught:
         UnifiedTask.from_dict(data)
     assert f"is {repr('j' * 79)[:80]}... but" in str(caught.value)
+
+
+def test_a_specs_unified_fields_are_the_tasks_own_plain_values() -> None:
+    for provider in ("cakewalk", "alumio"):
+        task = decode(provider, fixed_bodies(provider)[0])
+        unified = get_spec(provider).unified
+        assert unified is not None
+        derived = unified(task.detail)
+        assert derived == (task.id, task.status, task.provider_status, task.kind,
+                           task.created_at, task.updated_at)  # fmt: skip
+        assert type(derived[2]) is str  # the status as sent, not an enum member
