@@ -492,6 +492,15 @@ async def test_no_start_is_reserved_more_than_the_lead_ahead(redis_server: Redis
     assert all(d is not None and d > tb_redis.LEAD for held, d in replies if not held)
 
 
+async def test_without_a_rate_every_start_is_granted_at_once(redis_server: RedisServer) -> None:
+    # requests_per_minute=None shares only the 429 pause: no interval, no window.
+    async with RedisLimiter(redis_server.url) as limiter:
+        budget = limiter.limiter("alumio", per_minute=None, config=CONFIG)
+        delays = [await budget._call() for _ in range(20)]
+        assert budget._reserved
+    assert delays == [0.0] * 20
+
+
 # Wiring: from_env, bad input, the optional dependency.
 
 
