@@ -86,6 +86,8 @@ class RedisLimiter:
         timeout: seconds allowed for one Redis call before falling back.
         fallback_share: the share of a provider's rate this process takes while Redis
             is unreachable; ``None``: one over the processes seen in the last minute.
+        probe_interval: while Redis is unreachable, seconds between two tries to reach
+            it again (tests may set it to 0).
 
     Keys are ``{prefix}:{<provider>:<fingerprint>}:<name>``; the fingerprint is an HMAC
     of the credential keyed by its own secrets, never the credential itself.
@@ -98,6 +100,7 @@ class RedisLimiter:
         prefix: str = "taskbridge",
         timeout: float = 0.5,
         fallback_share: float | None = None,
+        probe_interval: float = PROBE_INTERVAL,
     ) -> None:
         try:
             import redis.asyncio as aioredis
@@ -106,6 +109,8 @@ class RedisLimiter:
         if not isinstance(prefix, str) or not prefix or not prefix.isprintable():
             raise ConfigurationError("RedisLimiter prefix must be a non-empty printable string")
         timeout = check_seconds("RedisLimiter timeout", timeout)
+        if probe_interval != 0:
+            probe_interval = check_seconds("RedisLimiter probe_interval", probe_interval)
         if fallback_share is not None and (
             isinstance(fallback_share, bool)
             or not isinstance(fallback_share, (int, float))
@@ -133,6 +138,7 @@ class RedisLimiter:
                 f"got {type(url_or_client).__name__}"
             )
         self.prefix = prefix
+        self.probe_interval = float(probe_interval)
         self.timeout = float(timeout)
         self.fallback_share = fallback_share
         self._client = client
@@ -335,7 +341,7 @@ class _SharedBudget:
 
     def _fall_back(self, exc: BaseException) -> None:
         now = time.monotonic()
-        self._next_probe = now + PROBE_INTERVAL
+        self._next_probe = now + self._owner.probe_interval
         if self._fallen_back:
             return
         self._fallen_back = True

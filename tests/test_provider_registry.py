@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+import secrets
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator, Mapping
 from importlib.metadata import EntryPoint
+from pathlib import Path
 from typing import ClassVar
 
 import attrs
@@ -49,14 +53,35 @@ FAKE_SPEC = ProviderSpec(
 )
 
 
+class _Site:
+    """A directory on ``sys.path`` where ``append(entry_point)`` installs a throwaway
+    distribution declaring it, as pip would leave one: the registry sees it for real."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def append(self, entry: EntryPoint) -> None:
+        info = self.path / f"tb_fake_{entry.name}_{secrets.token_hex(8)}-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {info.stem}\nVersion: 1.0\n")
+        (info / "entry_points.txt").write_text(f"[{entry.group}]\n{entry.name} = {entry.value}\n")
+        importlib.invalidate_caches()
+        with warnings.catch_warnings():  # a broken one warns again when a test reloads
+            warnings.simplefilter("ignore", RuntimeWarning)
+            _kit.registry.reload()
+
+
 @pytest.fixture
-def plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[EntryPoint]]:
-    """Entry points the registry sees instead of the installed ones."""
-    points: list[EntryPoint] = []
-    monkeypatch.setattr(_kit.registry, "entry_points", lambda group: list(points))
-    yield points
-    monkeypatch.undo()
-    _kit.registry.reload()
+def plugins(tmp_path: Path) -> Iterator[_Site]:
+    """Plug-ins installed for one test (through real entry-point metadata)."""
+    site = _Site(tmp_path)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        yield site
+    finally:
+        sys.path.remove(str(tmp_path))
+        importlib.invalidate_caches()
+        _kit.registry.reload()
 
 
 def point(name: str, value: str) -> EntryPoint:
@@ -88,7 +113,7 @@ def test_spec_agrees_with_its_config(name: str) -> None:
     assert all(c.option.startswith(f"--{name}-") for c in spec.credentials)
 
 
-def test_unknown_provider_lists_registered_names(plugins: list[EntryPoint]) -> None:
+def test_unknown_provider_lists_registered_names(plugins: _Site) -> None:
     plugins.append(point("fakeplug", f"{__name__}:FAKE_SPEC"))
     _kit.registry.reload()
     assert names() == ("cakewalk", "alumio", "fakeplug")
@@ -109,9 +134,7 @@ def test_unknown_provider_lists_registered_names(plugins: list[EntryPoint]) -> N
         ("taskbridge.providers.cakewalk:SPEC", "'cakewalk' is already registered"),
     ],
 )
-def test_a_broken_plugin_is_left_out_with_a_warning(
-    plugins: list[EntryPoint], value: str, why: str
-) -> None:
+def test_a_broken_plugin_is_left_out_with_a_warning(plugins: _Site, value: str, why: str) -> None:
     plugins.append(point("broken", value))
     with pytest.warns(RuntimeWarning, match=f"plug-in 'broken'.*{why}"):
         _kit.registry.reload()

@@ -157,17 +157,12 @@ async def test_processes_share_one_budget_and_get_no_429(redis_server: RedisServ
     assert max_in_window(arrivals, 1.0) <= 5 + 5 + 4
 
 
-async def test_a_429_pauses_every_process(
-    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    published = asyncio.Event()
-    publish = tb_redis._SharedBudget._publish_pause
+async def _key_appears(conn: Any, key: str) -> None:
+    while not await conn.exists(key):  # noqa: ASYNC110 - state in Redis: nothing to await
+        await asyncio.sleep(0.01)
 
-    async def signalling(self: tb_redis._SharedBudget, seconds: float) -> None:
-        await publish(self, seconds)
-        published.set()
 
-    monkeypatch.setattr(tb_redis._SharedBudget, "_publish_pause", signalling)
+async def test_a_429_pauses_every_process(redis_server: RedisServer) -> None:
     faults = Faults(rate_limit_rate=1.0, retry_after=20)
     async with (
         Sandbox(faults=faults) as sandbox,
@@ -182,10 +177,13 @@ async def test_a_429_pauses_every_process(
         async with bridge:
             first = asyncio.ensure_future(bridge.get("cakewalk", sandbox.cakewalk_ids[0]))
             budget = other.limiter("cakewalk", per_minute=600, config=config)
+            conn = redis.Redis.from_url(redis_server.url)
             try:
-                await asyncio.wait_for(published.wait(), 10)
+                # Published when the pause key appears in Redis (bounded: 10 s).
+                await asyncio.wait_for(_key_appears(conn, budget.keys[2]), 10)
                 delay = await budget._call()
             finally:
+                await conn.aclose()
                 first.cancel()
                 await asyncio.gather(first, return_exceptions=True)
     # The other process is told to wait out (most of) the 20 s Retry-After.
@@ -319,12 +317,12 @@ async def test_unresponsive_redis_never_hangs_an_admission() -> None:
 
 
 async def test_recovers_when_redis_comes_back(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     binary = require_redis_server()
     server = RedisServer(binary, free_port(), str(tmp_path))
-    monkeypatch.setattr(tb_redis, "PROBE_INTERVAL", 0.0)
-    async with RedisLimiter(server.url, timeout=0.5, fallback_share=1.0) as limiter:
+    limiter = RedisLimiter(server.url, timeout=0.5, fallback_share=1.0, probe_interval=0)
+    async with limiter:
         budget = limiter.limiter("cakewalk", per_minute=6000, config=CONFIG)
         with caplog.at_level(logging.INFO, logger="taskbridge"):
             await asyncio.wait_for(budget.acquire(), 5)  # Redis down: granted alone
