@@ -12,70 +12,12 @@ from aiohttp import web
 
 import taskbridge._engine.retry
 import taskbridge._facade.bridge
-from taskbridge import DecodeError, RateLimitedError, RetryPolicy, TaskResult
+from taskbridge import DecodeError, RateLimitedError, RetryPolicy
 from taskbridge.testing import use_clock
 
-from .conftest import FakeClock, ScriptedServer, alumio_body, cakewalk_body, dumps, make_bridge
+from .conftest import FakeClock, ScriptedServer, alumio_body, dumps, make_bridge
 
-SHARED_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"  # a UUID: valid for both providers
 BOUND = 20.0
-
-
-def both_arrive(server: ScriptedServer) -> None:
-    """Answer each provider with its own task, only once both requests are in flight."""
-    arrived: set[str] = set()
-    both = asyncio.Event()
-
-    async def handler(request: web.Request) -> web.StreamResponse:
-        cakewalk = request.path.startswith("/api/v1/Tasks/")
-        arrived.add("cakewalk" if cakewalk else "alumio")
-        if len(arrived) == 2:
-            both.set()
-        await asyncio.wait_for(both.wait(), BOUND)
-        body = cakewalk_body(id=SHARED_ID) if cakewalk else alumio_body(identifier=SHARED_ID)
-        return web.Response(body=dumps(body), content_type="application/json")
-
-    server.handler = handler
-
-
-def check_providers(results: list[TaskResult], server: ScriptedServer) -> None:
-    assert sorted((r.ref.provider, r.unwrap().provider) for r in results) == [
-        ("alumio", "alumio"),
-        ("cakewalk", "cakewalk"),
-    ]
-    assert server.count("cakewalk") == 1
-    assert server.count("alumio") == 1
-
-
-REFS = [("cakewalk", SHARED_ID), ("alumio", SHARED_ID)]
-
-
-async def test_one_id_under_both_providers_at_once_in_get(server: ScriptedServer) -> None:
-    both_arrive(server)
-    async with make_bridge(server) as bridge:
-        cakewalk, alumio = await asyncio.wait_for(
-            asyncio.gather(bridge.get(*REFS[0]), bridge.get(*REFS[1])), BOUND
-        )
-    assert (cakewalk.provider, alumio.provider) == ("cakewalk", "alumio")
-    assert len(server.requests) == 2
-
-
-async def test_one_id_under_both_providers_at_once_in_get_many(server: ScriptedServer) -> None:
-    both_arrive(server)
-    async with make_bridge(server) as bridge:
-        results = await asyncio.wait_for(bridge.get_many(REFS), BOUND)
-    check_providers(results, server)
-
-
-async def test_one_id_under_both_providers_at_once_in_stream(server: ScriptedServer) -> None:
-    both_arrive(server)
-    async with make_bridge(server) as bridge:
-
-        async def collect() -> list[TaskResult]:
-            return [r async for r in bridge.stream(REFS)]
-
-        results = await asyncio.wait_for(collect(), BOUND)
-    check_providers(results, server)
 
 
 @pytest.fixture

@@ -91,6 +91,8 @@ class Watch:
                 raise
         state = self._state
         while True:
+            if self._closed:  # by `close` from another task, while we waited
+                raise StopAsyncIteration
             if state.queue:
                 return state.queue.popleft()
             if state.error is not None:
@@ -120,6 +122,7 @@ class Watch:
         for sub in subs:
             sub.lane.discard(sub)
         self._state.queue.clear()
+        self._state.wake()  # a consumer waiting in __anext__ ends its iteration
 
     async def aclose(self) -> None:
         """Stop polling for this watch now (as `close`, for ``contextlib.aclosing``)."""
