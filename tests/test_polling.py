@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from taskbridge import RetryPolicy, TaskBridge, TaskUpdate
+from taskbridge import RateLimitedError, RetryPolicy, TaskBridge, TaskUpdate
 from taskbridge.sandbox import Lifecycle, Sandbox
 from taskbridge.testing import VirtualClock
 
@@ -57,6 +57,44 @@ async def test_a_poll_told_to_retry_after_waits_that_long_even_above_max_poll_in
         # Not at 7.5 s (the back-off alone), not later than the server asked.
         assert vtime.now == 100.0
         assert sb.stats.alumio.by_id[task_id] == 2
+
+
+async def test_a_wait_told_to_retry_after_more_than_max_retry_after_ends_as_get_would(
+    vtime: VirtualClock,
+) -> None:
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time) as sb,
+        bridge_for(sb, RetryPolicy(max_retry_after=120)) as bridge,
+    ):
+        task_id = sb.alumio_ids[0]
+        sb.answer("alumio", task_id, 429, times=1, retry_after=100_000)
+        with pytest.raises(RateLimitedError) as info:
+            await bridge.wait("alumio", task_id, timeout=600)
+        assert info.value.retry_after == 100_000
+        assert vtime.now == 0.0
+        assert sb.stats.alumio.by_id[task_id] == 1
+        assert bridge._polling.idle
+
+
+async def test_a_watched_ref_told_to_retry_after_more_than_max_retry_after_leaves_with_it(
+    vtime: VirtualClock,
+) -> None:
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time) as sb,
+        bridge_for(sb, RetryPolicy(max_retry_after=120)) as bridge,
+    ):
+        stalled, other = sb.alumio_ids[0], sb.alumio_ids[1]
+        sb.answer("alumio", stalled, 429, times=1, retry_after=100_000)
+        seen: list[TaskUpdate] = []
+        async with bridge.watch([("alumio", stalled), ("alumio", other)]) as updates:
+            async for update in updates:
+                seen.append(update)
+                if update.ref.task_id == stalled or len(seen) > 3:
+                    break
+        (error,) = [u.error for u in seen if u.ref.task_id == stalled]
+        assert isinstance(error, RateLimitedError)
+        assert error.retry_after == 100_000
+        assert vtime.now < 120
 
 
 # until

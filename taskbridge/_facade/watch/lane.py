@@ -16,14 +16,9 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..._base.errors import (
-    APIError,
-    QueueTimeoutError,
-    TaskBridgeError,
-    TransportError,
-)
+from ..._base.errors import ProviderError, TaskBridgeError
 from ..._base.models import TaskRef, UnifiedTask
-from ..._engine.retry import RETRY_STATUSES
+from ..._engine.retry import decide
 
 if TYPE_CHECKING:
     from ..._engine.engine import Caller
@@ -35,17 +30,6 @@ logger = logging.getLogger("taskbridge")
 
 # An unchanged task is polled this much less often each time, up to max_poll_interval.
 BACKOFF = 1.5
-
-
-def _retryable(error: TaskBridgeError) -> bool:
-    """Whether a poll that failed this way (after its retries) is worth polling again.
-
-    A `QueueTimeoutError` is load shedding (``max_queue_wait``), not a verdict on the
-    task: the next poll may find room.
-    """
-    if isinstance(error, (TransportError, QueueTimeoutError)):
-        return True
-    return isinstance(error, APIError) and error.status in RETRY_STATUSES
 
 
 class Sub(Protocol):
@@ -261,20 +245,25 @@ class Lane:
             return
         if error is None:
             self._observed(entry, task)
-        elif isinstance(error, TaskBridgeError) and _retryable(error):
-            entry.interval = min(entry.interval * BACKOFF, self.cap)
-            retry_after = getattr(error, "retry_after", None) or 0.0
-            logger.debug("polling %s task %r failed, will retry: %s", *entry.ref, error)
-            self._schedule(entry, self.clock() + max(entry.interval, retry_after))
-        else:
-            subs = list(entry.subs)
-            last = entry.last
-            self._drop(entry)
-            for sub in subs:
-                if isinstance(error, TaskBridgeError):
-                    sub.fail(error, last)
-                else:  # a bug, not the provider: it must not pass unnoticed
-                    sub.crash(error)
+            return
+        if isinstance(error, ProviderError):
+            interval = min(entry.interval * BACKOFF, self.cap)
+            try:
+                delay = decide(self.bridge.settings.retry, error, after=interval)
+            except Exception as exc:  # the user's retry_on raised: it ends the calls
+                error, delay = exc, None
+            if delay is not None:
+                entry.interval = interval
+                self._schedule(entry, self.clock() + delay)
+                return
+        subs = list(entry.subs)
+        last = entry.last
+        self._drop(entry)
+        for sub in subs:
+            if isinstance(error, TaskBridgeError):
+                sub.fail(error, last)
+            else:  # a bug, not the provider: it must not pass unnoticed
+                sub.crash(error)
 
     def _observed(self, entry: Entry, task: UnifiedTask[Any]) -> None:
         previous = entry.last
