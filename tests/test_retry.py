@@ -499,10 +499,10 @@ async def test_each_retry_decision_is_one_debug_record_with_its_reason(
     async with make_bridge(server, retry=policy) as bridge:
         with pytest.raises(TaskNotFoundError):
             await bridge.get("alumio", "x")
-    decisions = [r.getMessage() for r in caplog.records if r.module == "retry"]
+    decisions = [r.getMessage() for r in caplog.records if r.name == "taskbridge.retry"]
     assert decisions == [
         "retrying alumio task 'x' in 2s (back-off after 1 of 4 attempts): ServerError 503",
         "retrying alumio task 'x' in 3s (Retry-After): RateLimitedError 429",
         "giving up on alumio task 'x' (not retryable): TaskNotFoundError 404",
     ]
-    assert all(r.levelname == "DEBUG" for r in caplog.records if r.module == "retry")
+    assert all(r.levelname == "DEBUG" for r in caplog.records if r.name == "taskbridge.retry")

@@ -30,7 +30,9 @@ __all__ = [
     "parse_retry_after",
 ]
 
-logger = logging.getLogger("taskbridge")
+# A child of the "taskbridge" logger: its records (one per decision) can be tuned apart
+# from the attempt records.
+logger = logging.getLogger("taskbridge.retry")
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
