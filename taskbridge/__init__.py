@@ -47,6 +47,7 @@ from ._engine.hooks import (
     ResponseEvent,
     RetryEvent,
 )
+from ._engine.retry import default_retry_on
 from ._engine.stats import BridgeStats, ProviderStats
 from ._facade.bridge import TaskBridge
 from ._facade.hookup import TaskResponse
@@ -98,4 +99,5 @@ __all__ = [
     "UnifiedTask",
     "WaitTimeoutError",
     "__version__",
+    "default_retry_on",
 ]

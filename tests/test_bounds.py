@@ -1,23 +1,28 @@
-"""Leaks and bounds: decoders built once, identifier length, base URL encoding, loopback names."""
+"""Leaks and bounds: decoders built once, identifier length, base URL encoding, loopback
+names, the exact max_response_bytes."""
 
 from __future__ import annotations
 
+import gzip
 import linecache
 import logging
+from typing import Any
 
 import pytest
+from aiohttp import web
 
 from taskbridge import (
     AlumioConfig,
     CakewalkConfig,
     ConfigurationError,
+    DecodeError,
     InvalidTaskIdError,
     TaskBridge,
     TaskNotFoundError,
 )
 from taskbridge.providers.alumio import MAX_IDENTIFIER_LENGTH
 
-from .conftest import KEY, SECRET, TOKEN, ScriptedServer, alumio_body, make_bridge
+from .conftest import KEY, SECRET, TOKEN, ScriptedServer, alumio_body, dumps, make_bridge
 
 
 def generated() -> int:
@@ -101,3 +106,57 @@ def test_subdomains_of_localhost_are_not_loopback(url: str) -> None:
 @pytest.mark.parametrize("url", ["http://localhost:1", "http://127.0.0.2", "http://[::1]:8080"])
 def test_the_documented_loopback_hosts_allow_http(url: str) -> None:
     assert AlumioConfig(url, TOKEN).base_url.startswith("http://")
+
+
+# max_response_bytes: the exact bound, whatever the framing
+
+ASKED = "order-export-42"  # the task BODY holds (an answer for another is refused)
+BODY = dumps(alumio_body(identifier=ASKED))
+
+
+async def _sized(request: web.Request) -> web.StreamResponse:
+    return web.Response(body=BODY, content_type="application/json")
+
+
+async def _chunked(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    for start in range(0, len(BODY), 100):
+        await response.write(BODY[start : start + 100])
+    await response.write_eof()
+    return response
+
+
+async def _gzipped(request: web.Request) -> web.StreamResponse:
+    return web.Response(
+        body=gzip.compress(BODY),
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+
+
+@pytest.mark.parametrize(
+    "handler",
+    [
+        pytest.param(_sized, id="content-length"),
+        pytest.param(_chunked, id="chunked"),
+        pytest.param(_gzipped, id="gzip"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("limit", "ok"),
+    [
+        pytest.param(len(BODY), True, id="exactly-the-limit"),
+        pytest.param(len(BODY) - 1, False, id="one-byte-over"),
+    ],
+)
+async def test_max_response_bytes_is_the_exact_bound(
+    server: ScriptedServer, handler: Any, limit: int, ok: bool
+) -> None:
+    server.handler = handler
+    async with make_bridge(server, max_response_bytes=limit) as bridge:
+        if ok:
+            assert (await bridge.get("alumio", ASKED)).id == ASKED
+        else:
+            with pytest.raises(DecodeError, match="max_response_bytes"):
+                await bridge.get("alumio", ASKED)

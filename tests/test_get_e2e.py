@@ -226,7 +226,7 @@ async def test_dropped_connection_is_transport_error(
         with pytest.raises(TransportError) as info:
             await bridge.get("alumio", "x")
     assert isinstance(info.value.__cause__, aiohttp.ClientError)
-    attempts = [r for r in caplog.records if r.levelno == logging.DEBUG]
+    attempts = [r for r in caplog.records if r.levelno == logging.DEBUG and r.name == "taskbridge"]
     assert [r.attempt for r in attempts] == [1, 2]  # type: ignore[attr-defined]
     # aiohttp itself re-sends an idempotent GET once on a connection closed under it.
     assert 2 <= len(server.requests) <= 4

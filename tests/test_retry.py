@@ -13,18 +13,28 @@ from aiohttp import web
 
 from taskbridge import (
     APIError,
+    ConfigurationError,
     DecodeError,
+    ProviderError,
+    QueueTimeoutError,
     RateLimitedError,
+    RequestTimeoutError,
     RetryPolicy,
     ServerError,
     TaskBridge,
     TaskNotFoundError,
+    TransportError,
+    default_retry_on,
 )
+from taskbridge._base.errors import api_error_for_status
 from taskbridge._engine.gate import ProviderGate
 from taskbridge._engine.retry import MAX_DELAY, backoff, parse_retry_after
-from taskbridge.testing import use_clock
+from taskbridge.sandbox import Lifecycle, Sandbox
+from taskbridge.testing import VirtualClock, use_clock
 
 from .conftest import FakeClock, ScriptedServer, alumio_body, drop, make_bridge
+
+BOUND = 10.0  # real seconds: only a broken build waits that long
 
 OK = (200, alumio_body())
 
@@ -284,3 +294,215 @@ async def test_not_found_is_reported_without_warning(
     with pytest.raises(TaskNotFoundError):
         await retrying.get("alumio", "x")
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+# Retry-After at the bound of max_retry_after
+
+
+async def test_a_retry_after_equal_to_max_retry_after_is_waited_for(
+    server: ScriptedServer,
+) -> None:
+    clock = FakeClock()  # time jumps: the pause the 429 started is over too
+    server.script([(429, {}, {"Retry-After": "60"}), OK])
+    with use_clock(clock):
+        bridge = make_bridge(server, retry=RetryPolicy(max_attempts=2, max_retry_after=60.0))
+    async with bridge:
+        task = await asyncio.wait_for(bridge.get("alumio", "x"), BOUND)
+    assert task.id == "x"
+    assert clock.sleeps[0] == 60.0
+    assert len(server.requests) == 2
+
+
+async def test_a_retry_after_one_second_above_max_retry_after_is_not(
+    server: ScriptedServer,
+) -> None:
+    server.script([(429, {}, {"Retry-After": "61"}), OK])
+    async with make_bridge(server, retry=RetryPolicy(max_retry_after=60.0)) as bridge:
+        with pytest.raises(RateLimitedError) as info:
+            await asyncio.wait_for(bridge.get("alumio", "x"), BOUND)
+    assert info.value.retry_after == 61.0
+    assert len(server.requests) == 1
+
+
+# jitter=False: the back-off's ceiling, for tests
+
+
+async def test_without_jitter_each_wait_is_the_back_off_ceiling(
+    server: ScriptedServer, sleeps: list[float]
+) -> None:
+    server.script([(500, {})])
+    policy = RetryPolicy(max_attempts=6, initial_backoff=1.0, max_backoff=6.0, jitter=False)
+    async with make_bridge(server, retry=policy) as bridge:
+        with pytest.raises(ServerError):
+            await bridge.get("alumio", "x")
+    assert sleeps == [1.0, 2.0, 4.0, 6.0, 6.0]
+
+
+async def test_a_429_without_retry_after_pauses_the_whole_provider(
+    server: ScriptedServer,
+) -> None:
+    waits: list[float] = []
+    release = asyncio.Event()
+    waiting = asyncio.Event()
+
+    async def hold_the_first(delay: float) -> None:
+        waits.append(delay)
+        waiting.set()
+        if len(waits) == 1:  # the 429'd request's own wait: time stands still meanwhile
+            await asyncio.wait_for(release.wait(), BOUND)
+        else:
+            clock.skipped += delay
+
+    clock = FakeClock(hold_the_first)
+    server.script([(429, {}), OK])
+    retry = RetryPolicy(max_attempts=2, initial_backoff=4.0, max_backoff=4.0, jitter=False)
+    with use_clock(clock):
+        bridge = make_bridge(server, retry=retry)
+    async with bridge:
+        first = asyncio.ensure_future(bridge.get("alumio", "x"))
+        await asyncio.wait_for(waiting.wait(), BOUND)
+        await asyncio.wait_for(bridge.get("alumio", "y"), BOUND)  # sent during the pause
+        release.set()
+        await asyncio.wait_for(first, BOUND)
+    assert waits[0] == 4.0
+    assert 3.0 < waits[1] <= 4.0  # "y" waited out the pause the 429 started
+    assert [r.path for r in server.requests][:2] == ["/api/v1/tasks/x", "/api/v1/tasks/y"]
+
+
+# retry_on: what is retried
+
+
+def _error(status: int | None = None, kind: type[ProviderError] = ProviderError) -> ProviderError:
+    if status is not None:
+        cls = api_error_for_status(status)
+        return cls("m", provider="alumio", task_id="x", status=status)
+    if kind is QueueTimeoutError:
+        return QueueTimeoutError("m", provider="alumio", task_id="x", max_queue_wait=1.0)
+    return kind("m", provider="alumio", task_id="x")
+
+
+@pytest.mark.parametrize(
+    ("error", "retried"),
+    [
+        *[pytest.param(_error(s), True, id=str(s)) for s in (408, 429, 500, 502, 503, 504)],
+        *[pytest.param(_error(s), False, id=str(s)) for s in (400, 401, 403, 404, 409, 501)],
+        pytest.param(_error(kind=TransportError), True, id="transport"),
+        pytest.param(_error(kind=RequestTimeoutError), True, id="timeout"),
+        pytest.param(_error(kind=QueueTimeoutError), True, id="queue-timeout"),
+        pytest.param(_error(kind=DecodeError), False, id="decode"),
+        pytest.param(_error(kind=ProviderError), False, id="other"),
+    ],
+)
+def test_default_retry_on_is_the_contracts_table(error: ProviderError, retried: bool) -> None:
+    assert default_retry_on(error) is retried
+
+
+async def test_retry_on_can_extend_the_default(server: ScriptedServer) -> None:
+    asked: list[ProviderError] = []
+
+    def retry_on(error: ProviderError) -> bool:
+        asked.append(error)
+        return default_retry_on(error) or isinstance(error, DecodeError)
+
+    server.script([(200, b"not json"), (503, {}), OK])
+    async with make_bridge(server, retry=RetryPolicy(retry_on=retry_on)) as bridge:
+        task = await bridge.get("alumio", "x")
+    assert task.id == "x"
+    assert [type(e) for e in asked] == [DecodeError, ServerError]
+    assert len(server.requests) == 3
+
+
+async def test_retry_on_can_refuse_what_the_default_retries(
+    server: ScriptedServer, sleeps: list[float]
+) -> None:
+    server.script([(503, {}), OK])
+    policy = RetryPolicy(retry_on=lambda e: isinstance(e, TransportError))
+    async with make_bridge(server, retry=policy) as bridge:
+        with pytest.raises(ServerError):
+            await bridge.get("alumio", "x")
+    assert len(server.requests) == 1
+    assert sleeps == []
+
+
+async def test_a_retry_on_that_raises_ends_the_call_with_its_error(server: ScriptedServer) -> None:
+    def retry_on(error: ProviderError) -> bool:
+        raise ZeroDivisionError
+
+    server.script([(503, {}), OK])
+    async with make_bridge(server, retry=RetryPolicy(retry_on=retry_on)) as bridge:
+        with pytest.raises(ZeroDivisionError):
+            await bridge.get("alumio", "x")
+        assert (await bridge.get("alumio", "y")).id  # nothing left behind: a 200
+
+
+async def test_polls_ask_the_same_retry_on() -> None:
+    # A wait polls again through a 503 by default; told not to retry it, it ends with it.
+    async with (
+        VirtualClock() as clock,
+        Sandbox(seed=5, lifecycle=Lifecycle(speed=0), clock=clock.time) as sb,
+    ):
+        task_id = sb.alumio_ids[0]
+        sb.answer("alumio", task_id, 503, times=1)
+        policy = RetryPolicy(max_attempts=1, retry_on=lambda e: False)
+        async with TaskBridge(alumio=sb.alumio_config(), retry=policy) as bridge:
+            with pytest.raises(ServerError):
+                await bridge.wait("alumio", task_id, timeout=600)
+            assert bridge._polling.idle
+        assert clock.now == 0
+
+
+async def test_a_retry_on_that_raises_on_a_poll_ends_the_wait_with_its_error() -> None:
+    calls = 0
+
+    def retry_on(error: ProviderError) -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # the first asks for the attempt, the second for the poll
+            raise ZeroDivisionError
+        return True
+
+    async with (
+        VirtualClock() as clock,
+        Sandbox(seed=5, lifecycle=Lifecycle(speed=0), clock=clock.time) as sb,
+    ):
+        task_id = sb.alumio_ids[0]
+        sb.answer("alumio", task_id, 503, times=1)
+        policy = RetryPolicy(max_attempts=1, retry_on=retry_on)
+        async with TaskBridge(alumio=sb.alumio_config(), retry=policy) as bridge:
+            with pytest.raises(ZeroDivisionError):
+                await bridge.wait("alumio", task_id, timeout=600)
+            assert bridge._polling.idle
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param({"retry_on": "503"}, "retry_on", id="retry-on-not-callable"),
+        pytest.param({"retry_on": 503}, "retry_on", id="retry-on-number"),
+        pytest.param({"jitter": "no"}, "jitter", id="jitter-text"),
+        pytest.param({"jitter": 0}, "jitter", id="jitter-int"),
+    ],
+)
+def test_bad_retry_policy_values_are_configuration_errors(
+    kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+async def test_each_retry_decision_is_one_debug_record_with_its_reason(
+    server: ScriptedServer, sleeps: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    server.script([(503, {}), (429, {}, {"Retry-After": "3"}), (404, {})])
+    policy = RetryPolicy(max_attempts=4, initial_backoff=2.0, max_backoff=2.0, jitter=False)
+    caplog.set_level("DEBUG", logger="taskbridge")
+    async with make_bridge(server, retry=policy) as bridge:
+        with pytest.raises(TaskNotFoundError):
+            await bridge.get("alumio", "x")
+    decisions = [r.getMessage() for r in caplog.records if r.name == "taskbridge.retry"]
+    assert decisions == [
+        "retrying alumio task 'x' in 2s (back-off after 1 of 4 attempts): ServerError 503",
+        "retrying alumio task 'x' in 3s (Retry-After): RateLimitedError 429",
+        "giving up on alumio task 'x' (not retryable): TaskNotFoundError 404",
+    ]
+    assert all(r.levelname == "DEBUG" for r in caplog.records if r.name == "taskbridge.retry")

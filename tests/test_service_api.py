@@ -378,7 +378,7 @@ async def test_attempt_log_records_have_one_type_per_field(
                 await bridge.get("cakewalk", "00000000-0000-4000-8000-000000000000")
             with pytest.raises(TransportError):
                 await bridge.get("alumio", "dropped")
-    records = [r for r in caplog.records if r.levelno == logging.DEBUG]
+    records = [r for r in caplog.records if r.levelno == logging.DEBUG and r.name == "taskbridge"]
     assert [r.status for r in records[:2]] == [200, 404]  # type: ignore[attr-defined]
     assert info.value.status == records[1].status  # type: ignore[attr-defined]
     assert records[-1].status is None  # type: ignore[attr-defined]

@@ -34,6 +34,7 @@ from typing import Any
 from multidict import CIMultiDict, CIMultiDictProxy
 
 __all__ = [
+    "ID_SHOWN",
     "APIError",
     "AuthenticationError",
     "BatchTimeoutError",
@@ -51,7 +52,18 @@ __all__ = [
     "TransportError",
     "WaitTimeoutError",
     "api_error_for_status",
+    "show_id",
 ]
+
+
+ID_SHOWN = 80
+
+
+def show_id(task_id: str) -> str:
+    """A task id as messages and logs show it: its repr, cut after 80 characters."""
+    if len(task_id) <= ID_SHOWN:
+        return repr(task_id)
+    return f"{task_id[:ID_SHOWN]!r}... ({len(task_id)} characters)"
 
 
 def _restore(cls: type[BaseException], args: tuple[object, ...]) -> BaseException:

@@ -17,7 +17,6 @@ No module calls a private method of the facade.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -30,7 +29,6 @@ from .._base.errors import (
     APIError,
     BridgeClosedError,
     ConfigurationError,
-    DecodeError,
     ProviderError,
     TaskBridgeError,
 )
@@ -38,15 +36,13 @@ from .._base.models import Provider, TaskRef, UnifiedTask
 from ..providers._kit.registry import registered
 from .gate import ProviderGate
 from .hooks import HookSet, PauseEvent, RetryEvent, enter_observed
-from .retry import RETRY_STATUSES, backoff, clamp_delay
-from .transport import Redactor, attempt, show_id
+from .retry import decide
+from .transport import Redactor, attempt
 
 __all__ = ["Caller", "Engine", "Settings"]
 
 # ``TaskRef(provider, task_id)`` without the Python-level ``__new__`` of a NamedTuple.
 _new_ref = tuple.__new__
-
-logger = logging.getLogger("taskbridge")
 
 
 def _still_cancelled(task: asyncio.Task[Any]) -> bool:
@@ -300,40 +296,16 @@ def _held(
 def retry_delay(
     policy: RetryPolicy, gate: ProviderGate, error: ProviderError, failures: int
 ) -> float:
-    """Return how long to wait before the next attempt, or raise ``error``."""
-    if isinstance(error, APIError) and error.status == 429:
+    """Return how long to wait before the next attempt (`retry.decide`), or raise
+    ``error``; a 429, or any retried answer with a ``Retry-After``, pauses the provider."""
+    is_429 = isinstance(error, APIError) and error.status == 429
+    if is_429:
         gate.rate_limited += 1
-    if isinstance(error, DecodeError):
-        raise error
-    status = error.status if isinstance(error, APIError) else None
-    if status is not None and status not in RETRY_STATUSES:
-        raise error
-    retry_after = error.retry_after if isinstance(error, APIError) else None
-    if retry_after is not None and retry_after > policy.max_retry_after:
-        logger.warning(
-            "giving up on %s task %s: server asks to wait %.0fs, above max_retry_after",
-            gate.name,
-            show_id(error.task_id),
-            retry_after,
-        )
-        raise error
-    if failures >= policy.max_attempts:
-        if policy.max_attempts > 1:
-            logger.warning(
-                "giving up on %s task %s after %d attempts: %s",
-                gate.name,
-                show_id(error.task_id),
-                failures,
-                type(error).__name__,
-            )
+    delay = decide(policy, error, failures=failures)
+    if delay is None:
         raise error
     gate.retries += 1
-    if retry_after is not None:
-        delay = clamp_delay(retry_after, policy.max_retry_after)
-        gate.pause(delay)
-        return delay
-    delay = backoff(policy, failures)
-    if status == 429:
+    if is_429 or (isinstance(error, APIError) and error.retry_after is not None):
         gate.pause(delay)
     return delay
 

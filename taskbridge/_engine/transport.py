@@ -10,12 +10,14 @@ from typing import Any
 import aiohttp
 
 from .._base.errors import (
+    ID_SHOWN,
     APIError,
     DecodeError,
     ProviderError,
     RequestTimeoutError,
     TransportError,
     api_error_for_status,
+    show_id,
 )
 from .._base.models import UnifiedTask
 from .._base.secrets import Redactor, sanitize_cause
@@ -31,18 +33,8 @@ logger = logging.getLogger("taskbridge")
 ERROR_BODY_LIMIT = 64 * 1024
 
 
-_ID_SHOWN = 80
-
-
 class _TooLargeError(Exception):
     pass
-
-
-def show_id(task_id: str) -> str:
-    """The id as messages show it: its repr, cut after 80 characters."""
-    if len(task_id) <= _ID_SHOWN:
-        return repr(task_id)
-    return f"{task_id[:_ID_SHOWN]!r}... ({len(task_id)} characters)"
 
 
 # The provider's own words (title, detail) as a message quotes them.
@@ -53,8 +45,8 @@ def quote_text(text: str, task_id: str, limit: int = _TEXT_SHOWN) -> str:
     """``text`` (the provider's words, an exception's) as a message quotes it: a long id
     it echoes is cut after 80 characters, the whole after ``limit`` (the error's
     attributes keep the provider's words whole)."""
-    if len(task_id) > _ID_SHOWN and task_id in text:
-        text = text.replace(task_id, f"{task_id[:_ID_SHOWN]}...")
+    if len(task_id) > ID_SHOWN and task_id in text:
+        text = text.replace(task_id, f"{task_id[:ID_SHOWN]}...")
     if len(text) > limit:
         text = f"{text[:limit]}... ({len(text)} characters)"
     return text

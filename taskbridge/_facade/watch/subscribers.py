@@ -1,0 +1,106 @@
+"""Who waits on a polled task: a `wait` call (`WaitSub`) or one ref of a watch
+(`WatchSub`, sharing a `WatchState` with the other refs of its `Watch`)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from ..._base.errors import TaskBridgeError
+from ..._base.models import TaskRef, UnifiedTask
+from .update import TaskUpdate, Until
+
+if TYPE_CHECKING:
+    from .lane import Entry, Lane
+
+__all__ = ["WaitSub", "WatchState", "WatchSub"]
+
+
+class WaitSub:
+    __slots__ = ("entry", "future", "last", "until")
+
+    def __init__(self, future: asyncio.Future[UnifiedTask[Any]], until: Until | None) -> None:
+        self.future = future
+        self.until = until
+        self.last: UnifiedTask[Any] | None = None
+        self.entry: Entry | None = None
+
+    def observe(self, task: UnifiedTask[Any], previous: UnifiedTask[Any] | None) -> bool:
+        self.last = task
+        if self.future.done():
+            return True
+        try:
+            done = task.is_terminal or (self.until is not None and bool(self.until(task)))
+        except Exception as exc:
+            self.future.set_exception(exc)
+            return True
+        if done:
+            self.future.set_result(task)
+        return done
+
+    def fail(self, error: TaskBridgeError, last: UnifiedTask[Any] | None) -> None:
+        self.crash(error)
+
+    def crash(self, error: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(error)
+
+
+class WatchState:
+    """What a `Watch` and its subs share: the updates not yet taken, and who is left."""
+
+    __slots__ = ("active", "error", "queue", "waiter")
+
+    def __init__(self) -> None:
+        self.queue: deque[TaskUpdate] = deque()
+        self.active = 0
+        self.error: BaseException | None = None
+        self.waiter: asyncio.Future[None] | None = None
+
+    def push(self, update: TaskUpdate) -> None:
+        self.queue.append(update)
+        self.wake()
+
+    def wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+class WatchSub:
+    __slots__ = ("entry", "lane", "owner", "ref", "seen", "until")
+
+    def __init__(self, lane: Lane, owner: WatchState, ref: TaskRef, until: Until | None) -> None:
+        self.lane = lane
+        self.owner = owner
+        self.ref = ref
+        self.until = until
+        self.seen = False
+        self.entry: Entry | None = None
+
+    def observe(self, task: UnifiedTask[Any], previous: UnifiedTask[Any] | None) -> bool:
+        first, self.seen = not self.seen, True
+        try:
+            leaving = task.is_terminal or (self.until is not None and bool(self.until(task)))
+        except Exception as exc:
+            self.crash(exc)
+            return True
+        changed = previous is None or previous.provider_status != task.provider_status
+        owner = self.owner
+        if first or changed or leaving:
+            owner.push(TaskUpdate(self.ref, task, None if first else previous))
+        if leaving:
+            owner.active -= 1
+            owner.wake()
+        return leaving
+
+    def fail(self, error: TaskBridgeError, last: UnifiedTask[Any] | None) -> None:
+        self.owner.active -= 1
+        self.owner.push(TaskUpdate(self.ref, None, last if self.seen else None, error))
+
+    def crash(self, error: BaseException) -> None:
+        owner = self.owner
+        if owner.error is None:
+            owner.error = error
+        owner.wake()

@@ -1,0 +1,101 @@
+"""Each front end (get, get_many, stream) keeps providers apart and uses a provider's
+full concurrency: requests counted at a loopback server."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from taskbridge import TaskResult
+
+from .conftest import ScriptedServer, alumio_body, cakewalk_body, dumps, make_bridge
+
+SHARED_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"  # a UUID: valid for both providers
+BOUND = 10.0  # real seconds: only a broken build waits that long
+
+
+def both_arrive(server: ScriptedServer) -> None:
+    """Answer each provider with its own task, only once both requests are in flight."""
+    arrived: set[str] = set()
+    both = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        cakewalk = request.path.startswith("/api/v1/Tasks/")
+        arrived.add("cakewalk" if cakewalk else "alumio")
+        if len(arrived) == 2:
+            both.set()
+        await asyncio.wait_for(both.wait(), BOUND)
+        body = cakewalk_body(id=SHARED_ID) if cakewalk else alumio_body(identifier=SHARED_ID)
+        return web.Response(body=dumps(body), content_type="application/json")
+
+    server.handler = handler
+
+
+def check_providers(results: list[TaskResult], server: ScriptedServer) -> None:
+    assert sorted((r.ref.provider, r.unwrap().provider) for r in results) == [
+        ("alumio", "alumio"),
+        ("cakewalk", "cakewalk"),
+    ]
+    assert server.count("cakewalk") == 1
+    assert server.count("alumio") == 1
+
+
+REFS = [("cakewalk", SHARED_ID), ("alumio", SHARED_ID)]
+
+
+async def test_one_id_under_both_providers_at_once_in_get(server: ScriptedServer) -> None:
+    both_arrive(server)
+    async with make_bridge(server) as bridge:
+        cakewalk, alumio = await asyncio.wait_for(
+            asyncio.gather(bridge.get(*REFS[0]), bridge.get(*REFS[1])), BOUND
+        )
+    assert (cakewalk.provider, alumio.provider) == ("cakewalk", "alumio")
+    assert len(server.requests) == 2
+
+
+async def test_one_id_under_both_providers_at_once_in_get_many(server: ScriptedServer) -> None:
+    both_arrive(server)
+    async with make_bridge(server) as bridge:
+        results = await asyncio.wait_for(bridge.get_many(REFS), BOUND)
+    check_providers(results, server)
+
+
+async def test_one_id_under_both_providers_at_once_in_stream(server: ScriptedServer) -> None:
+    both_arrive(server)
+    async with make_bridge(server) as bridge:
+
+        async def collect() -> list[TaskResult]:
+            return [r async for r in bridge.stream(REFS)]
+
+        results = await asyncio.wait_for(collect(), BOUND)
+    check_providers(results, server)
+
+
+async def test_stream_runs_max_concurrency_requests_of_a_provider_at_once(
+    server: ScriptedServer,
+) -> None:
+    # Every request is held until four are in flight at the server: one at a time
+    # (or any number below four) never gets there.
+    arrived = 0
+    four = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        nonlocal arrived
+        arrived += 1
+        if arrived == 4:
+            four.set()
+        await asyncio.wait_for(four.wait(), BOUND)
+        asked = request.path.rsplit("/", 1)[-1]  # the answer is for the task asked for
+        body = dumps(alumio_body(identifier=asked))
+        return web.Response(body=body, content_type="application/json")
+
+    server.handler = handler
+    async with make_bridge(server, alumio_concurrency=4) as bridge:
+
+        async def collect() -> list[TaskResult]:
+            return [r async for r in bridge.stream(("alumio", f"t-{n}") for n in range(12))]
+
+        results = await asyncio.wait_for(collect(), BOUND)
+    assert all(r.ok for r in results)
+    assert server.peak_in_flight["alumio"] == 4

@@ -1,0 +1,200 @@
+"""The polling scheduler's promises: its share of a provider's slots, `Retry-After` on a
+poll, `until` without a status change, and closing a watch from another task.
+
+The sandbox's tasks stand still (``Lifecycle(speed=0)``) unless a test says otherwise,
+on a virtual clock the bridge and the sandbox share."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from taskbridge import RateLimitedError, RetryPolicy, TaskBridge, TaskUpdate
+from taskbridge.sandbox import Lifecycle, Sandbox
+from taskbridge.testing import VirtualClock
+
+from .conftest import ScriptedServer, alumio_body, dumps, make_bridge
+
+POLL = {"poll_interval": 5.0, "max_poll_interval": 20.0}
+STILL = Lifecycle(speed=0)
+BOUND = 10.0  # real seconds: nothing here waits on real time unless it is broken
+
+
+@pytest.fixture
+async def vtime() -> AsyncIterator[VirtualClock]:
+    async with VirtualClock() as clock:
+        yield clock
+
+
+def bridge_for(sb: Sandbox, retry: RetryPolicy | None = None) -> TaskBridge:
+    return TaskBridge(
+        cakewalk=sb.cakewalk_config(requests_per_minute=None, **POLL),
+        alumio=sb.alumio_config(**POLL),
+        retry=retry or RetryPolicy(initial_backoff=0.0, max_backoff=0.0),
+    )
+
+
+# Retry-After on a poll
+
+
+async def test_a_poll_told_to_retry_after_waits_that_long_even_above_max_poll_interval(
+    vtime: VirtualClock,
+) -> None:
+    # One attempt per poll: the fetch raises the 429 at once, so only the scheduler's
+    # own use of Retry-After can hold the next poll back.
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time) as sb,
+        bridge_for(sb, RetryPolicy(max_attempts=1)) as bridge,
+    ):
+        task_id = sb.alumio_ids[0]
+        sb.answer("alumio", task_id, 429, times=1, retry_after=100)
+        task = await bridge.wait("alumio", task_id, until=lambda t: True, timeout=600)
+        assert task.id == task_id
+        # Not at 7.5 s (the back-off alone), not later than the server asked.
+        assert vtime.now == 100.0
+        assert sb.stats.alumio.by_id[task_id] == 2
+
+
+async def test_a_wait_told_to_retry_after_more_than_max_retry_after_ends_as_get_would(
+    vtime: VirtualClock,
+) -> None:
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time) as sb,
+        bridge_for(sb, RetryPolicy(max_retry_after=120)) as bridge,
+    ):
+        task_id = sb.alumio_ids[0]
+        sb.answer("alumio", task_id, 429, times=1, retry_after=100_000)
+        with pytest.raises(RateLimitedError) as info:
+            await bridge.wait("alumio", task_id, timeout=600)
+        assert info.value.retry_after == 100_000
+        assert vtime.now == 0.0
+        assert sb.stats.alumio.by_id[task_id] == 1
+        assert bridge._polling.idle
+
+
+async def test_a_watched_ref_told_to_retry_after_more_than_max_retry_after_leaves_with_it(
+    vtime: VirtualClock,
+) -> None:
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time) as sb,
+        bridge_for(sb, RetryPolicy(max_retry_after=120)) as bridge,
+    ):
+        stalled, other = sb.alumio_ids[0], sb.alumio_ids[1]
+        sb.answer("alumio", stalled, 429, times=1, retry_after=100_000)
+        seen: list[TaskUpdate] = []
+        async with bridge.watch([("alumio", stalled), ("alumio", other)]) as updates:
+            async for update in updates:
+                seen.append(update)
+                if update.ref.task_id == stalled or len(seen) > 3:
+                    break
+        (error,) = [u.error for u in seen if u.ref.task_id == stalled]
+        assert isinstance(error, RateLimitedError)
+        assert error.retry_after == 100_000
+        assert vtime.now < 120
+
+
+# until
+
+
+async def test_an_observation_where_until_turns_true_without_a_status_change_is_yielded(
+    vtime: VirtualClock,
+) -> None:
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time) as sb,
+        bridge_for(sb) as bridge,
+    ):
+        task_id = sb.cakewalk_ids[1]
+        # True from the third poll on, while the status never changes.
+        updates = [
+            (vtime.now, u)
+            async for u in bridge.watch([("cakewalk", task_id)], until=lambda t: vtime.now >= 10)
+        ]
+    assert len(updates) == 2
+    (_, first), (at, last) = updates
+    assert at >= 10
+    assert last.task is not None
+    assert last.task.provider_status == first.task.provider_status  # type: ignore[union-attr]
+    assert last.previous == first.task
+
+
+# closing from another task
+
+
+async def test_aclose_from_another_task_ends_the_consumers_iteration(vtime: VirtualClock) -> None:
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time) as sb,
+        bridge_for(sb) as bridge,
+    ):
+        watch = bridge.watch([("alumio", sb.alumio_ids[0])])
+        got_one = asyncio.Event()
+
+        async def consume() -> list[TaskUpdate]:
+            got = []
+            async for update in watch:
+                got.append(update)
+                got_one.set()
+            return got
+
+        consumer = asyncio.ensure_future(consume())
+        await asyncio.wait_for(got_one.wait(), BOUND)
+        await watch.aclose()
+        got = await asyncio.wait_for(consumer, BOUND)
+        assert len(got) == 1
+        assert bridge._polling.idle
+
+
+async def test_close_from_another_task_before_the_first_update_ends_the_iteration(
+    vtime: VirtualClock,
+) -> None:
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time) as sb,
+        bridge_for(sb) as bridge,
+    ):
+        task_id = sb.alumio_ids[0]
+        sb.answer("alumio", task_id, 503)  # never an observation
+        watch = bridge.watch([("alumio", task_id)])
+        consumer = asyncio.ensure_future(watch.__anext__())
+        while sb.stats.alumio.requests < 2:
+            await vtime.sleep(1)
+        watch.close()
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(consumer, BOUND)
+
+
+# the slots polls may take
+
+
+async def test_polls_take_at_most_half_of_a_providers_slots(server: ScriptedServer) -> None:
+    arrived = 0
+    two = asyncio.Event()
+    release = asyncio.Event()
+    probe = secrets.token_hex(16)
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        nonlocal arrived
+        if not request.path.endswith(probe):  # a poll: held until the test releases it
+            arrived += 1
+            if arrived == 2:
+                two.set()
+            await asyncio.wait_for(release.wait(), BOUND)
+        asked = request.path.rsplit("/", 1)[-1]  # the answer is for the task asked for
+        body = dumps(alumio_body(identifier=asked))
+        return web.Response(body=body, content_type="application/json")
+
+    server.handler = handler
+    async with make_bridge(server, alumio_concurrency=4) as bridge:
+        refs = [("alumio", f"watched-{n}") for n in range(10)]
+        async with bridge.watch(refs) as updates:
+            first = asyncio.ensure_future(updates.__anext__())
+            await asyncio.wait_for(two.wait(), BOUND)
+            # Two polls hold a slot each; the other two slots are free for a get.
+            assert bridge.stats().providers["alumio"].in_flight == 2
+            task = await asyncio.wait_for(bridge.get("alumio", probe), BOUND)
+            assert task.id == probe
+            release.set()
+            await asyncio.wait_for(first, BOUND)
+    assert server.peak_in_flight["alumio"] == 3  # two polls and the get
