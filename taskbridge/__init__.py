@@ -51,6 +51,7 @@ from ._engine.retry import default_retry_on
 from ._engine.stats import BridgeStats, ProviderStats
 from ._facade.bridge import TaskBridge
 from ._facade.hookup import TaskResponse
+from ._facade.sync import SyncTaskBridge
 from ._facade.watch import TaskUpdate
 from ._version import __version__
 from .providers.alumio import AlumioConfig, AlumioTask
@@ -85,6 +86,7 @@ __all__ = [
     "RetryEvent",
     "RetryPolicy",
     "ServerError",
+    "SyncTaskBridge",
     "TaskBridge",
     "TaskBridgeError",
     "TaskFailure",

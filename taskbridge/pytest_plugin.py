@@ -14,6 +14,8 @@ for one of its fixtures:
 - ``taskbridge_thread_sandbox`` / ``taskbridge_thread_env``: the same, with the sandbox
   served from a background thread (`BackgroundSandbox`), for sync tests: Starlette's or
   FastAPI's ``TestClient``, Django's client, code that calls ``asyncio.run``.
+- ``taskbridge_sync_bridge``: a `SyncTaskBridge` wired to ``taskbridge_thread_sandbox``
+  (plain sync tests, no pytest-asyncio needed), closed after the test.
 
 Override ``taskbridge_sandbox_options`` (a dict of `Sandbox` keyword arguments) in your
 own ``conftest.py`` to change the seed, the number of tasks, faults or ``any_id``.
@@ -38,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from taskbridge import TaskBridge
+    from taskbridge import SyncTaskBridge, TaskBridge
     from taskbridge.sandbox import BackgroundSandbox, Sandbox
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "taskbridge_env",
     "taskbridge_sandbox",
     "taskbridge_sandbox_options",
+    "taskbridge_sync_bridge",
     "taskbridge_thread_env",
     "taskbridge_thread_sandbox",
 ]
@@ -119,3 +122,18 @@ def taskbridge_thread_env(
 ) -> dict[str, str]:
     """The ``TASKBRIDGE_*`` variables, pointed at ``taskbridge_thread_sandbox``."""
     return _point_env_at(monkeypatch, taskbridge_thread_sandbox.env())
+
+
+@pytest.fixture
+def taskbridge_sync_bridge(
+    taskbridge_thread_sandbox: BackgroundSandbox,
+) -> Iterator[SyncTaskBridge]:
+    """A `SyncTaskBridge` wired to ``taskbridge_thread_sandbox``, closed after the test."""
+    from taskbridge import RetryPolicy, SyncTaskBridge
+
+    bridge = SyncTaskBridge(
+        providers=taskbridge_thread_sandbox.configs(requests_per_minute=None),
+        retry=RetryPolicy(initial_backoff=0.0, max_backoff=0.0, max_retry_after=1.0),
+    )
+    with bridge:
+        yield bridge
