@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -30,7 +31,7 @@ import httpx
 import requests
 from generated import cakewalk_pydantic
 
-from taskbridge import CakewalkConfig, SyncTaskBridge, TaskBridge, __version__
+from taskbridge import CakewalkConfig, InvalidTaskIdError, SyncTaskBridge, TaskBridge, __version__
 
 THREADS = 16
 Runner = Callable[[str, list[str]], None]
@@ -130,24 +131,41 @@ def httpx_threads(base: str, ids: list[str]) -> None:
 # 3. the hand-off
 
 
-def handoff_us(base: str, ids: list[str]) -> tuple[float, float]:
-    """Wall us per sequential get: (blocking get, await get)."""
+def handoff_us(base: str, ids: list[str]) -> tuple[float, float, float, float]:
+    """Microseconds per call: (blocking get, await get) of a refused id (no I/O: the
+    hand-off alone), then (blocking get, await get) of sequential gets over HTTP."""
+    calls = 20_000
+
+    def refused_sync(bridge: SyncTaskBridge) -> float:
+        started = time.perf_counter()
+        for _ in range(calls):
+            with contextlib.suppress(InvalidTaskIdError):
+                bridge.get("cakewalk", "not-a-uuid")
+        return (time.perf_counter() - started) / calls * 1e6
+
     with SyncTaskBridge(cakewalk=config(base)) as bridge:
         bridge.get("cakewalk", ids[0])
+        refused_blocking = refused_sync(bridge)
         started = time.perf_counter()
         for task_id in ids:
             bridge.get("cakewalk", task_id)
         blocking = (time.perf_counter() - started) / len(ids) * 1e6
 
-    async def run() -> float:
+    async def run() -> tuple[float, float]:
         async with TaskBridge(cakewalk=config(base)) as bridge:
             await bridge.get("cakewalk", ids[0])
             started = time.perf_counter()
+            for _ in range(calls):
+                with contextlib.suppress(InvalidTaskIdError):
+                    await bridge.get("cakewalk", "not-a-uuid")
+            refused = (time.perf_counter() - started) / calls * 1e6
+            started = time.perf_counter()
             for task_id in ids:
                 await bridge.get("cakewalk", task_id)
-            return (time.perf_counter() - started) / len(ids) * 1e6
+            return refused, (time.perf_counter() - started) / len(ids) * 1e6
 
-    return blocking, asyncio.run(run())
+    refused_awaited, awaited = asyncio.run(run())
+    return refused_blocking, refused_awaited, blocking, awaited
 
 
 def rounds_of(
@@ -216,12 +234,13 @@ def main() -> None:
         )
         table(threads, "SyncTaskBridge.get")
         print(f"\n3. one blocking get vs one await get, {args.handoff_n:,} sequential gets")
-        pairs = [handoff_us(base, ids[: args.handoff_n]) for _ in range(args.rounds)]
-        blocking = _common.median([p[0] for p in pairs])
-        awaited = _common.median([p[1] for p in pairs])
+        runs = [handoff_us(base, ids[: args.handoff_n]) for _ in range(args.rounds)]
+        m = [_common.median([run[k] for run in runs]) for k in range(4)]
         print(
-            f"  blocking get {blocking:,.1f} us, await get {awaited:,.1f} us: "
-            f"hand-off overhead {blocking - awaited:,.1f} us per call (median of {args.rounds})"
+            f"  no I/O (an id refused on the loop): blocking {m[0]:,.1f} us, await "
+            f"{m[1]:,.1f} us: hand-off {m[0] - m[1]:,.1f} us per call\n"
+            f"  over HTTP: blocking get {m[2]:,.1f} us, await get {m[3]:,.1f} us "
+            f"(medians of {args.rounds} rounds)"
         )
 
 
