@@ -162,6 +162,26 @@ def test_a_closed_bridge_refuses_every_call_and_leaves_no_thread_or_socket(
     assert "closed" in repr(bridge)
 
 
+def test_closing_ends_calls_waiting_in_other_threads_with_bridge_closed_error(
+    slow_sandbox: BackgroundSandbox,
+) -> None:
+    bridge = bridge_for(slow_sandbox)
+    outcomes: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            bridge.get("alumio", "e-1")
+        except BaseException as exc:
+            outcomes.append(exc)
+
+    waiting = threading.Thread(target=call)
+    waiting.start()
+    until(lambda: slow_sandbox.stats.alumio.in_flight == 1, "the request")
+    bridge.close()
+    waiting.join(20)
+    assert len(outcomes) == 1 and isinstance(outcomes[0], BridgeClosedError), outcomes
+
+
 def test_timeouts_behave_as_in_the_async_facade(slow_sandbox: BackgroundSandbox) -> None:
     with bridge_for(slow_sandbox) as bridge:
         cid = str(uuid.uuid4())

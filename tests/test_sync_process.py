@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from taskbridge import RetryPolicy, SyncTaskBridge
+from taskbridge import BridgeClosedError, RetryPolicy, SyncTaskBridge
 from taskbridge.sandbox import BackgroundSandbox, Faults
 
 from .test_sync import client_sockets, loop_threads, until
@@ -47,9 +47,15 @@ def client_inodes(port: int) -> set[str]:
     return found
 
 
-def child_does(bridge: SyncTaskBridge, task_id: str, write: int) -> None:
+def child_does(bridge: SyncTaskBridge, early: Iterator[object], task_id: str, write: int) -> None:
     """In the forked child: use the parent's bridge; report; never return."""
     try:
+        try:
+            next(early)  # made by the parent: its loop is not here
+        except BridgeClosedError:
+            pass
+        else:
+            raise AssertionError("an iterator of the parent's loop ran in the child")
         task = bridge.get("cakewalk", task_id)
         results = bridge.get_many([("cakewalk", task_id)] * 3)
         threads = len(loop_threads())
@@ -73,11 +79,12 @@ def test_a_bridge_used_before_fork_works_in_the_child_without_touching_the_paren
         bridge.get("cakewalk", first)  # the loop runs, a pooled connection is open
         before = client_inodes(sandbox.port)
         assert len(before) == 1
+        early = bridge.stream([("cakewalk", first)])
         read, write = os.pipe()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child reports through the pipe
             os.close(read)
-            child_does(bridge, second, write)
+            child_does(bridge, early, second, write)
         os.close(write)
         try:
             ready, _, _ = select.select([read], [], [], 60)
@@ -88,6 +95,7 @@ def test_a_bridge_used_before_fork_works_in_the_child_without_touching_the_paren
             _, status = os.waitpid(pid, 0)
         assert report == f"ok {second} True 1 0", report
         assert os.waitstatus_to_exitcode(status) == 0
+        assert [r.ok for r in early] == [True]  # the parent's own iterator still works
         # The parent's pooled connection is untouched: reused, not replaced.
         assert bridge.get("cakewalk", second).id == second
         assert client_inodes(sandbox.port) == before

@@ -152,7 +152,7 @@ class Runtime:
                 call.abort(self.dead)
             return future.result()
         except concurrent.futures.CancelledError:
-            if self.dead is not None:
+            if self.dead is not None or self.stopping:  # not the caller's own cancel
                 error = self.error()
                 raise error from error.__cause__
             raise
@@ -166,7 +166,8 @@ class Runtime:
         """Close the bridge on the loop, then stop the loop and its thread."""
         if self.stopping or self.pid != os.getpid():
             return
-        self.check_caller()
+        if wait:
+            self.check_caller()
         self.stopping = True
         with contextlib.suppress(Exception):
             atexit.unregister(self.stop_at_exit)
@@ -333,6 +334,11 @@ class BlockingIterator(Generic[T]):
     def __next__(self) -> T:
         if self._closed:
             raise StopIteration
+        if self._runtime.pid != os.getpid():
+            raise BridgeClosedError(
+                "this iterator was made before os.fork(): its loop is the parent's; "
+                "call stream() or watch() again in this process"
+            )
         if not self._started:
             self._start()
         channel = self._channel
