@@ -18,12 +18,14 @@ from .._base.config import RetryPolicy
 from .._base.errors import BridgeClosedError
 from .._base.models import Provider, TaskResult, UnifiedTask
 from .._engine import limiter as _limiter
+from .._engine.hooks import EventHooks
 from .._engine.stats import BridgeStats
 from ..providers import ProviderConfig
 from ..providers.alumio import AlumioConfig, AlumioTask
 from ..providers.cakewalk import CakewalkConfig, CakewalkTask
 from .bridge import DEFAULT_MAX_RESPONSE_BYTES, RefLike, TaskBridge
 from .environment import options_from_env
+from .hookup import TaskResponse
 from .loopthread import BlockingIterator, Runtime, forsake
 from .watch import TaskUpdate
 
@@ -121,6 +123,10 @@ class SyncTaskBridge:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         providers: Iterable[ProviderConfig] = (),
         limiter: _limiter.LimiterBackend | None = None,
+        hooks: EventHooks | Iterable[EventHooks] | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+        telemetry: bool = True,
     ) -> None:
         options = {
             "cakewalk": cakewalk,
@@ -130,6 +136,10 @@ class SyncTaskBridge:
             "max_response_bytes": max_response_bytes,
             "providers": tuple(providers),
             "limiter": limiter,
+            "hooks": hooks if hooks is None or isinstance(hooks, EventHooks) else tuple(hooks),
+            "tracer_provider": tracer_provider,
+            "meter_provider": meter_provider,
+            "telemetry": telemetry,
         }
         self._core = _Core(options, current_clock())
         self._view: dict[str, Any] | None = None  # the options of a `with_options` view
@@ -198,6 +208,11 @@ class SyncTaskBridge:
         """Fetch one task (see `TaskBridge.get`)."""
         runtime, bridge = self._use()
         return runtime.call(bridge.get(provider, task_id))
+
+    def get_with_response(self, provider: str | Provider, task_id: str) -> TaskResponse:
+        """`get`, returning a `TaskResponse` (see `TaskBridge.get_with_response`)."""
+        runtime, bridge = self._use()
+        return runtime.call(bridge.get_with_response(provider, task_id))
 
     def get_many(
         self,
