@@ -99,11 +99,20 @@ class TaskRef(NamedTuple):
 
 @attrs.frozen(slots=True)
 class TaskSuccess:
-    """A ref that was fetched: ``ok`` is ``True``, ``task`` is set, ``error`` is ``None``."""
+    """A ref that was fetched: ``ok`` is ``True``, ``task`` is set, ``error`` is ``None``.
+
+    ``attempts`` is how many HTTP attempts this ref's fetch made (retries included; 0
+    when it joined an identical request already in flight, or was built by hand), and
+    ``elapsed`` the seconds from its turn in the batch to its result (waits for a slot,
+    the rate limit and retry pauses included). Both are metadata: they take no part in
+    ``==`` or ``hash``.
+    """
 
     ref: TaskRef
     task: UnifiedTask[Any]
     error: None = None
+    attempts: int = attrs.field(default=0, kw_only=True, eq=False)
+    elapsed: float = attrs.field(default=0.0, kw_only=True, eq=False)
 
     ok: ClassVar[Literal[True]] = True
     """Always ``True``: after ``if result.ok:`` a type checker knows ``task`` is set."""
@@ -115,11 +124,18 @@ class TaskSuccess:
 
 @attrs.frozen(slots=True)
 class TaskFailure:
-    """A ref that failed: ``ok`` is ``False``, ``error`` is set, ``task`` is ``None``."""
+    """A ref that failed: ``ok`` is ``False``, ``error`` is set, ``task`` is ``None``.
+
+    ``attempts`` and ``elapsed`` as on `TaskSuccess`: 0 and 0.0 for a ref refused before
+    any request (a bad ref, an unknown provider, a turn that came too late) and for one
+    cut off by ``get_many(timeout=)``. Metadata: no part in ``==`` or ``hash``.
+    """
 
     ref: TaskRef
     task: None = None
     error: TaskBridgeError = attrs.field(kw_only=True)
+    attempts: int = attrs.field(default=0, kw_only=True, eq=False)
+    elapsed: float = attrs.field(default=0.0, kw_only=True, eq=False)
 
     ok: ClassVar[Literal[False]] = False
     """Always ``False``: in the ``else`` of ``if result.ok:`` ``error`` is set."""
@@ -167,9 +183,10 @@ else:
 #: ``detail`` may be a `PendingDetail`, built on first access.
 new_unified_task: Callable[..., UnifiedTask[Any]] = direct_constructor(UnifiedTask)
 
-#: ``new_task_success(ref, task, None)``: a `TaskSuccess`, built the same way (one per ref).
-new_task_success: Callable[[TaskRef, UnifiedTask[Any], None], TaskSuccess] = direct_constructor(
-    TaskSuccess
+#: ``new_task_success(ref, task, None, attempts, elapsed)``: a `TaskSuccess`, built the
+#: same way (one per ref).
+new_task_success: Callable[[TaskRef, UnifiedTask[Any], None, int, float], TaskSuccess] = (
+    direct_constructor(TaskSuccess)
 )
 
 

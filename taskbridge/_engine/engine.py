@@ -39,7 +39,7 @@ from .hooks import HookSet, PauseEvent, RetryEvent, enter_observed
 from .retry import decide
 from .transport import Redactor, attempt
 
-__all__ = ["Caller", "Engine", "Settings"]
+__all__ = ["Caller", "Engine", "Settings", "Tally"]
 
 # ``TaskRef(provider, task_id)`` without the Python-level ``__new__`` of a NamedTuple.
 _new_ref = tuple.__new__
@@ -63,6 +63,15 @@ class Settings:
     timeout: aiohttp.ClientTimeout
     max_bytes: int
     hooks: HookSet | None = None
+
+
+class Tally:
+    """The attempts one batch worker's current fetch started (reused from ref to ref)."""
+
+    __slots__ = ("attempts",)
+
+    def __init__(self) -> None:
+        self.attempts = 0
 
 
 class Engine:
@@ -182,14 +191,15 @@ class Engine:
         return max(16, 2 * sum(gate.limits.max_concurrency for gate in self.gates.values()))
 
     async def fetch(  # noqa: PLR0912, PLR0915 - retries inline: one frame less per request
-        self, gate: ProviderGate, task_id: str, settings: Settings
+        self, gate: ProviderGate, task_id: str, settings: Settings, tally: Tally | None = None
     ) -> UnifiedTask[Any]:
         """Fetch with retries; identical requests in flight share one attempt loop.
 
         The first caller runs the attempts in its own task (no task per request);
         later callers for the same ref wait on a future made when the first of them
         comes. If the first caller is cancelled, a waiter that was not takes the
-        request over.
+        request over. ``tally.attempts``, when given, counts the attempts this call
+        starts (it stays as it was for a call that joins one in flight).
         """
         key = (gate.name, task_id)
         loop = asyncio.get_running_loop()
@@ -225,6 +235,8 @@ class Engine:
                         await gate.enter(task_id)
                     else:
                         await enter_observed(hooks, gate, task_id)
+                if tally is not None:
+                    tally.attempts = failures + 1
                 try:
                     task = await self.attempt(
                         session,
@@ -356,10 +368,12 @@ class Caller:
     def window(self) -> int:
         return self.engine.window()
 
-    def fetch(self, gate: ProviderGate, task_id: str) -> Coroutine[Any, Any, UnifiedTask[Any]]:
+    def fetch(
+        self, gate: ProviderGate, task_id: str, tally: Tally | None = None
+    ) -> Coroutine[Any, Any, UnifiedTask[Any]]:
         """``await caller.fetch(gate, task_id)``: the engine's fetch with these settings
         (not a coroutine itself: one frame less on every request's resumptions)."""
         if self._closed:
             self.engine.check_loop()
             raise BridgeClosedError("this TaskBridge is closed")
-        return self.engine.fetch(gate, task_id, self.settings)
+        return self.engine.fetch(gate, task_id, self.settings, tally)

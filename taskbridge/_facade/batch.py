@@ -17,6 +17,7 @@ import attrs
 
 from .._base.errors import TaskBridgeError
 from .._base.models import TaskFailure, TaskRef, TaskResult, new_task_success
+from .._engine.engine import Tally
 from .._engine.transport import unexpected_error
 
 if TYPE_CHECKING:
@@ -27,12 +28,19 @@ __all__ = ["failure_result", "get_many"]
 
 
 def failure_result(
-    bridge: Caller, gate: ProviderGate, ref: TaskRef, task_id: str, exc: Exception
+    bridge: Caller,
+    gate: ProviderGate,
+    ref: TaskRef,
+    task_id: str,
+    exc: Exception,
+    *,
+    attempts: int,
+    elapsed: float,
 ) -> TaskFailure:
     """The result of a ref whose fetch of ``task_id`` raised ``exc``: typed, whatever it was."""
-    if isinstance(exc, TaskBridgeError):
-        return TaskFailure(ref, error=exc)
-    return TaskFailure(ref, error=unexpected_error(gate.name, task_id, exc, bridge.redact))
+    if not isinstance(exc, TaskBridgeError):
+        exc = unexpected_error(gate.name, task_id, exc, bridge.redact)
+    return TaskFailure(ref, error=exc, attempts=attempts, elapsed=elapsed)
 
 
 async def _run_all(coros: list[Coroutine[Any, Any, None]]) -> None:
@@ -84,18 +92,30 @@ async def get_many(
     async def worker(gate: ProviderGate, keys: collections.deque[tuple[str, str]]) -> None:
         # Every ref is queued from the call on: max_queue_wait bounds its wait for a turn.
         until = gate.queued_until()
+        tally = Tally()
+        now = gate.now
         while keys:
             key = keys.popleft()
             positions = waiting.pop(key)
+            tally.attempts = 0
+            began = now()
             # fetch inline (no helper coroutine): one frame less on every request.
             try:
                 if until is not None:
                     gate.check_turn(until, key[1])
-                task = await fetch(gate, key[1])
+                task = await fetch(gate, key[1], tally)
             except Exception as exc:
-                first: TaskResult = failure_result(bridge, gate, positions[0][1], key[1], exc)
+                first: TaskResult = failure_result(
+                    bridge,
+                    gate,
+                    positions[0][1],
+                    key[1],
+                    exc,
+                    attempts=tally.attempts,
+                    elapsed=now() - began,
+                )
             else:
-                first = new_task_success(positions[0][1], task, None)
+                first = new_task_success(positions[0][1], task, None, tally.attempts, now() - began)
             for index, ref in positions:
                 result = first if ref is first.ref else attrs.evolve(first, ref=ref)
                 results[index] = result

@@ -25,6 +25,7 @@ import attrs
 
 from .._base.errors import ConfigurationError, TaskBridgeError
 from .._base.models import TaskFailure, TaskRef, TaskResult, new_task_success
+from .._engine.engine import Tally
 from .batch import failure_result
 
 if TYPE_CHECKING:
@@ -107,19 +108,32 @@ async def stream(  # noqa: PLR0915 - reader, workers and consumer share the lane
         task.add_done_callback(supervise)
 
     async def work(lane: _Lane) -> None:
-        assert lane.gate is not None
+        gate = lane.gate
+        assert gate is not None
+        tally = Tally()
+        now = gate.now
         try:
             while lane.backlog:
                 ref, task_id, until = lane.backlog.popleft()
+                tally.attempts = 0
+                began = now()
                 # fetch inline (no helper coroutine): one frame less on every request.
                 try:
                     if until is not None:
-                        lane.gate.check_turn(until, task_id)
-                    task = await bridge.fetch(lane.gate, task_id)
+                        gate.check_turn(until, task_id)
+                    task = await bridge.fetch(gate, task_id, tally)
                 except Exception as exc:
-                    result: TaskResult = failure_result(bridge, lane.gate, ref, task_id, exc)
+                    result: TaskResult = failure_result(
+                        bridge,
+                        gate,
+                        ref,
+                        task_id,
+                        exc,
+                        attempts=tally.attempts,
+                        elapsed=now() - began,
+                    )
                 else:
-                    result = new_task_success(ref, task, None)
+                    result = new_task_success(ref, task, None, tally.attempts, now() - began)
                 out.put_nowait((lane, result))
         finally:
             lane.workers -= 1
