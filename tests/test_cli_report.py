@@ -3,6 +3,7 @@ killed run, closed pipes, and one line for every usage error."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -109,9 +110,10 @@ def test_piped_into_head_exits_0_quietly(slow_url: str, tmp_path: Path, fmt: str
         ["head", "-3"], stdin=cli.stdout, capture_output=True, timeout=60, check=True
     )
     cli.stdout.close()
-    assert cli.wait(timeout=60) == 0
-    assert cli.stderr.read() == b""
+    code = cli.wait(timeout=60)
+    err = cli.stderr.read()
     cli.stderr.close()
+    assert (code, err) == (0, b"")
     assert len(head.stdout.splitlines()) == 3
 
 
@@ -144,6 +146,42 @@ def test_ctrl_c_says_how_far_it_got_and_leaves_a_valid_output_file(
         tail = f"; --resume continues from {output}"
     assert 5 <= done < 5000
     assert err == f"taskbridge: stopped after {done} of 5000 (0 failed){tail}\n"
+
+
+@POSIX
+def test_ctrl_c_on_a_terminal_clears_the_bar_before_saying_how_far_it_got(
+    slow_url: str, tmp_path: Path
+) -> None:
+    import pty
+
+    refs_file(tmp_path / "refs.txt", 5000)
+    output = tmp_path / "out.ndjson"
+    leader, follower = pty.openpty()
+    env = {**env_for(slow_url), "TERM": "xterm", "COLUMNS": "100"}
+    proc = subprocess.Popen(
+        [*CLI, "get-many", "-o", str(output), str(tmp_path / "refs.txt")],
+        stderr=follower,
+        env=env,
+    )
+    os.close(follower)
+    try:
+        wait_for_lines(output, 5, proc)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+        seen = b""
+        with contextlib.suppress(OSError):  # EIO once the terminal's last writer is gone
+            while chunk := os.read(leader, 65536):
+                seen += chunk
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+        os.close(leader)
+    assert b"ETA" in seen  # the bar was drawn
+    before, message = seen.rsplit(b"taskbridge: stopped after ", 1)
+    # The bar (transient) was erased first: the message starts a line of its own.
+    assert before.endswith((b"\x1b[2K", b"\n", b"\r")), before[-80:]
+    done = sum(ndjson_refs(output).values())
+    assert message.startswith(f"{done} of 5000 (0 failed)".encode())
 
 
 # --- resuming a killed run ----------------------------------------------------------------
@@ -181,6 +219,44 @@ def test_resume_fetches_again_a_line_cut_short(slow_url: str, tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     assert "resuming: 2 refs" in result.stderr
     assert ndjson_refs(output) == Counter(refs)
+
+
+def test_output_format_follows_the_file_name_unless_given(slow_url: str, tmp_path: Path) -> None:
+    refs = refs_file(tmp_path / "refs.txt", 3)
+    for name in ("a.ndjson", "b.jsonl", "c.json", "d.txt"):
+        result = run(
+            "get-many",
+            "-o",
+            str(tmp_path / name),
+            str(tmp_path / "refs.txt"),
+            env=env_for(slow_url),
+        )
+        assert result.returncode == 0, result.stderr
+    assert ndjson_refs(tmp_path / "a.ndjson") == Counter(refs)
+    assert ndjson_refs(tmp_path / "b.jsonl") == Counter(refs)
+    assert len(orjson.loads((tmp_path / "c.json").read_bytes())) == 3
+    assert (tmp_path / "d.txt").read_text(encoding="utf-8").startswith("provider ")  # a table
+    # --format wins over the name; --resume alone means ndjson.
+    result = run(
+        "get-many",
+        "--format",
+        "table",
+        "-o",
+        str(tmp_path / "e.ndjson"),
+        str(tmp_path / "refs.txt"),
+        env=env_for(slow_url),
+    )
+    assert (tmp_path / "e.ndjson").read_text(encoding="utf-8").startswith("provider ")
+    result = run(
+        "get-many",
+        "--resume",
+        "-o",
+        str(tmp_path / "a.out"),
+        str(tmp_path / "refs.txt"),
+        env=env_for(slow_url),
+    )
+    assert result.returncode == 0, result.stderr
+    assert ndjson_refs(tmp_path / "a.out") == Counter(refs)
 
 
 def test_resume_needs_an_ndjson_output_file() -> None:

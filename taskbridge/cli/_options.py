@@ -61,14 +61,17 @@ def connection_options(timeout_flag: str = "--timeout") -> Callable[[_F], _F]:
     return decorate
 
 
-def format_option(choices: list[str], default: str, text: str) -> Callable[[_F], _F]:
-    """The ``--format`` option of a command that prints many results."""
+def format_option(
+    choices: list[str], default: str | None, text: str, *, shown: str | None = None
+) -> Callable[[_F], _F]:
+    """The ``--format`` option of a command that prints many results (``shown``: what
+    the help says the default is, when it is chosen later: ``default=None``)."""
     return click.option(
         "--format",
         "fmt",
         type=click.Choice(choices),
         default=default,
-        show_default=True,
+        show_default=shown if shown is not None else True,
         help=text,
     )
 

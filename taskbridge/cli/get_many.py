@@ -70,12 +70,13 @@ def _opened(path: str | None, resume: bool) -> Iterator[_Output]:
     if path is None:
         yield _Output(sys.stdout.buffer, out.stdout_console())
         return
+    resuming = resume and os.path.exists(path)  # --resume of a first run starts a file
     try:
-        f = open(path, "r+b" if resume and os.path.exists(path) else "wb")  # noqa: SIM115
+        f = open(path, "r+b" if resuming else "wb")  # noqa: SIM115
     except OSError as exc:
         raise common.UsageProblem(f"cannot write {path}: {exc.strerror or exc}") from None
     with f:
-        done = _read_done(f, path) if resume else set()
+        done = _read_done(f, path) if resuming else set()
         text = io.TextIOWrapper(f, encoding="utf-8", write_through=True)
         console = Console(file=text, width=200, highlight=False, color_system=None)
         try:
@@ -148,26 +149,28 @@ async def _run(
 
     pipe = output.stream.fileno() if _is_pipe(output.stream) else None
     interrupted = False
-    with bar.shown():
-        looker = _Looker(bridge, bar, pipe)
-        results = bridge.stream(refs())
-        try:
-            async for result in results:
-                sink.result(result)
-                bar.advance()
-        except asyncio.CancelledError:
-            if not looker.gone:
-                interrupted = True
-                raise
-            if sys.version_info >= (3, 11):
-                asyncio.current_task().uncancel()  # type: ignore[union-attr]
-            raise BrokenPipeError from None
-        finally:
-            # Leaving early (a closed pipe, Ctrl-C) cancels what is in flight, now.
-            await results.aclose()
-            await looker.stop()
-            if interrupted:
-                _stopped(sink, total, output)
+    try:
+        with bar.shown():
+            looker = _Looker(bridge, bar, pipe)
+            results = bridge.stream(refs())
+            try:
+                async for result in results:
+                    sink.result(result)
+                    bar.advance()
+            except asyncio.CancelledError:
+                if not looker.gone:
+                    interrupted = True
+                    raise
+                if sys.version_info >= (3, 11):
+                    asyncio.current_task().uncancel()  # type: ignore[union-attr]
+                raise BrokenPipeError from None
+            finally:
+                # Leaving early (a closed pipe, Ctrl-C) cancels what is in flight, now.
+                await results.aclose()
+                await looker.stop()
+    finally:
+        if interrupted:  # once the bar is gone: its line is not the message's
+            _stopped(sink, total, output)
     sink.finish()
     if sink.failed and options.fmt != "table":
         common.say(out.failed_summary(sink.failed, sink.total))
@@ -226,6 +229,17 @@ async def _get_many(
             )
 
 
+def _format_for(path: str | None, *, resume: bool) -> str:
+    """The format when ``--format`` is not given: the one ``--output``'s name says
+    (``.ndjson``/``.jsonl``, ``.json``), ndjson for ``--resume``, else table."""
+    suffix = os.path.splitext(path or "")[1].lower()
+    if suffix in {".ndjson", ".jsonl"}:
+        return "ndjson"
+    if suffix == ".json":
+        return "json"
+    return "ndjson" if resume else "table"
+
+
 def _fields(fields: str | None) -> tuple[str, ...] | None:
     if fields is None:
         return None
@@ -244,8 +258,11 @@ def _fields(fields: str | None) -> tuple[str, ...] | None:
 @click.argument("file", type=click.File("rb"), default="-")
 @format_option(
     ["table", "json", "ndjson"],
-    "table",
-    "json and ndjson stream each result as it completes (completion order).",
+    None,
+    "json and ndjson stream each result as it completes (completion order). "
+    "Without it: the format --output's name ends with (.ndjson or .jsonl, .json), "
+    "ndjson with --resume, else table.",
+    shown="table",
 )
 @click.option("--summary", is_flag=True, help="Print only counts by status and by error.")
 @click.option(
@@ -274,7 +291,7 @@ def _fields(fields: str | None) -> tuple[str, ...] | None:
 def get_many(  # click passes every option by name
     *,
     file: IO[bytes],
-    fmt: str,
+    fmt: str | None,
     summary: bool,
     fields: str | None,
     skip_invalid: bool,
@@ -292,6 +309,8 @@ def get_many(  # click passes every option by name
     leaving valid output. Exit status: 0 all fetched, 1 some failed, 2 usage,
     130 interrupted.
     """
+    if fmt is None:
+        fmt = _format_for(path, resume=resume)
     if resume and (path is None or fmt != "ndjson" or summary):
         raise click.UsageError("--resume needs --output FILE and --format ndjson")
     batch = BatchOptions(
