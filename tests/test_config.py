@@ -564,3 +564,12 @@ async def test_alumio_id_with_a_lone_surrogate_is_a_per_item_error_in_a_batch(
     async with TaskBridge(alumio=AlumioConfig(server.url, TOKEN)) as bridge:
         [result] = await bridge.get_many([("alumio", "\ud800")])
     assert (type(result.error), server.requests) == (InvalidTaskIdError, [])
+
+
+def test_a_lower_case_cakewalk_id_is_kept_not_copied() -> None:
+    # A watch of a million refs holds each id once: the caller's string, not a copy.
+    adapter = CakewalkConfig(KEY, SECRET).adapter()
+    lower = "".join(["3fa85f64-5717-4562-b3fc-", "2c963f66afa6"])  # built: not a constant
+    assert adapter.check_id(lower) is lower
+    upper = lower.upper()
+    assert adapter.check_id(upper) == lower

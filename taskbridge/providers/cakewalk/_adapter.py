@@ -63,7 +63,10 @@ class CakewalkAdapter(TaskAdapter[CakewalkTask]):
                 provider=self.name,
                 task_id=str(task_id),
             )
-        return task_id.lower()
+        lowered = task_id.lower()
+        # The caller's own string when it is lower-case already: a watch of a million
+        # refs then holds one copy of each id, not two.
+        return task_id if lowered == task_id else lowered
 
     def same_id(self, got: str, asked: str) -> bool:
         """UUIDs compare case-insensitively (the id asked for is lower-cased already)."""
