@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import copy
 import os
+import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -25,6 +26,14 @@ from taskbridge.testing import SYSTEM_CLOCK
 settings.register_profile("ci", derandomize=True, database=None)
 settings.register_profile("explore", derandomize=False, database=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# A suite started with SIGINT ignored (under nohup, as a background job of a script, by
+# some CI runners) would pass that on to every program it starts, and the tests that
+# press Ctrl-C in a child would see it do nothing. Python's own handler here means each
+# child starts with the default again (a handler, unlike an ignored signal, is reset at
+# exec), as it would from a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 CAKEWALK_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 SECRET = "s3cr3t-CAKEWALK-secret-value"
