@@ -44,6 +44,10 @@ HeadersLike = Mapping[str, str] | Iterable[tuple[Any, Any]]
 
 def _signature_of(headers: HeadersLike, name: str) -> str | None:
     """The header ``name`` (any case), from a mapping or ASGI's ``(bytes, bytes)`` pairs."""
+    if isinstance(headers, Mapping):
+        found = headers.get(name)  # a case-insensitive mapping (aiohttp's) finds it here
+        if isinstance(found, str):
+            return found
     wanted = name.lower()
     items = headers.items() if isinstance(headers, Mapping) else headers
     for key, value in items:
@@ -59,6 +63,10 @@ def _decode_signature(text: str, *, hex_too: bool) -> bytes:
         text = text.removeprefix("sha256=")
         if len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text):
             return bytes.fromhex(text)
+    try:
+        return base64.b64decode(text, validate=True)  # the usual form, at once
+    except (binascii.Error, ValueError):
+        pass
     compact = "".join(text.split())
     for alphabet in (None, b"-_"):
         try:
@@ -67,6 +75,25 @@ def _decode_signature(text: str, *, hex_too: bool) -> bytes:
         except (binascii.Error, ValueError):
             continue
     raise InvalidSignatureError("the signature is not base64")
+
+
+def _rsa_scheme(name: Padding, hash_name: HashName) -> tuple[Any, Any]:
+    """``cryptography``'s padding and hash objects for ``verify``."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    algorithm: hashes.HashAlgorithm
+    if hash_name == "sha1":
+        algorithm = hashes.SHA1()
+    elif hash_name == "sha384":
+        algorithm = hashes.SHA384()
+    elif hash_name == "sha512":
+        algorithm = hashes.SHA512()
+    else:
+        algorithm = hashes.SHA256()
+    if name == "pss":
+        return padding.PSS(mgf=padding.MGF1(algorithm), salt_length=padding.PSS.AUTO), algorithm
+    return padding.PKCS1v15(), algorithm
 
 
 class CakewalkWebhooks:
@@ -134,6 +161,7 @@ class CakewalkWebhooks:
         self.header = header
         self._secret = None
         self._key = None
+        self._scheme: tuple[Any, Any] | None = None  # (padding, hash), made on first use
         self._listeners: list[Listener] = []
         self._clock = current_clock()
         self._fetched_at: float | None = None
@@ -291,25 +319,12 @@ class CakewalkWebhooks:
 
     def _verifies(self, key: RSAPublicKey, signature: bytes, body: bytes) -> bool:
         from cryptography.exceptions import InvalidSignature
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import padding
 
-        algorithm: hashes.HashAlgorithm
-        if self.hash == "sha1":
-            algorithm = hashes.SHA1()
-        elif self.hash == "sha384":
-            algorithm = hashes.SHA384()
-        elif self.hash == "sha512":
-            algorithm = hashes.SHA512()
-        else:
-            algorithm = hashes.SHA256()
-        scheme: padding.AsymmetricPadding
-        if self.padding == "pss":
-            scheme = padding.PSS(mgf=padding.MGF1(algorithm), salt_length=padding.PSS.AUTO)
-        else:
-            scheme = padding.PKCS1v15()
+        scheme = self._scheme
+        if scheme is None:
+            scheme = self._scheme = _rsa_scheme(self.padding, self.hash)
         try:
-            key.verify(signature, body, scheme, algorithm)
+            key.verify(signature, body, *scheme)
         except InvalidSignature:
             return False
         return True
