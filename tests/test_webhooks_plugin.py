@@ -26,4 +26,4 @@ async def test_the_signer_signs_what_its_hooks_verify(
     assert await hooks.verify(raw, raw_headers)
     with pytest.raises(InvalidSignatureError):
         await hooks.verify(raw + b" ", raw_headers)
-    assert "PRIVATE" not in repr(taskbridge_webhook_signer)
+    assert repr(taskbridge_webhook_signer) == "<taskbridge WebhookSigner>"  # no key in it
