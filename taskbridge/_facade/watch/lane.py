@@ -117,7 +117,9 @@ class Lane:
         if entry.poll is not None:
             entry.again = True
         else:
-            self._schedule(entry, self.clock())
+            # Ahead of every overdue task: when the budget is short, the task an event
+            # named is the one worth the next request.
+            self._schedule(entry, -math.inf)
         return True
 
     def follows(self, task_id: str, owner: object) -> bool:
@@ -292,4 +294,4 @@ class Lane:
         changed = previous is None or previous.provider_status != task.provider_status
         entry.interval = self.start if changed else min(entry.interval * BACKOFF, self.cap)
         again, entry.again = entry.again, False
-        self._schedule(entry, self.clock() + (0.0 if again else entry.interval))
+        self._schedule(entry, -math.inf if again else self.clock() + entry.interval)
