@@ -16,6 +16,9 @@ for one of its fixtures:
   FastAPI's ``TestClient``, Django's client, code that calls ``asyncio.run``.
 - ``taskbridge_sync_bridge``: a `SyncTaskBridge` wired to ``taskbridge_thread_sandbox``
   (plain sync tests, no pytest-asyncio needed), closed after the test.
+- ``taskbridge_webhook_signer``: a `WebhookSigner` holding an RSA key pair (one per test
+  session) that signs payloads as Cakewalk does, and builds the `CakewalkWebhooks` that
+  verifies them, for tests of your own webhook handler (the ``webhooks`` extra).
 
 Override ``taskbridge_sandbox_options`` (a dict of `Sandbox` keyword arguments) in your
 own ``conftest.py`` to change the seed, the number of tasks, faults or ``any_id``.
@@ -42,8 +45,10 @@ import pytest
 if TYPE_CHECKING:
     from taskbridge import SyncTaskBridge, TaskBridge
     from taskbridge.sandbox import BackgroundSandbox, Sandbox
+    from taskbridge.webhooks import CakewalkWebhooks
 
 __all__ = [
+    "WebhookSigner",
     "taskbridge_bridge",
     "taskbridge_env",
     "taskbridge_sandbox",
@@ -51,6 +56,7 @@ __all__ = [
     "taskbridge_sync_bridge",
     "taskbridge_thread_env",
     "taskbridge_thread_sandbox",
+    "taskbridge_webhook_signer",
 ]
 
 if TYPE_CHECKING:
@@ -137,3 +143,70 @@ def taskbridge_sync_bridge(
     )
     with bridge:
         yield bridge
+
+
+class WebhookSigner:
+    """Signs webhook bodies as Cakewalk does (RSA PKCS#1 v1.5, SHA-256, base64 in
+    ``X-SIGNATURE``), with a key pair made for the test session.
+
+    Example:
+        ```python
+        async def test_my_handler(taskbridge_webhook_signer):
+            hooks = taskbridge_webhook_signer.hooks()  # verifies what the signer signs
+            body, headers = taskbridge_webhook_signer.actionable(task_id)
+            events = await hooks.verify(body, headers)
+        ```
+    """
+
+    def __init__(self, private_key: Any) -> None:
+        from cryptography.hazmat.primitives import serialization
+
+        self._private_key = private_key
+        #: The PEM public key, for ``CakewalkWebhooks(public_key=...)``.
+        self.public_key: bytes = private_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    def __repr__(self) -> str:
+        return "<taskbridge WebhookSigner>"
+
+    def hooks(self, **options: Any) -> CakewalkWebhooks:
+        """A `CakewalkWebhooks` that verifies this signer's signatures."""
+        from taskbridge.webhooks import CakewalkWebhooks
+
+        return CakewalkWebhooks(public_key=self.public_key, **options)
+
+    def headers(self, body: bytes) -> dict[str, str]:
+        """The ``X-SIGNATURE`` header of ``body``."""
+        import base64
+
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        signature = self._private_key.sign(body, padding.PKCS1v15(), hashes.SHA256())
+        return {"X-SIGNATURE": base64.b64encode(signature).decode()}
+
+    def sign(self, payload: Any) -> tuple[bytes, dict[str, str]]:
+        """``payload`` (raw bytes, or an envelope or array of them to serialise) as the
+        body and headers Cakewalk would send."""
+        import orjson
+
+        body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+        return body, self.headers(body)
+
+    def actionable(self, task_id: str, **data: Any) -> tuple[bytes, dict[str, str]]:
+        """A signed ``action_task.actionable`` event for ``task_id`` (more ``data`` fields
+        by their wire names, e.g. ``requestMetadata={...}``)."""
+        envelope = {"eventType": "action_task.actionable", "data": {"taskId": task_id, **data}}
+        return self.sign(envelope)
+
+
+@pytest.fixture(scope="session")
+def taskbridge_webhook_signer() -> WebhookSigner:
+    """A `WebhookSigner` with an RSA-2048 key pair made once per test session."""
+    from taskbridge.webhooks._keys import need_cryptography
+
+    need_cryptography()  # a clear error without the webhooks extra
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    return WebhookSigner(rsa.generate_private_key(public_exponent=65537, key_size=2048))

@@ -84,6 +84,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("taskbridge.redis", "taskbridge._redis_scripts", "taskbridge.otel"),
     ("taskbridge._facade",),
     ("taskbridge", "taskbridge.testing", "taskbridge.schema"),  # the public package
+    ("taskbridge.webhooks",),  # an optional integration above the facade (from_config)
     ("taskbridge.sandbox",),
     # The CLI, and the entry scripts that run it.
     ("taskbridge.pytest_plugin", "taskbridge.cli", "taskbridge.__main__"),

@@ -38,7 +38,8 @@ def runs(flow: dict[str, Any]) -> str:
 
 
 def test_development_dependencies_are_groups_not_published_extras() -> None:
-    assert set(PYPROJECT["project"]["optional-dependencies"]) == {"cli", "otel", "redis"}
+    published = {"cli", "otel", "redis", "webhooks"}
+    assert set(PYPROJECT["project"]["optional-dependencies"]) == published
     groups = PYPROJECT["dependency-groups"]
     assert {"test", "docs", "bench"} <= set(groups)
     test_group = " ".join(groups["test"])

@@ -20,7 +20,7 @@ from .._base.models import Provider, TaskRef, TaskResult, UnifiedTask
 from .._engine import limiter as _limiter
 from .._engine.assemble import build_engine
 from .._engine.engine import Caller, Settings
-from .._engine.hooks import EventHooks, HookSet
+from .._engine.hooks import EventHooks
 from .._engine.stats import BridgeStats, snapshot
 from ..providers import ProviderConfig
 from ..providers.alumio import AlumioConfig, AlumioTask
@@ -31,7 +31,7 @@ from . import stream as _stream
 from . import watch as _watch
 from .environment import options_from_env
 from .stream import check_backlog
-from .watch import Watch
+from .watch import EventSource, Watch
 
 __all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "TaskBridge"]
 
@@ -230,7 +230,7 @@ class TaskBridge:
         ``headers`` (a request id, rate-limit headers), ``attempts`` and ``elapsed``."""
         recorder = _hookup.ResponseRecorder()
         view = self.with_options()
-        view._hooks = HookSet((*(self._hooks.hooks if self._hooks else ()), recorder))
+        view._hooks = recorder.joined(self._hooks)
         view._call = Caller(self._engine, attrs.evolve(self._call.settings, hooks=view._hooks))
         return recorder.result(await view.get(provider, task_id))
 
@@ -299,6 +299,7 @@ class TaskBridge:
         *,
         timeout: float | None = None,
         until: Callable[[UnifiedTask[Any]], object] | None = None,
+        events: EventSource | None = None,
     ) -> UnifiedTask[Any]:
         """Poll a task until it is terminal (or ``until(task)`` is true) and return it.
 
@@ -311,6 +312,8 @@ class TaskBridge:
             task_id: the provider's task id.
             timeout: seconds to wait at most; ``None`` waits as long as it takes.
             until: return as soon as this is true of a polled task (e.g. running).
+            events: a `CakewalkWebhooks` (any ``subscribe(listener)``): a task an event
+                names is polled at once; the poll, not the event, says what it is.
 
         Returns:
             The task as last polled: terminal, or the first one ``until`` held for.
@@ -322,13 +325,15 @@ class TaskBridge:
                 retried and polled again, and do not end the wait.
         """
         self._refuse_if_closed()
-        return await _observe.wait(self._hooks, self._polling, provider, task_id, timeout, until)
+        args = (provider, task_id, timeout, until, events)
+        return await _observe.wait(self._hooks, self._polling, *args)
 
     def watch(
         self,
         refs: Iterable[RefLike] | AsyncIterable[RefLike],
         *,
         until: Callable[[UnifiedTask[Any]], object] | None = None,
+        events: EventSource | None = None,
     ) -> Watch:
         """Follow many tasks (``refs``: a sync or async iterable); an async iterator of
         `TaskUpdate`.
@@ -343,6 +348,7 @@ class TaskBridge:
         Args:
             refs: ``(provider, task_id)`` pairs or `TaskRef` values, sync or async.
             until: a ref also leaves once this is true of its task.
+            events: as for `wait`: a followed task an event names is polled at once.
 
         Example:
             ```python
@@ -350,13 +356,12 @@ class TaskBridge:
                 print(update.ref.task_id, update.task and update.task.status)
             ```
         """
-        follow = _observe.watch(self._hooks, self._polling, refs, until)  # checks arguments
+        follow = _observe.watch(self._hooks, self._polling, refs, until, events)  # checks args
         self._refuse_if_closed()
         return follow
 
     def _refuse_if_closed(self) -> None:
-        # The polling scheduler is the bridge's (one per bridge, shared by its views, so
-        # polls of one task are shared); a closed view must refuse on its own.
+        # The polling scheduler is shared by the bridge's views: a closed view refuses here.
         if self._call.closed:
             raise BridgeClosedError("this TaskBridge is closed")
 
@@ -371,9 +376,9 @@ class TaskBridge:
 
         The view shares the session, each provider's limits, pauses and statistics, and
         the de-duplication of identical requests in flight (a call that joins one gets
-        its outcome, whichever settings started it). ``None`` keeps this bridge's value.
-        Closing the view does not close the bridge. `wait` and `watch` through a view
-        share the bridge's one polling scheduler, whose polls use the bridge's settings.
+        its outcome, whichever settings started it). ``None`` keeps this bridge's value;
+        closing the view leaves the bridge open. `wait` and `watch` through a view share
+        the bridge's polling scheduler, whose polls use the bridge's settings.
         Example: ``bridge.with_options(timeout=5.0, retry=RetryPolicy(max_attempts=1))``.
         """
         if retry is not None and not isinstance(retry, RetryPolicy):
@@ -391,9 +396,5 @@ class TaskBridge:
         return view
 
     def stats(self) -> BridgeStats:
-        """Return a frozen snapshot of each provider's counters, pause and limits.
-
-        Cheap (a few attribute reads per provider): fine for a health endpoint:
-        ``bridge.stats().providers["cakewalk"].in_flight``.
-        """
+        """Each provider's counters, pause and limits, frozen; cheap (a health endpoint)."""
         return snapshot(self._engine.gates.values())

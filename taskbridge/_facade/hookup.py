@@ -158,6 +158,10 @@ class ResponseRecorder(EventHooks):
         self.attempts += 1
         self.elapsed += event.elapsed
 
+    def joined(self, hooks: HookSet | None) -> HookSet:
+        """``hooks`` (a bridge's, or none) with this recorder last."""
+        return HookSet((*(hooks.hooks if hooks else ()), self))
+
     def result(self, task: UnifiedTask[Any]) -> TaskResponse:
         last = self.last
         if last is None:  # joined an identical request in flight: no answer of its own

@@ -18,6 +18,7 @@ from .._engine.hooks import (
 )
 from . import batch as _batch
 from .watch import Scheduler, TaskUpdate, Until, Watch
+from .watch.hints import EventSource
 
 if TYPE_CHECKING:
     from .._engine.engine import Caller
@@ -144,11 +145,12 @@ async def wait(  # noqa: PLR0917 - TaskBridge.wait's arguments, passed on
     task_id: Any,
     timeout: float | None,
     until: Until | None,
+    events: EventSource | None = None,
 ) -> UnifiedTask[Any]:
     """`TaskBridge.wait`, followed when hooks ask."""
     if hooks is None or not hooks.follows() or (until is not None and not callable(until)):
-        return await polling.wait(provider, task_id, timeout=timeout, until=until)
-    return await followed_wait(hooks, polling, provider, task_id, timeout, until)
+        return await polling.wait(provider, task_id, timeout=timeout, until=until, events=events)
+    return await followed_wait(hooks, polling, provider, task_id, timeout, until, events)
 
 
 def watch(
@@ -156,11 +158,12 @@ def watch(
     polling: Scheduler,
     refs: Iterable[object] | AsyncIterable[object],
     until: Until | None,
+    events: EventSource | None = None,
 ) -> Watch:
     """`TaskBridge.watch`'s iterator, followed when hooks ask."""
     if hooks is None or not hooks.follows():
-        return polling.watch(refs, until=until)
-    return TracedWatch(hooks, polling, refs, until)
+        return polling.watch(refs, until=until, events=events)
+    return TracedWatch(hooks, polling, refs, until, events)
 
 
 async def followed_stream(
@@ -212,6 +215,7 @@ async def followed_wait(  # noqa: PLR0917 - TaskBridge.wait's arguments, passed 
     task_id: Any,
     timeout: float | None,
     until: Until | None,
+    events: EventSource | None = None,
 ) -> UnifiedTask[Any]:
     """`TaskBridge.wait` inside a ``taskbridge.wait`` call; status changes are events."""
     ref = (str(getattr(provider, "value", provider)), str(task_id))
@@ -222,7 +226,7 @@ async def followed_wait(  # noqa: PLR0917 - TaskBridge.wait's arguments, passed 
     try:
         # Not made active: the bridge's polls are shared by every wait and watch, so
         # their attempts belong to no one call (see the Observability guide).
-        task = await polling.wait(provider, task_id, timeout=timeout, until=check)
+        task = await polling.wait(provider, task_id, timeout=timeout, until=check, events=events)
     except BaseException as exc:
         scope.end(exc)
         raise
@@ -240,8 +244,9 @@ class TracedWatch(Watch):
         scheduler: Scheduler,
         refs: Iterable[object] | AsyncIterable[object],
         until: Until | None,
+        events: EventSource | None = None,
     ) -> None:
-        super().__init__(scheduler, refs, until)
+        super().__init__(scheduler, refs, until, events)
         self._hooks = hooks
         self._scope: Followed | None = None
         self._updates = 0

@@ -27,7 +27,7 @@ from .bridge import DEFAULT_MAX_RESPONSE_BYTES, RefLike, TaskBridge
 from .environment import options_from_env
 from .hookup import TaskResponse
 from .loopthread import BlockingIterator, Runtime, forsake
-from .watch import TaskUpdate
+from .watch import EventSource, TaskUpdate
 
 __all__ = ["SyncTaskBridge"]
 
@@ -245,22 +245,26 @@ class SyncTaskBridge:
         *,
         timeout: float | None = None,
         until: Callable[[UnifiedTask[Any]], object] | None = None,
+        events: EventSource | None = None,
     ) -> UnifiedTask[Any]:
         """Poll a task until it is terminal (or ``until(task)`` is true) and return it
-        (see `TaskBridge.wait`). ``until`` runs on the bridge's loop thread."""
+        (see `TaskBridge.wait`). ``until`` runs on the bridge's loop thread; events
+        (``events=``) may be verified in any thread or event loop."""
         runtime, bridge = self._use()
-        return runtime.call(bridge.wait(provider, task_id, timeout=timeout, until=until))
+        waiting = bridge.wait(provider, task_id, timeout=timeout, until=until, events=events)
+        return runtime.call(waiting)
 
     def watch(
         self,
         refs: Iterable[RefLike] | AsyncIterable[RefLike],
         *,
         until: Callable[[UnifiedTask[Any]], object] | None = None,
+        events: EventSource | None = None,
     ) -> BlockingIterator[TaskUpdate]:
         """Follow many tasks; a plain iterator of `TaskUpdate` (see `TaskBridge.watch`).
         Leaving the loop early stops every poll of the watch."""
         runtime, bridge = self._use()
-        return BlockingIterator(runtime, bridge.watch(refs, until=until))
+        return BlockingIterator(runtime, bridge.watch(refs, until=until, events=events))
 
     def with_options(
         self,

@@ -14,6 +14,7 @@ from .get_many import get_many
 from .sandbox import sandbox
 from .wait import wait
 from .watch import watch
+from .webhooks import webhooks
 
 __all__ = ["cli", "invoke"]
 
@@ -28,7 +29,7 @@ def cli() -> None:
     """
 
 
-for _command in (demo, get, get_many, wait, watch, sandbox):
+for _command in (demo, get, get_many, wait, watch, sandbox, webhooks):
     cli.add_command(_command)
 
 

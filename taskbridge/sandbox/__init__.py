@@ -38,6 +38,7 @@ from ._server import Sandbox, serve
 from ._state import SandboxState
 from ._stats import ProviderStats, SandboxStats
 from ._thread import BackgroundSandbox
+from ._webhooks import WebhookFaults
 
 __all__ = [
     "ALUMIO_STATUSES",
@@ -58,6 +59,7 @@ __all__ = [
     "SandboxState",
     "SandboxStats",
     "Served",
+    "WebhookFaults",
     "create_app",
     "equal",
     "serve",

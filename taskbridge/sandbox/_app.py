@@ -11,11 +11,15 @@ from aiohttp import web
 from ._faults import Outcome, format_retry_after
 from ._state import SandboxState
 from ._stats import ProviderStats
+from ._webhooks import PROVIDER as WEBHOOK_PROVIDER
+from ._webhooks import WebhookFaults, WebhookSender
 
 __all__ = ["STATE_KEY", "create_app"]
 
 STATE_KEY = web.AppKey("taskbridge_sandbox_state", SandboxState)
 STATS_PATH = "/_sandbox/stats"
+KEYS_PATH = "/api/Keys"
+WEBHOOKS_PATH = "/_sandbox/webhooks"
 _GATEWAY_REASONS = {
     502: "Bad Gateway",
     503: "Service Temporarily Unavailable",
@@ -39,6 +43,8 @@ class _Handlers:
             )
         stats = self.state.stats
         stats.total += 1
+        if path == KEYS_PATH and WEBHOOK_PROVIDER in self.state.emulators:
+            return self._keys(request)
         for prefix, provider in self.prefixes:
             if path.startswith(prefix):
                 counters = stats[provider]
@@ -99,6 +105,38 @@ class _Handlers:
         body = served.body[: len(served.body) // 2] if malformed else served.body
         return web.Response(body=body, content_type=served.content_type, charset=served.charset)
 
+    def _keys(self, request: web.Request) -> web.Response:
+        """``GET /api/Keys``: the webhooks' public key, with the tasks' authentication."""
+        if not self._authorized(WEBHOOK_PROVIDER, request):
+            detail = self.state.emulators[WEBHOOK_PROVIDER].auth_failure
+            return self._error(WEBHOOK_PROVIDER, 401, KEYS_PATH, detail)
+        try:
+            body = self.state.webhooks.keys_body()
+        except RuntimeError as exc:  # the webhooks extra is not installed
+            return web.Response(status=501, text=str(exc))
+        return web.Response(body=body, content_type="application/json")
+
+    async def webhooks(self, request: web.Request) -> web.Response:
+        """``POST /_sandbox/webhooks {"url": ..., "bad_signature": ..., "duplicate": ...,
+        "delay": ...}``: where (and how) to send the webhooks; ``{"url": null}`` stops."""
+        try:
+            given = orjson.loads(await request.read())
+            url = given.get("url")
+            faults = WebhookFaults(
+                bad_signature=bool(given.get("bad_signature", False)),
+                duplicate=bool(given.get("duplicate", False)),
+                delay=float(given.get("delay", 0.0)),
+            )
+            if url is not None and not isinstance(url, str):
+                raise TypeError("url must be a string or null")
+        except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError) as exc:
+            return web.Response(status=400, text=f"bad webhook settings: {exc}")
+        try:
+            self.state.webhooks.configure(url, faults)
+        except RuntimeError as exc:
+            return web.Response(status=501, text=str(exc))
+        return web.Response(status=204)
+
     def _authorized(self, provider: str, request: web.Request) -> bool:
         state = self.state
         return state.emulators[provider].authorized(request.headers, state.credentials_of(provider))
@@ -151,16 +189,26 @@ def create_app(state: SandboxState | None = None) -> web.Application:
     """Build the sandbox's ``aiohttp.web.Application``, for aiohttp's own test server.
 
     The state is reachable as ``app[STATE_KEY]``. ``GET /_sandbox/stats`` answers the
-    counters as JSON, for a sandbox running in another process.
+    counters as JSON, for a sandbox running in another process; ``GET /api/Keys`` the
+    webhooks' public key, and ``POST /_sandbox/webhooks`` sets where they go.
     """
     state = state if state is not None else SandboxState()
     app = web.Application()
     app[STATE_KEY] = state
     handlers = _Handlers(state)
+    app.router.add_post(WEBHOOKS_PATH, handlers.webhooks)
     app.router.add_get("/{tail:.*}", handlers.dispatch, allow_head=False)
+    if state.webhooks is None:
+        state.webhooks = WebhookSender(state)
+
+    async def start_webhooks(_: web.Application) -> None:
+        if state.webhook_url is not None:
+            state.webhooks.configure(state.webhook_url)
 
     async def wake(_: web.Application) -> None:
         state.wake_all()
+        await state.webhooks.close()
 
+    app.on_startup.append(start_webhooks)
     app.on_shutdown.append(wake)
     return app

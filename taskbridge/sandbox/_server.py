@@ -41,6 +41,9 @@ class Sandbox(SandboxSurface):
         lifecycle: make tasks advance through their statuses (see `Lifecycle`).
         clock: the monotonic clock of the rate limit and the lifecycle (injectable
             for tests).
+        webhook_url: POST signed Cakewalk webhooks there (``action_task.actionable``
+            as each task of the lifecycle reaches ``InProgress``); see
+            `send_webhooks_to`. Needs the ``webhooks`` extra.
 
     Example:
         ```python
@@ -64,8 +67,10 @@ class Sandbox(SandboxSurface):
         track_requests: bool = True,
         lifecycle: Lifecycle | None = None,
         clock: Callable[[], float] = time.monotonic,
+        webhook_url: str | None = None,
     ) -> None:
         self.state = SandboxState(
+            webhook_url=webhook_url,
             seed=seed,
             tasks_per_provider=tasks_per_provider,
             faults=faults,

@@ -56,6 +56,7 @@ class SandboxState:
             about as little as a seeded one, and memory stays bounded.
         lifecycle: make every task advance through its statuses on ``clock`` (see
             `Lifecycle`); ``None`` (the default) keeps each status fixed.
+        webhook_url: where to POST Cakewalk's signed webhooks (see `Sandbox`).
     """
 
     def __init__(
@@ -70,6 +71,7 @@ class SandboxState:
         clock: Callable[[], float] = time.monotonic,
         templates: int = 1024,
         lifecycle: Lifecycle | None = None,
+        webhook_url: str | None = None,
     ) -> None:
         if tasks_per_provider < 0:
             raise ValueError("tasks_per_provider must be >= 0")
@@ -108,6 +110,9 @@ class SandboxState:
         self._staged: dict[tuple[str, str, str], Served] = {}
         self.scripts = ScriptBook()
         self._added = 0
+        self.webhook_url = webhook_url
+        #: The Cakewalk webhook sender (`_webhooks.WebhookSender`), set by `create_app`.
+        self.webhooks: Any = None
 
     def schedule(self, provider: str, task_id: str) -> tuple[tuple[float, str], ...]:
         """Return ``(lifecycle time, status)`` of each stage of a task; needs a lifecycle."""
@@ -121,6 +126,8 @@ class SandboxState:
         if self.lifecycle_clock is None:
             raise RuntimeError("this sandbox has no lifecycle")
         self.lifecycle_clock.advance(seconds)
+        if self.webhooks is not None:
+            self.webhooks.poke()
 
     def _staged_answer(self, provider: str, task_id: str, served: Served, seeded: bool) -> Served:
         assert self.lifecycle is not None
@@ -178,6 +185,10 @@ class SandboxState:
         task.update(fields)
         self._seeded[name][task_id] = emulator.serve(task, "")
         return task_id
+
+    def served_ids(self, provider: object) -> tuple[str, ...]:
+        """The ids of the seeded and added tasks of a provider."""
+        return tuple(self._seeded[self.name(provider)])
 
     def ids(self, provider: object) -> tuple[str, ...]:
         """Return the seeded ids of a provider, in seeded order."""

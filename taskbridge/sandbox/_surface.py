@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from ._faults import Faults
 from ._state import SandboxState
 from ._stats import SandboxStats
+from ._webhooks import WebhookFaults
 
 if TYPE_CHECKING:
     from taskbridge.providers import ProviderConfig
@@ -185,6 +186,33 @@ class SandboxSurface:
     def configs(self, **overrides: Any) -> list[ProviderConfig]:
         """Return a config of every served provider, for ``TaskBridge(providers=...)``."""
         return [self.config(name, **overrides) for name in self.providers]
+
+    # Cakewalk's webhooks (the ``webhooks`` extra).
+
+    def webhook_public_key(self) -> bytes:
+        """The PEM public key the sandbox signs webhooks with (also at ``/api/Keys``)."""
+        pem: bytes = self._on_loop(self.state.webhooks.public_key_pem)
+        return pem
+
+    def sign_webhook(self, body: bytes) -> dict[str, str]:
+        """The ``X-SIGNATURE`` header the sandbox would send with ``body``."""
+        headers: dict[str, str] = self._on_loop(self.state.webhooks.sign, body)
+        return headers
+
+    def send_webhooks_to(self, url: str | None, faults: WebhookFaults | None = None) -> None:
+        """POST a signed ``action_task.actionable`` event to ``url`` as each Cakewalk
+        task of the lifecycle reaches ``InProgress`` (``None`` stops); ``faults`` send
+        bad signatures, duplicates or late events."""
+        self._on_loop(self.state.webhooks.configure, url, faults)
+
+    def send_webhook(self, task_id: str) -> None:
+        """Send ``task_id``'s ``action_task.actionable`` event now (to the target set)."""
+        self._on_loop(self.state.webhooks.send, task_id)
+
+    @property
+    def webhook_deliveries(self) -> list[tuple[str, int | None]]:
+        """``(task_id, status answered or None)`` of each webhook sent, in order."""
+        return list(self.state.webhooks.deliveries)
 
     def cakewalk_config(self, **overrides: Any) -> CakewalkConfig:
         """Return a ``CakewalkConfig`` for this sandbox; keywords override its defaults."""

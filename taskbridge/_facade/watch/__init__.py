@@ -13,8 +13,9 @@ each asker is a subscriber (`subscribers`) of the task's entry. `iterator` is th
 `update` the public `TaskUpdate`.
 """
 
+from .hints import EventSource
 from .iterator import Watch
 from .scheduler import Scheduler
 from .update import TaskUpdate, Until
 
-__all__ = ["Scheduler", "TaskUpdate", "Until", "Watch"]
+__all__ = ["EventSource", "Scheduler", "TaskUpdate", "Until", "Watch"]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterable, Iterable
+import weakref
+from collections.abc import AsyncIterable, Callable, Iterable
 from typing import TYPE_CHECKING
 
 from ..._base.errors import ConfigurationError
 from ..._base.models import TaskRef
+from .hints import EventSource, check_events, listen
 from .subscribers import WatchState, WatchSub
 from .update import TaskUpdate, Until
 
@@ -31,9 +33,12 @@ class Watch:
         scheduler: Scheduler,
         refs: Iterable[object] | AsyncIterable[object],
         until: Until | None,
+        events: EventSource | None = None,
     ) -> None:
         if until is not None and not callable(until):
             raise ConfigurationError("until must be a callable or None")
+        self._events = check_events(events)
+        self._unsubscribe: Callable[[], None] | None = None
         self._scheduler = scheduler
         self._refs: Iterable[object] | AsyncIterable[object] | None = refs
         self._until = until
@@ -70,6 +75,18 @@ class Watch:
 
     async def _start(self, refs: Iterable[object] | AsyncIterable[object]) -> None:
         self._scheduler.bridge.ensure_session()
+        if self._events is not None:
+            # Weakly: the event source must not keep a watch left by ``break`` alive
+            # (its ``__del__`` is what stops the polls then).
+            me = weakref.ref(self)
+            state, scheduler = self._state, self._scheduler
+
+            def nudge(ref: TaskRef) -> None:
+                watch = me()
+                if watch is not None and not watch._closed:
+                    scheduler.nudge(ref, lambda lane, task_id: lane.follows(task_id, state))
+
+            self._unsubscribe = listen(self._events, nudge)
         if isinstance(refs, AsyncIterable):
             async for item in refs:
                 if self._closed:
@@ -118,6 +135,9 @@ class Watch:
             return
         self._closed = True
         self._refs = None
+        stop, self._unsubscribe = self._unsubscribe, None
+        if stop is not None:
+            stop()
         subs, self._subs = self._subs, []
         for sub in subs:
             sub.lane.discard(sub)

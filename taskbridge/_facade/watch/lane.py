@@ -50,7 +50,7 @@ class Sub(Protocol):
 class Entry:
     """One polled task and everyone waiting on it."""
 
-    __slots__ = ("interval", "last", "poll", "ref", "seq", "subs", "task_id")
+    __slots__ = ("again", "interval", "last", "poll", "ref", "seq", "subs", "task_id")
 
     def __init__(self, ref: TaskRef, task_id: str, interval: float) -> None:
         self.ref = ref
@@ -60,6 +60,7 @@ class Entry:
         self.poll: asyncio.Task[None] | None = None
         self.seq = 0  # the heap item with this seq is the live one; others are stale
         self.subs: list[Sub] = []
+        self.again = False  # an event named it during a poll: poll once more after it
 
 
 class Lane:
@@ -106,6 +107,20 @@ class Lane:
             self._schedule(entry, self.clock())
         if self.driver is None:
             self.driver = asyncio.get_running_loop().create_task(self._drive())
+
+    def nudge(self, task_id: str) -> bool:
+        """An event named ``task_id``: poll it now (or right after the poll in flight);
+        whether it is followed here."""
+        entry = self.entries.get(task_id)
+        if entry is None:
+            return False
+        if entry.poll is not None:
+            entry.again = True
+        else:
+            # Ahead of every overdue task: when the budget is short, the task an event
+            # named is the one worth the next request.
+            self._schedule(entry, -math.inf)
+        return True
 
     def follows(self, task_id: str, owner: object) -> bool:
         """Whether a sub of ``owner`` already follows ``task_id``."""
@@ -253,6 +268,7 @@ class Lane:
             except Exception as exc:  # the user's retry_on raised: it ends the calls
                 error, delay = exc, None
             if delay is not None:
+                entry.again = False  # after an error its back-off wins over an event
                 entry.interval = interval
                 self._schedule(entry, self.clock() + delay)
                 return
@@ -277,4 +293,5 @@ class Lane:
             return
         changed = previous is None or previous.provider_status != task.provider_status
         entry.interval = self.start if changed else min(entry.interval * BACKOFF, self.cap)
-        self._schedule(entry, self.clock() + entry.interval)
+        again, entry.again = entry.again, False
+        self._schedule(entry, -math.inf if again else self.clock() + entry.interval)

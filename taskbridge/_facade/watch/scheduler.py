@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..._base.errors import ConfigurationError, TaskBridgeError, WaitTimeoutError
 from ..._base.models import TaskRef, UnifiedTask
 from ..._engine.transport import show_id
+from .hints import EventSource, check_events, listen, same_task
 from .iterator import Watch
 from .lane import Lane
 from .subscribers import WaitSub
@@ -67,7 +68,13 @@ class Scheduler:
             lane.close(TaskBridgeError("this TaskBridge is closed"))
 
     async def wait(
-        self, provider: object, task_id: object, *, timeout: float | None, until: Until | None
+        self,
+        provider: object,
+        task_id: object,
+        *,
+        timeout: float | None,
+        until: Until | None,
+        events: EventSource | None = None,
     ) -> UnifiedTask[Any]:
         if timeout is not None and (
             isinstance(timeout, bool)
@@ -78,6 +85,7 @@ class Scheduler:
             raise ConfigurationError("timeout must be a number of seconds >= 0, or None")
         if until is not None and not callable(until):
             raise ConfigurationError("until must be a callable or None")
+        events = check_events(events)
         bridge = self.bridge
         gate = bridge.gate(provider)
         checked = gate.adapter.check_id(task_id)
@@ -87,7 +95,15 @@ class Scheduler:
         lane = self.lane(gate)
         lane.add(TaskRef(gate.name, checked), sub)
         timer: asyncio.Future[Any] | None = None
+        stop = None
         try:
+            if events is not None:
+
+                def nudge(ref: TaskRef) -> None:
+                    if ref[0] == gate.name and same_task(gate.adapter.check_id, ref[1], checked):
+                        lane.nudge(checked)
+
+                stop = listen(events, nudge)
             if timeout is None:
                 return await future
             timer = asyncio.ensure_future(self.sleep(timeout))
@@ -100,6 +116,8 @@ class Scheduler:
                 last=sub.last,
             )
         finally:
+            if stop is not None:
+                stop()
             lane.discard(sub)
             if timer is not None and not timer.done():
                 timer.cancel()
@@ -107,6 +125,22 @@ class Scheduler:
                 future.cancel()
 
     def watch(
-        self, refs: Iterable[object] | AsyncIterable[object], *, until: Until | None
+        self,
+        refs: Iterable[object] | AsyncIterable[object],
+        *,
+        until: Until | None,
+        events: EventSource | None = None,
     ) -> Watch:
-        return Watch(self, refs, until)
+        return Watch(self, refs, until, events)
+
+    def nudge(self, ref: TaskRef, followed: Callable[[Lane, str], bool]) -> None:
+        """An event named ``ref``: poll it now if ``followed(lane, task_id)`` says so."""
+        lane = self._lanes.get(ref[0])
+        if lane is None:
+            return
+        try:
+            task_id = lane.gate.adapter.check_id(ref[1])
+        except TaskBridgeError:
+            return
+        if followed(lane, task_id):
+            lane.nudge(task_id)
