@@ -206,3 +206,58 @@ def test_sync_wait_hears_an_event_verified_in_another_thread() -> None:
         helper.join(10)
     assert task.is_terminal
     assert hooks.subscribers == 0
+
+
+async def test_an_event_puts_its_task_ahead_of_every_overdue_one(server: ScriptedServer) -> None:
+    # 20 tasks want a poll every few ms, the budget is 10 a second: every task is
+    # overdue all the time. The one polled last is due last; an event naming it puts
+    # it ahead of the others, so it is among the next requests (the one the driver
+    # holds for the rate limiter and the one in flight may go first), not ~19 later.
+    ids = [f"{n:08x}-5717-4562-b3fc-2c963f66afa6" for n in range(20)]
+    seen: list[str] = []
+    count = asyncio.Condition()
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        task_id = request.path.rsplit("/", 1)[1]
+        async with count:
+            seen.append(task_id)
+            count.notify_all()
+        body = cakewalk_body(id=task_id, status="Pending")
+        return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+    server.script([answer])
+    busy = CakewalkConfig(
+        KEY,
+        SECRET,
+        base_url=server.url,
+        requests_per_minute=600,
+        max_concurrency=2,
+        poll_interval=0.001,
+        max_poll_interval=0.002,
+    )
+    hooks = CakewalkWebhooks(secret=HOOK_SECRET)
+
+    async def requests_seen(n: int) -> None:
+        async with count:
+            await asyncio.wait_for(count.wait_for(lambda: len(seen) >= n), 10)
+
+    async with (
+        TaskBridge(cakewalk=busy) as bridge,
+        bridge.watch([("cakewalk", i) for i in ids], events=hooks) as watch,
+    ):
+        consumer = asyncio.ensure_future(asyncio.wait_for(_drain(watch), 30))
+        try:
+            await requests_seen(len(ids) + 5)  # every task polled once, then some
+            target = seen[-1]  # the one polled last: due after every other
+            before = len(seen)
+            await deliver(hooks, target)
+            await requests_seen(before + 3)
+        finally:
+            consumer.cancel()
+            await asyncio.gather(consumer, return_exceptions=True)
+    assert target in seen[before : before + 3], (target, seen[before:])
+
+
+async def _drain(watch: Any) -> None:
+    async for _ in watch:
+        pass
