@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -46,26 +47,30 @@ CLI: list[tuple[str, list[str]]] = [
     ("taskbridge get --help", ["-c", _CLI, "get", "--help"]),
 ]
 BARE = IMPORTS[0][0]
+# Run from here, not the checkout: ``python -c`` puts the working directory first on
+# sys.path, which would make a baseline interpreter import this checkout's taskbridge.
+_NEUTRAL = tempfile.gettempdir()
 AIOHTTP = IMPORTS[1][0]
 
 
-def wall(args: list[str]) -> float:
-    """Seconds for one fresh interpreter to run ``args`` and exit."""
+def wall(command: list[str]) -> float:
+    """Seconds for one fresh interpreter to run ``command`` and exit."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, *args], stdout=subprocess.DEVNULL, check=True, timeout=60)
+    subprocess.run(command, stdout=subprocess.DEVNULL, check=True, timeout=60, cwd=_NEUTRAL)
     return time.perf_counter() - started
 
 
-def import_time(args: list[str], bare: set[str]) -> tuple[float, set[str]]:
-    """Microseconds of the top-level imports of ``args`` that are not in ``bare``, and
-    the names of every module imported."""
+def import_time(command: list[str], bare: set[str]) -> tuple[float, set[str]]:
+    """Microseconds of the top-level imports of ``command`` that are not in ``bare``,
+    and the names of every module imported."""
     run = subprocess.run(
-        [sys.executable, "-X", "importtime", *args],
+        [command[0], "-X", "importtime", *command[1:]],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
         check=True,
         timeout=60,
+        cwd=_NEUTRAL,
     )
     total, names = 0.0, set()
     for line in run.stderr.splitlines():
@@ -78,9 +83,9 @@ def import_time(args: list[str], bare: set[str]) -> tuple[float, set[str]]:
     return total, names
 
 
-def measure(contenders: list[tuple[str, list[str]]], rounds: int) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {label: [] for label, _ in contenders}
-    table = dict(contenders)
+def measure(contenders: dict[str, list[str]], rounds: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {label: [] for label in contenders}
+    table = contenders
     for _, order in alternate(list(table), rounds):
         for label in order:
             times[label].append(wall(table[label]))
@@ -90,20 +95,30 @@ def measure(contenders: list[tuple[str, list[str]]], rounds: int) -> dict[str, l
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=40, help="fresh interpreters each")
+    parser.add_argument(
+        "--baseline",
+        metavar="PYTHON",
+        help="also run the taskbridge contenders with this interpreter (another checkout's "
+        "venv, e.g. /work/main/.venv/bin/python), labelled (baseline)",
+    )
     args = parser.parse_args()
     print_machine("Start-up: importing taskbridge, and its CLI's --help, against aiohttp")
     print(f"{args.rounds} alternating rounds, each contender a fresh `{sys.executable}`")
     print()
 
-    _, bare_names = import_time(["-c", "pass"], set())
-    contenders = IMPORTS + CLI
+    _, bare_names = import_time([sys.executable, "-c", "pass"], set())
+    contenders = {label: [sys.executable, *argv] for label, argv in IMPORTS + CLI}
+    if args.baseline:
+        for label, argv in IMPORTS[2:] + CLI:
+            contenders[f"{label} (baseline)"] = [args.baseline, *argv]
+        print(f"baseline: {args.baseline}")
     times = measure(contenders, args.rounds)
     bare = median(times[BARE])
     aiohttp_net = median(times[AIOHTTP]) - bare
 
-    importtime: dict[str, list[float]] = {label: [] for label, _ in contenders}
+    importtime: dict[str, list[float]] = {label: [] for label in contenders}
     loads_aiohttp: dict[str, bool] = {}
-    table = dict(contenders)
+    table = contenders
     for _, order in alternate(list(table), max(5, args.rounds // 4)):
         for label in order:
             micros, names = import_time(table[label], bare_names)
@@ -112,7 +127,7 @@ def main() -> None:
     aiohttp_it = median(importtime[AIOHTTP])
 
     rows = []
-    for label, _ in contenders:
+    for label in contenders:
         net = median(times[label]) - bare
         it = median(importtime[label])
         rows.append(
