@@ -85,7 +85,7 @@ def refs_for(n: int) -> list[tuple[str, str]]:
     ]
 
 
-async def run_aiohttp(base: str, c: int, n: int, counter: InFlight) -> None:
+async def run_aiohttp(base: dict[str, str], c: int, n: int, counter: InFlight) -> None:
     """The floor: what a hand-written aiohttp client keeps in flight."""
     limits = {p: asyncio.Semaphore(c) for p in PROVIDERS}
     headers = {p: headers_for(p) for p in PROVIDERS}
@@ -99,7 +99,7 @@ async def run_aiohttp(base: str, c: int, n: int, counter: InFlight) -> None:
                 counter.change(provider, +1)
                 try:
                     async with session.get(
-                        url_for(base, provider, task_id), headers=headers[provider]
+                        url_for(base[provider], provider, task_id), headers=headers[provider]
                     ) as r:
                         assert r.status == 200, r.status
                         return orjson.loads(await r.read())
@@ -110,17 +110,21 @@ async def run_aiohttp(base: str, c: int, n: int, counter: InFlight) -> None:
         assert len(results) == 2 * n
 
 
-async def run_taskbridge(base: str, mode: str, c: int, n: int, counter: InFlight) -> None:
+async def run_taskbridge(
+    base: dict[str, str], mode: str, c: int, n: int, counter: InFlight
+) -> None:
     saved = bridge_module.attempt
     bridge_module.attempt = counter.wrap(saved)  # type: ignore[assignment]
     cakewalk = CakewalkConfig(
         _common.API_KEY,
         _common.API_SECRET,
-        base_url=base,
+        base_url=base["cakewalk"],
         requests_per_minute=None,
         max_concurrency=c,
     )
-    alumio = AlumioConfig(base, _common.TOKEN, max_concurrency=c, requests_per_minute=None)
+    alumio = AlumioConfig(
+        base["alumio"], _common.TOKEN, max_concurrency=c, requests_per_minute=None
+    )
     refs = refs_for(n)
     try:
         async with TaskBridge(cakewalk=cakewalk, alumio=alumio, timeout=60) as bridge:
@@ -139,7 +143,7 @@ async def run_taskbridge(base: str, mode: str, c: int, n: int, counter: InFlight
         bridge_module.attempt = saved  # type: ignore[assignment]
 
 
-def run(base: str, mode: str, c: int, n: int) -> InFlight:
+def run(base: dict[str, str], mode: str, c: int, n: int) -> InFlight:
     counter = InFlight()
     if mode == "aiohttp":
         asyncio.run(run_aiohttp(base, c, n, counter))
@@ -155,6 +159,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30, help="N = rounds x C per provider")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each contender")
     parser.add_argument("--contenders", default=",".join(CONTENDERS))
+    parser.add_argument(
+        "--sandboxes",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="2: one sandbox process per provider (as two real services would be)",
+    )
     args = parser.parse_args()
     _common.print_machine("in flight under latency")
     latencies = [float(x) for x in args.latency.split(",")]
@@ -162,12 +173,18 @@ def main() -> None:
     contenders = args.contenders.split(",")
     print(
         f"N = {args.rounds} x C refs per provider, both providers at once; "
-        f"{args.repeat} runs of each contender, alternating\n",
+        f"{args.repeat} runs of each contender, alternating; "
+        f"{args.sandboxes} sandbox process(es)\n",
         flush=True,
     )
     rows = []
     for latency in latencies:
-        with _common.sandbox("--latency", str(latency)) as base:
+        with contextlib.ExitStack() as stack:
+            urls = [
+                stack.enter_context(_common.sandbox("--latency", str(latency)))
+                for _ in range(args.sandboxes)
+            ]
+            base = {p: urls[i % len(urls)] for i, p in enumerate(PROVIDERS)}
             # Warm the sandbox: its on-demand bodies are built on first use.
             run(base, "aiohttp", max(bounds), max(args.rounds * max(bounds), 2048))
             for c in bounds:

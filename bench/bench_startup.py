@@ -24,6 +24,7 @@ import argparse
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -55,9 +56,20 @@ AIOHTTP = IMPORTS[1][0]
 
 def wall(command: list[str]) -> float:
     """Seconds for one fresh interpreter to run ``command`` and exit."""
+    # No ``timeout=``: Popen.wait(timeout) polls with sleeps of up to 50 ms (Python 3.11
+    # on Linux), which would round every time up to its grid; a timer kills it instead.
     started = time.perf_counter()
-    subprocess.run(command, stdout=subprocess.DEVNULL, check=True, timeout=60, cwd=_NEUTRAL)
-    return time.perf_counter() - started
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, cwd=_NEUTRAL)
+    killer = threading.Timer(60, proc.kill)
+    killer.start()
+    try:
+        code = proc.wait()
+    finally:
+        killer.cancel()
+    elapsed = time.perf_counter() - started
+    if code != 0:
+        raise subprocess.CalledProcessError(code, command)
+    return elapsed
 
 
 def import_time(command: list[str], bare: set[str]) -> tuple[float, set[str]]:

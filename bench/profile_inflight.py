@@ -122,6 +122,7 @@ class Recorder:
     def __init__(self) -> None:
         self.attempts: dict[str, list[list[float]]] = {p: [] for p in PROVIDERS}
         self.by_id: dict[str, list[float]] = {}
+        self.connections = {"created": 0, "reused": 0}
 
     def wrap(self, attempt: Any) -> Any:
         async def recorded(session: Any, adapter: Any, task_id: str, **kwargs: Any) -> Any:
@@ -148,6 +149,14 @@ class Recorder:
             if row is not None:
                 row[2] = time.perf_counter()
 
+        async def created(_s: Any, _c: Any, _p: Any) -> None:
+            self.connections["created"] += 1
+
+        async def reused(_s: Any, _c: Any, _p: Any) -> None:
+            self.connections["reused"] += 1
+
+        config.on_connection_create_end.append(created)
+        config.on_connection_reuseconn.append(reused)
         config.on_request_headers_sent.append(sent)
         config.on_request_end.append(headers)
         return config
@@ -304,6 +313,7 @@ def main() -> None:
             f"  CPU per request: client {cpu / (2 * args.n) * 1e6:.0f} us (with the trace "
             f"hooks), sandbox {float(server_cpu) / int(served) * 1e6:.0f} us (its whole life)"
         )
+        print(f"  connections: {rec.connections}")
         print(
             f"  GC: client {gc_stats[1]} collections, {gc_stats[0] * 1e3:.1f} ms in all, "
             f"longest {gc_stats[2] * 1e3:.2f} ms; sandbox {sgcn} collections, "
