@@ -90,6 +90,8 @@ async def main():
     out = sys.argv[2]
     sb = Sandbox(any_id=True, faults=Faults(latency=latency))
     async with sb:
+        if sys.argv[3] == "freeze":
+            gc.freeze()
         print(sb.url, flush=True)
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -270,13 +272,19 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--n", type=int, default=2560, help="refs per provider")
     parser.add_argument("--modes", default="get_many,stream")
+    parser.add_argument(
+        "--server-gc",
+        choices=("default", "freeze"),
+        default="default",
+        help="freeze: the sandbox calls gc.freeze() once started",
+    )
     args = parser.parse_args()
     _common.print_machine("where a latency-bound request's time goes")
     for mode in args.modes.split(","):
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "stamps.txt"
             proc = subprocess.Popen(
-                [sys.executable, "-c", _SERVER, str(args.latency), str(out)],
+                [sys.executable, "-c", _SERVER, str(args.latency), str(out), args.server_gc],
                 stdout=subprocess.PIPE,
                 text=True,
             )
