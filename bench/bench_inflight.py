@@ -111,7 +111,7 @@ async def run_aiohttp(base: dict[str, str], c: int, n: int, counter: InFlight) -
 
 
 async def run_taskbridge(
-    base: dict[str, str], mode: str, c: int, n: int, counter: InFlight
+    base: dict[str, str], mode: str, c: int, n: int, counter: InFlight, *, rpm: float | None
 ) -> None:
     saved = bridge_module.attempt
     bridge_module.attempt = counter.wrap(saved)  # type: ignore[assignment]
@@ -119,12 +119,10 @@ async def run_taskbridge(
         _common.API_KEY,
         _common.API_SECRET,
         base_url=base["cakewalk"],
-        requests_per_minute=None,
+        requests_per_minute=rpm,
         max_concurrency=c,
     )
-    alumio = AlumioConfig(
-        base["alumio"], _common.TOKEN, max_concurrency=c, requests_per_minute=None
-    )
+    alumio = AlumioConfig(base["alumio"], _common.TOKEN, max_concurrency=c, requests_per_minute=rpm)
     refs = refs_for(n)
     try:
         async with TaskBridge(cakewalk=cakewalk, alumio=alumio, timeout=60) as bridge:
@@ -143,12 +141,23 @@ async def run_taskbridge(
         bridge_module.attempt = saved  # type: ignore[assignment]
 
 
-def run(base: dict[str, str], mode: str, c: int, n: int) -> InFlight:
+def ideal_rate(n: int, c: int, latency: float, rpm: float | None) -> float:
+    """Requests per second per provider of a perfect client: C / latency, or, when the
+    rate limit binds, what the limiter admits (``rpm / 60`` a second after a burst of one
+    second's worth, as `RateLimiter` documents; runs stay under its 60-second window)."""
+    if rpm is None:
+        return c / latency
+    rate = rpm / 60
+    seconds = max(n / (c / latency), max(n - rate, 0.0) / rate + latency)
+    return n / seconds
+
+
+def run(base: dict[str, str], mode: str, c: int, n: int, rpm: float | None = None) -> InFlight:
     counter = InFlight()
     if mode == "aiohttp":
         asyncio.run(run_aiohttp(base, c, n, counter))
     else:
-        asyncio.run(run_taskbridge(base, mode, c, n, counter))
+        asyncio.run(run_taskbridge(base, mode, c, n, counter, rpm=rpm))
     return counter
 
 
@@ -159,6 +168,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30, help="N = rounds x C per provider")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each contender")
     parser.add_argument("--contenders", default=",".join(CONTENDERS))
+    parser.add_argument(
+        "--rpm",
+        type=float,
+        default=None,
+        help="requests_per_minute of each provider (taskbridge only; the ideal becomes what "
+        "the limiter admits when lower, see ideal_rate); the aiohttp floor is left out",
+    )
     parser.add_argument(
         "--sandboxes",
         type=int,
@@ -171,10 +187,12 @@ def main() -> None:
     latencies = [float(x) for x in args.latency.split(",")]
     bounds = [int(x) for x in args.concurrency.split(",")]
     contenders = args.contenders.split(",")
+    if args.rpm is not None:
+        contenders = [m for m in contenders if m != "aiohttp"]
     print(
         f"N = {args.rounds} x C refs per provider, both providers at once; "
         f"{args.repeat} runs of each contender, alternating; "
-        f"{args.sandboxes} sandbox process(es)\n",
+        f"{args.sandboxes} sandbox process(es); requests_per_minute {args.rpm}\n",
         flush=True,
     )
     rows = []
@@ -189,12 +207,12 @@ def main() -> None:
             run(base, "aiohttp", max(bounds), max(args.rounds * max(bounds), 2048))
             for c in bounds:
                 n = args.rounds * c
-                ideal = c / latency
+                ideal = ideal_rate(n, c, latency, args.rpm)
                 rates: dict[str, list[float]] = {m: [] for m in contenders}
                 means: dict[str, list[float]] = {m: [] for m in contenders}
                 for _, order in _common.alternate(contenders, args.repeat):
                     for mode in order:
-                        counter = run(base, mode, c, n)
+                        counter = run(base, mode, c, n, args.rpm)
                         for provider in PROVIDERS:
                             mean, span = counter.summary(provider)
                             rates[mode].append(n / span)
