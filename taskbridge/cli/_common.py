@@ -10,12 +10,15 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Coroutine, Iterable
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import attrs
 
-from .. import ConfigurationError, InvalidTaskIdError, TaskBridge, TaskBridgeError, TaskRef
+from .. import ConfigurationError, InvalidTaskIdError, TaskBridgeError, TaskRef
 from ..providers import CredentialOption, ProviderConfig, get_spec, names, registered
+
+if TYPE_CHECKING:  # the bridge (and aiohttp) load when a command runs, not for --help
+    from .. import TaskBridge
 
 # The seed of `taskbridge sandbox` by default, so `--sandbox` serves the same tasks.
 SANDBOX_SEED = 1
@@ -165,6 +168,8 @@ async def open_bridge(
 
     With ``lifecycle``, that sandbox's tasks finish within seconds (for wait and watch).
     """
+    from .. import TaskBridge
+
     async with contextlib.AsyncExitStack() as stack:
         if configs is None:
             from ..sandbox import Lifecycle, Sandbox

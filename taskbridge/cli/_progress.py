@@ -12,7 +12,7 @@ import select
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import (
@@ -28,7 +28,9 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from .. import BridgeStats, TaskBridge, UnifiedTask
+if TYPE_CHECKING:
+    from .. import BridgeStats, TaskBridge, UnifiedTask
+
 
 __all__ = ["Bar", "StatusLine", "limiter_text", "progress", "reader_gone"]
 

@@ -6,16 +6,19 @@ from __future__ import annotations
 import random
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.text import Text
 
-from .. import RetryPolicy, TaskBridge, TaskRef
-from ..sandbox import Faults, Lifecycle, Sandbox
+from .. import TaskRef
 from . import _common as common
 from . import _output as out
 from ._progress import progress
+
+if TYPE_CHECKING:  # the sandbox (and aiohttp) load when the demo runs, not for --help
+    from ..sandbox import Sandbox
 
 __all__ = ["demo"]
 
@@ -47,6 +50,9 @@ def _demo_refs(sb: Sandbox, seed: int, count: int) -> list[TaskRef]:
 
 
 async def _demo(seed: int, count: int) -> int:
+    from .. import RetryPolicy, TaskBridge
+    from ..sandbox import Faults, Sandbox
+
     faults = Faults(
         error_rate=0.04, rate_limit_rate=0.03, retry_after=0, malformed_rate=0.01, seed=seed
     )
@@ -71,6 +77,8 @@ async def _demo(seed: int, count: int) -> int:
 
 async def _demo_watch(console: Console, seed: int, count: int = 6) -> None:
     """Watch a few tasks of a sandbox with a lifecycle finish, one line per change."""
+    from .. import TaskBridge
+    from ..sandbox import Lifecycle, Sandbox
 
     # Polled more often than the shortest stage (0.2 s) lasts, so every change shows.
     poll = {"poll_interval": 0.05, "max_poll_interval": 0.15}

@@ -14,19 +14,22 @@ import os
 import stat
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 import click
 import orjson
 from rich.console import Console
 
-from .. import TaskBridge, TaskRef
+from .. import TaskRef
 from . import _common as common
 from . import _output as out
 from ._options import connection_options, format_option, settings_of
 from ._progress import Bar, reader_gone
 from ._sink import FIELDS, BatchOptions, Sink, count_refs
+
+if TYPE_CHECKING:
+    from .. import TaskBridge
 
 __all__ = ["get_many"]
 

@@ -10,13 +10,18 @@ import asyncio
 import contextlib
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..sandbox import Credentials, Faults, Lifecycle, Sandbox, serve
+# Where the sandbox's Credentials are defined: importing the sandbox package (aiohttp's
+# server) waits until the command runs, so ``taskbridge sandbox --help`` stays light.
+from ..providers._kit.emulation import Credentials
 from . import _common as common
 from . import _output as out
+
+if TYPE_CHECKING:
+    from ..sandbox import Faults, Sandbox
 
 __all__ = ["sandbox"]
 
@@ -40,6 +45,8 @@ _FAULTS: list[tuple[str, Any, Any, str]] = [
 
 
 def _faults(faults_for: str, values: dict[str, Any]) -> dict[str, Faults]:
+    from ..sandbox import Faults
+
     try:
         faults = Faults(
             latency=values["latency"],
@@ -77,6 +84,8 @@ async def _serve(
             _write_refs(sb, refs_file)
         sys.stdout.write("".join(f"{line}\n" for line in out.sandbox_banner(sb, refs_file)))
         sys.stdout.flush()
+
+    from ..sandbox import serve
 
     server = asyncio.ensure_future(serve(host, port, faults=faults, ready=ready, **kwargs))
     loop = asyncio.get_running_loop()
@@ -151,6 +160,8 @@ def sandbox(  # click passes every option by name
     Prints the URL, then export lines that point taskbridge at it (the credentials
     are fake). Fault options make it misbehave on purpose, reproducibly.
     """
+    from ..sandbox import Lifecycle
+
     common.run(
         _serve(
             host,

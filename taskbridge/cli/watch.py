@@ -10,7 +10,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 from rich.console import Group, RenderableType
@@ -18,10 +18,13 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .. import TaskRef, TaskStatus, TaskUpdate
+from .. import TaskRef, TaskStatus
 from . import _common as common
 from . import _output as out
 from ._options import connection_options, format_option, settings_of
+
+if TYPE_CHECKING:
+    from .. import TaskUpdate
 
 __all__ = ["update_json", "watch"]
 # A live table shows the refs updated last; the counts cover all of them.

@@ -14,21 +14,23 @@ import asyncio
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
 
-from .. import CakewalkConfig
-from ..sandbox import Credentials
-from ..webhooks import ActionableTaskEvent, CakewalkWebhooks, WebhookEvent, aiohttp_handler
 from . import _common as common
+
+if TYPE_CHECKING:  # imported when the command runs: --help stays light (no aiohttp)
+    from ..webhooks import CakewalkWebhooks, WebhookEvent
 
 __all__ = ["webhooks"]
 
 
 def event_line(event: WebhookEvent, as_json: bool) -> str:
     """One printed line for ``event``."""
+    from ..webhooks import ActionableTaskEvent
+
     if as_json:
         return orjson.dumps({"type": event.type, "data": event.data}).decode()
     if isinstance(event, ActionableTaskEvent):
@@ -37,6 +39,10 @@ def event_line(event: WebhookEvent, as_json: bool) -> str:
 
 
 def _hooks(options: dict[str, Any]) -> CakewalkWebhooks:
+    from .. import CakewalkConfig
+    from ..providers._kit.emulation import Credentials
+    from ..webhooks import CakewalkWebhooks
+
     if options["public_key"] is not None:
         return CakewalkWebhooks(public_key=Path(options["public_key"]).read_bytes())
     if options["secret"]:
@@ -59,6 +65,8 @@ def _hooks(options: dict[str, Any]) -> CakewalkWebhooks:
 
 async def _listen(options: dict[str, Any]) -> int:
     from aiohttp import ClientSession, web
+
+    from ..webhooks import aiohttp_handler
 
     as_json = options["as_json"]
 

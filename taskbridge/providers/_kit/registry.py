@@ -26,12 +26,14 @@ import signal
 import threading
 import warnings
 from collections.abc import Iterator, Mapping
-from importlib.metadata import EntryPoint, entry_points
 from types import FrameType, MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..._base.errors import ConfigurationError
 from .base import ProviderSpec
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 __all__ = ["ENTRY_POINT_GROUP", "available", "find", "get_spec", "names", "registered", "reload"]
 
@@ -53,6 +55,10 @@ _SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM") if hasattr(si
 
 
 def _points(name: str | None = None) -> list[EntryPoint]:
+    # Read the installed metadata on first need: importing the metadata reader costs
+    # more than the rest of the registry, and a bridge of built-in providers never asks.
+    from importlib.metadata import entry_points
+
     points = entry_points(group=ENTRY_POINT_GROUP)
     return [p for p in points if name is None or p.name == name]
 
