@@ -44,7 +44,6 @@ from bench_throughput import MSGSPEC_ROOTS, PYDANTIC_ROOTS, ids_for
 
 from taskbridge import AlumioConfig, CakewalkConfig, TaskBridge, TaskRef
 from taskbridge._base.models import new_task_success
-from taskbridge._engine import engine as engine_module
 from taskbridge._engine.gate import ProviderGate
 from taskbridge._engine.ratelimit import RateLimiter
 from taskbridge.sandbox import SandboxState
@@ -122,8 +121,9 @@ def layers(provider: str, repeat: int) -> list[tuple[str, float]]:
     finally:
         del engine.fetch
 
-    saved_attempt = engine_module.attempt
-    engine_module.attempt = stub  # type: ignore[assignment]
+    # The engine binds its attempt function when it is built: stub the engine's own.
+    saved_attempt = engine.attempt
+    engine.attempt = stub  # type: ignore[method-assign]
     engine.session = object()  # type: ignore[assignment]  # fetch only checks it is set
     settings = caller.settings
 
@@ -140,7 +140,7 @@ def layers(provider: str, repeat: int) -> list[tuple[str, float]]:
             )
         )
     finally:
-        engine_module.attempt = saved_attempt  # type: ignore[assignment]
+        engine.attempt = saved_attempt  # type: ignore[method-assign]
         engine.session = None
         del engine.check_loop
 
@@ -177,7 +177,7 @@ def layers(provider: str, repeat: int) -> list[tuple[str, float]]:
     rows.append(
         (
             "new_task_success(ref, task, None)",
-            per_call_us(lambda: new_task_success(ref, task, None), repeat),
+            per_call_us(lambda: new_task_success(ref, task, None, 1, 0.0), repeat),
         )
     )
     logger = logging.getLogger("taskbridge")

@@ -77,6 +77,7 @@ class ProviderGate:
         "in_flight",
         "limits",
         "name",
+        "now",
         "queue_timeouts",
         "queued",
         "rate_limited",
@@ -107,6 +108,9 @@ class ProviderGate:
         self._max_wait = limits.max_queue_wait
         self._paused_until = 0.0
         self._clock = clock
+        #: ``now()``: the gate's clock (the bridge's: virtual in tests), the function
+        #: itself (a batch reads it twice per ref).
+        self.now: Callable[[], float] = clock
         self._sleep = sleep
         self.requests = 0  # attempts sent
         self.in_flight = 0  # attempts holding a slot
@@ -142,10 +146,6 @@ class ProviderGate:
         self.in_flight += 1
         self.requests += 1
         return True
-
-    def now(self) -> float:
-        """The gate's clock (the bridge's: virtual in tests)."""
-        return self._clock()
 
     async def enter(self, task_id: str = "") -> float:
         """Wait for a concurrency slot, the end of any pause, and the rate limiter.
