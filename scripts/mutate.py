@@ -53,8 +53,38 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # The test files that check each module; others are found by name (see `tests_for`).
+# The engine, gate, stream and watch modules are exercised through the public API, so
+# no test names them: these are the fast files (a few seconds together) that do.
+_WATCH = ["tests/test_watch.py", "tests/test_polling.py", "tests/test_polling_properties.py"]
 TESTS = {
     "taskbridge/redis.py": ["tests/test_redis_limiter.py"],
+    "taskbridge/_engine/gate.py": [
+        "tests/test_engine_fast_paths.py",
+        "tests/test_retry.py",
+        "tests/test_ratelimit.py",
+        "tests/test_get_e2e.py",
+        "tests/test_watch.py",
+    ],
+    "taskbridge/_engine/engine.py": [
+        "tests/test_get_e2e.py",
+        "tests/test_engine_fast_paths.py",
+        "tests/test_retry.py",
+        "tests/test_batch.py",
+        "tests/test_errors_mapping.py",
+        "tests/test_result_metadata.py",
+        "tests/test_hooks.py",
+    ],
+    "taskbridge/_facade/stream.py": [
+        "tests/test_batch.py",
+        "tests/test_result_metadata.py",
+        "tests/test_lifecycle.py",
+        "tests/test_front_ends.py",
+    ],
+    "taskbridge/_facade/watch/iterator.py": _WATCH,
+    "taskbridge/_facade/watch/lane.py": _WATCH,
+    "taskbridge/_facade/watch/scheduler.py": _WATCH,
+    "taskbridge/_facade/watch/subscribers.py": _WATCH,
+    "taskbridge/_facade/watch/update.py": _WATCH,
     "taskbridge/providers/_kit/registry.py": [
         "tests/test_plugin_loading.py",
         "tests/test_provider_registry.py",

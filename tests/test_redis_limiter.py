@@ -499,6 +499,64 @@ async def test_without_a_rate_every_start_is_granted_at_once(redis_server: Redis
     assert delays == [0.0] * 20
 
 
+async def test_a_full_window_frees_its_oldest_start_a_margin_after_60_s(
+    redis_server: RedisServer, client: redis.Redis
+) -> None:
+    # 60/min, 60 starts 59.5 s ago in the shared log: the next start waits for the
+    # oldest to leave it, which the shared log keeps WINDOW_MARGIN (0.25 s) past the
+    # 60 s, for the network hop between a grant and its arrival.
+    async with RedisLimiter(redis_server.url) as limiter:
+        budget = limiter.limiter("cakewalk", per_minute=60, config=CONFIG)
+        seconds, micros = await client.time()
+        oldest = seconds * 1_000_000 + micros - 59_500_000
+        await client.zadd(budget.keys[1], {f"earlier:{n}": oldest for n in range(60)})
+        await asyncio.wait_for(budget.acquire(), 10)
+        start = int(await client.hget(budget.keys[0], "last"))
+    assert tb_redis.WINDOW_MARGIN == 0.25
+    assert start == oldest + 60_250_000
+
+
+def test_the_documented_defaults() -> None:
+    # docs/guides/many-processes.md: a call slower than 0.5 s falls back; the module's
+    # docstring: "It asks Redis again every second".
+    limiter = RedisLimiter("redis://127.0.0.1:1/0")
+    assert (limiter.timeout, limiter.probe_interval) == (0.5, 1.0)
+
+
+class ForgetfulRedis(redis.Redis):  # type: ignore[misc]
+    """A real Redis that loses every budget just before each admission (as if flushed)."""
+
+    admissions = 0
+
+    async def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
+        if numkeys == 4:  # the admission script: state, log, pause, processes
+            self.admissions += 1
+            await self.hset(keys_and_args[0], "gen", secrets.token_hex(8))
+        return await super().evalsha(sha, numkeys, *keys_and_args)
+
+
+async def test_a_redis_that_keeps_losing_the_budget_is_treated_as_down(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    conn = ForgetfulRedis.from_url(redis_server.url)
+    try:
+        async with RedisLimiter(conn) as limiter:
+            budget = limiter.limiter("cakewalk", per_minute=6000, config=CONFIG)
+            with caplog.at_level(logging.WARNING, logger="taskbridge"):
+                # A first use (nothing to lose yet; the script is loaded on its way).
+                await asyncio.wait_for(budget.acquire(), 5)
+                first = conn.admissions
+                await asyncio.wait_for(budget.acquire(), 5)
+    finally:
+        await conn.aclose()
+    # Three answers in a row "the budget is gone", then the local fallback, with a warning.
+    assert conn.admissions - first == 3
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "Redis unreachable" in warnings[0]
+    assert "RuntimeError" in warnings[0]
+
+
 # Wiring: from_env, bad input, the optional dependency.
 
 
@@ -525,6 +583,8 @@ async def test_from_env_reads_the_redis_url(redis_server: RedisServer) -> None:
         pytest.param(("redis://localhost",), {"prefix": ""}, id="empty-prefix"),
         pytest.param(("redis://localhost",), {"timeout": 0}, id="zero-timeout"),
         pytest.param(("redis://localhost",), {"fallback_share": 1.5}, id="share-above-one"),
+        pytest.param(("redis://localhost",), {"probe_interval": -1}, id="negative-probe"),
+        pytest.param(("redis://localhost",), {"probe_interval": "1"}, id="text-probe"),
     ],
 )
 def test_bad_settings_are_configuration_errors(
