@@ -64,6 +64,7 @@ TESTS = {
         "tests/test_ratelimit.py",
         "tests/test_get_e2e.py",
         "tests/test_watch.py",
+        "tests/test_service_api.py",  # stats() and max_queue_wait
     ],
     "taskbridge/_engine/engine.py": [
         "tests/test_get_e2e.py",

@@ -176,6 +176,26 @@ async def test_try_enter_leaves_a_limiter_without_try_acquire_to_enter() -> None
     assert Remote.calls == 1
 
 
+def test_a_pause_reaches_the_limiter_that_shares_it() -> None:
+    # A 429's Retry-After pauses the gate and is handed to the limiter (the Redis one
+    # publishes it to every process).
+    paused: list[float] = []
+
+    class Remote:
+        async def acquire(self) -> None:
+            pass
+
+        def pause(self, seconds: float) -> None:
+            paused.append(seconds)
+
+    config = CakewalkConfig("key", "secret", requests_per_minute=None)
+    gate = ProviderGate(CakewalkAdapter(config), config.limits, limiter=Remote())
+    gate.pause(7.0)
+    assert paused == [7.0]
+    assert not gate.try_enter()
+    assert repr(gate) == "<ProviderGate cakewalk>"
+
+
 # -- RateLimiter.try_acquire ----------------------------------------------------------
 
 

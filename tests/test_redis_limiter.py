@@ -124,6 +124,20 @@ async def test_script_burst_is_one_seconds_worth_then_smooth(redis_server: Redis
         assert starts[k] - starts[0] >= (k - 9) * 100_000
 
 
+async def test_below_one_a_second_the_burst_is_one_start(redis_server: RedisServer) -> None:
+    async with RedisLimiter(redis_server.url) as limiter:
+        budget = limiter.limiter("cakewalk", per_minute=60, config=CONFIG)
+        replies = [
+            await limiter._admit(
+                keys=budget.keys, args=[*budget._args, "", "g", limiter._process, n, 60_000]
+            )
+            for n in range(2)
+        ]
+    starts = [int(r[5]) for r in replies]
+    # 60/min: one start now, the next one a second after it (Redis' clock), no burst.
+    assert starts[1] - starts[0] == 1_000_000
+
+
 # Many processes, one credential, against the sandbox.
 
 
@@ -516,6 +530,35 @@ async def test_a_full_window_frees_its_oldest_start_a_margin_after_60_s(
     assert start == oldest + 60_250_000
 
 
+def _publishing() -> list[asyncio.Task[Any]]:
+    return [t for t in asyncio.all_tasks() if "_publish_pause" in repr(t.get_coro())]
+
+
+async def test_aclose_stops_pending_pause_notices_at_once() -> None:
+    # A Redis that accepts and never answers, and a limiter that would wait 60 s for it.
+    writers: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        await reader.read(1 << 16)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        limiter = RedisLimiter(f"redis://127.0.0.1:{port}/0", timeout=60)
+        budget = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
+        budget.pause(5)
+        await asyncio.sleep(0)
+        assert len(_publishing()) == 1
+        await asyncio.wait_for(limiter.aclose(), 5)
+        assert _publishing() == []  # cancelled and finished, not left running
+    finally:
+        server.close()
+        for writer in writers:
+            writer.close()
+        await asyncio.wait_for(server.wait_closed(), 5)
+
+
 def test_the_documented_defaults() -> None:
     # docs/guides/many-processes.md: a call slower than 0.5 s falls back; the module's
     # docstring: "It asks Redis again every second".
@@ -583,6 +626,8 @@ async def test_from_env_reads_the_redis_url(redis_server: RedisServer) -> None:
         pytest.param(("redis://localhost",), {"prefix": ""}, id="empty-prefix"),
         pytest.param(("redis://localhost",), {"timeout": 0}, id="zero-timeout"),
         pytest.param(("redis://localhost",), {"fallback_share": 1.5}, id="share-above-one"),
+        pytest.param(("redis://localhost",), {"fallback_share": 0}, id="share-zero"),
+        pytest.param(("redis://localhost",), {"fallback_share": True}, id="share-bool"),
         pytest.param(("redis://localhost",), {"probe_interval": -1}, id="negative-probe"),
         pytest.param(("redis://localhost",), {"probe_interval": "1"}, id="text-probe"),
     ],
