@@ -65,6 +65,7 @@ TESTS = {
         "tests/test_get_e2e.py",
         "tests/test_watch.py",
         "tests/test_service_api.py",  # stats() and max_queue_wait
+        "tests/test_hooks.py",  # QueueWaitEvent
     ],
     "taskbridge/_engine/engine.py": [
         "tests/test_get_e2e.py",
@@ -74,6 +75,8 @@ TESTS = {
         "tests/test_errors_mapping.py",
         "tests/test_result_metadata.py",
         "tests/test_hooks.py",
+        "tests/test_lifecycle.py",
+        "tests/test_service_api.py",  # views, stats() of retries and 429s
     ],
     "taskbridge/_facade/stream.py": [
         "tests/test_batch.py",

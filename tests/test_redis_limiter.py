@@ -138,6 +138,17 @@ async def test_below_one_a_second_the_burst_is_one_start(redis_server: RedisServ
     assert starts[1] - starts[0] == 1_000_000
 
 
+async def test_a_rate_below_one_a_minute_still_grants_through_redis(
+    redis_server: RedisServer, client: redis.Redis
+) -> None:
+    # 0.5/min: the 60-s window holds one start (not none), and Redis grants it.
+    async with RedisLimiter(redis_server.url) as limiter:
+        budget = limiter.limiter("cakewalk", per_minute=0.5, config=CONFIG)
+        await asyncio.wait_for(budget.acquire(), 5)
+        assert not budget._fallen_back
+        assert await client.zcard(budget.keys[1]) == 1
+
+
 # Many processes, one credential, against the sandbox.
 
 
