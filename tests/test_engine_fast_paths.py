@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from yarl import URL
 
-from taskbridge import CakewalkConfig, DecodeError
+from taskbridge import CakewalkConfig, DecodeError, QueueTimeoutError
 from taskbridge._engine.gate import ProviderGate, _Slots
 from taskbridge._engine.ratelimit import RateLimiter
 from taskbridge.providers._kit.base import UrlBuilder
@@ -194,6 +194,45 @@ def test_a_pause_reaches_the_limiter_that_shares_it() -> None:
     assert paused == [7.0]
     assert not gate.try_enter()
     assert repr(gate) == "<ProviderGate cakewalk>"
+
+
+def _bounded_gate(max_queue_wait: float, rpm: float | None) -> tuple[ProviderGate, Clock]:
+    """A gate whose sleeps move its clock on at once (waits last no real time)."""
+    clock = Clock()
+
+    async def sleep(seconds: float) -> None:
+        clock.now += seconds
+
+    config = CakewalkConfig("key", "secret", requests_per_minute=rpm, max_queue_wait=max_queue_wait)
+    return ProviderGate(CakewalkAdapter(config), config.limits, clock=clock, sleep=sleep), clock
+
+
+async def test_a_pause_up_to_max_queue_wait_is_waited_out_a_longer_one_refused() -> None:
+    gate, clock = _bounded_gate(2.0, rpm=None)
+    gate.pause(2.0)
+    # Exactly max_queue_wait: waited out; enter says how long it waited on the pause.
+    assert await asyncio.wait_for(gate.enter("a"), BOUND) == 2.0
+    assert clock.now == 1002.0
+    gate.leave()
+    gate.pause(2.5)
+    with pytest.raises(QueueTimeoutError, match=r"provider paused 2\.5s"):
+        await asyncio.wait_for(gate.enter("b"), BOUND)
+    assert (gate.queue_timeouts, gate.requests, gate.in_flight, gate.queued) == (1, 1, 0, 0)
+
+
+async def test_a_rate_backlog_up_to_max_queue_wait_is_waited_out_a_longer_one_refused() -> None:
+    # 60/min: one start a second, no burst. After one start the next is 1 s away.
+    gate, clock = _bounded_gate(1.0, rpm=60)
+    assert gate.try_enter()
+    gate.leave()
+    assert await asyncio.wait_for(gate.enter("a"), BOUND) == 1.0  # exactly the bound
+    gate.leave()
+    strict, _ = _bounded_gate(0.5, rpm=60)
+    assert strict.try_enter()
+    strict.leave()
+    with pytest.raises(QueueTimeoutError, match=r"0 queued ahead for the rate limit \(~1\.0s\)"):
+        await asyncio.wait_for(strict.enter("b"), BOUND)
+    assert (strict.queue_timeouts, strict.requests) == (1, 1)
 
 
 # -- RateLimiter.try_acquire ----------------------------------------------------------
