@@ -223,9 +223,11 @@ async def test_a_pause_up_to_max_queue_wait_is_waited_out_a_longer_one_refused()
 async def test_a_rate_backlog_up_to_max_queue_wait_is_waited_out_a_longer_one_refused() -> None:
     # 60/min: one start a second, no burst. After one start the next is 1 s away.
     gate, clock = _bounded_gate(1.0, rpm=60)
+    start = clock.now
     assert gate.try_enter()
     gate.leave()
     assert await asyncio.wait_for(gate.enter("a"), BOUND) == 1.0  # exactly the bound
+    assert clock.now == start + 1.0
     gate.leave()
     strict, _ = _bounded_gate(0.5, rpm=60)
     assert strict.try_enter()
