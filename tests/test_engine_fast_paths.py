@@ -209,15 +209,19 @@ def _bounded_gate(max_queue_wait: float, rpm: float | None) -> tuple[ProviderGat
 
 async def test_a_pause_up_to_max_queue_wait_is_waited_out_a_longer_one_refused() -> None:
     gate, clock = _bounded_gate(2.0, rpm=None)
+    gate.pause(0.5)  # however short, a pause is waited out
+    assert await asyncio.wait_for(gate.enter("short"), BOUND) == 0.5
+    gate.leave()
     gate.pause(2.0)
     # Exactly max_queue_wait: waited out; enter says how long it waited on the pause.
     assert await asyncio.wait_for(gate.enter("a"), BOUND) == 2.0
-    assert clock.now == 1002.0
+    assert clock.now == 1002.5
     gate.leave()
     gate.pause(2.5)
     with pytest.raises(QueueTimeoutError, match=r"provider paused 2\.5s"):
         await asyncio.wait_for(gate.enter("b"), BOUND)
-    assert (gate.queue_timeouts, gate.requests, gate.in_flight, gate.queued) == (1, 1, 0, 0)
+    counts = (gate.queue_timeouts, gate.requests, gate.in_flight, gate.queued, gate.rate_waiting)
+    assert counts == (1, 2, 0, 0, 0)
 
 
 async def test_a_rate_backlog_up_to_max_queue_wait_is_waited_out_a_longer_one_refused() -> None:
