@@ -241,6 +241,35 @@ async def test_a_rate_backlog_up_to_max_queue_wait_is_waited_out_a_longer_one_re
     assert (strict.queue_timeouts, strict.requests) == (1, 1)
 
 
+async def test_a_request_cancelled_while_it_waits_for_the_limiter_gives_its_slot_back() -> None:
+    waiting = asyncio.Event()
+
+    class Held:
+        """A limiter whose first start never comes."""
+
+        calls = 0
+
+        async def acquire(self) -> None:
+            Held.calls += 1
+            if Held.calls == 1:
+                waiting.set()
+                await asyncio.Event().wait()
+
+        def pause(self, seconds: float) -> None:
+            pass
+
+    config = CakewalkConfig("key", "secret", max_concurrency=1, requests_per_minute=None)
+    gate = ProviderGate(CakewalkAdapter(config), config.limits, limiter=Held())
+    first = asyncio.ensure_future(gate.enter("a"))
+    await asyncio.wait_for(waiting.wait(), BOUND)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    # The one slot is free again: the next request is admitted.
+    await asyncio.wait_for(gate.enter("b"), BOUND)
+    assert (gate.in_flight, gate.queued, gate.rate_waiting) == (1, 0, 0)
+
+
 # -- RateLimiter.try_acquire ----------------------------------------------------------
 
 
