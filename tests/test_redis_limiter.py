@@ -149,6 +149,20 @@ async def test_a_rate_below_one_a_minute_still_grants_through_redis(
         assert await client.zcard(budget.keys[1]) == 1
 
 
+async def test_a_budgets_keys_expire_a_window_and_a_minute_after_its_last_use(
+    redis_server: RedisServer, client: redis.Redis
+) -> None:
+    # 60.25 s (the shared window) + 60 s: a budget nobody uses leaves Redis by itself.
+    async with RedisLimiter(redis_server.url) as limiter:
+        budget = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
+        await asyncio.wait_for(budget.acquire(), 5)
+        start_ms = int(await client.hget(budget.keys[0], "last")) / 1000
+        for key in (budget.keys[0], budget.keys[1], budget.keys[3]):
+            # PEXPIRETIME (Redis 7) is in whole ms, Redis' clock: the same as the start.
+            expires = await client.execute_command("PEXPIRETIME", key)
+            assert 120_249 <= expires - start_ms <= 120_250
+
+
 # Many processes, one credential, against the sandbox.
 
 
