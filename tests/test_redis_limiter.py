@@ -333,6 +333,18 @@ async def test_redis_down_falls_back_with_one_warning(caplog: pytest.LogCaptureF
     assert "Redis unreachable" in warnings[0].getMessage()
 
 
+async def test_redis_down_without_a_rate_grants_at_once(caplog: pytest.LogCaptureFixture) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    async with RedisLimiter(url, timeout=0.5) as limiter:
+        budget = limiter.limiter("alumio", per_minute=None, config=CONFIG)
+        with caplog.at_level(logging.WARNING, logger="taskbridge"):
+            for _ in range(3):
+                await asyncio.wait_for(budget.acquire(), 5)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "using no shared pause until it answers" in warnings[0]
+
+
 async def test_unresponsive_redis_never_hangs_an_admission() -> None:
     # A server that accepts connections and never answers: each call ends at `timeout`.
     writers: list[asyncio.StreamWriter] = []
