@@ -594,3 +594,18 @@ async def test_cancelling_a_wait_stops_its_polling(vtime: VirtualClock) -> None:
         attempts = vtime.attempts
         await vtime.sleep(3600)
         assert vtime.attempts == attempts
+
+
+async def test_the_scheduler_and_the_watch_say_what_they_follow(vtime: VirtualClock) -> None:
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        scheduler = bridge._polling
+        assert scheduler.idle
+        task_id = seeded(sb, "alumio")
+        async with bridge.watch([("alumio", task_id)]) as watch:
+            first = await asyncio.wait_for(watch.__anext__(), 10)
+            assert first.previous is None
+            # Between two polls: followed, nothing in flight, the driver parked.
+            assert not scheduler.idle
+            assert scheduler.following == 1
+            assert repr(scheduler) == "<taskbridge Scheduler following=1>"
+            assert repr(watch) == "<taskbridge Watch following=1>"
