@@ -300,6 +300,16 @@ def test_the_fingerprint_is_keyed_by_the_secrets_a_provider_declares() -> None:
     assert "first-password" not in credential_fingerprint("plug", one)
 
 
+def test_a_budget_says_whose_it_is_and_its_rate() -> None:
+    limiter = RedisLimiter("redis://127.0.0.1:1/0")
+    assert repr(limiter.limiter("cakewalk", per_minute=600, config=CONFIG)) == (
+        "<shared budget cakewalk 600/min>"
+    )
+    assert repr(limiter.limiter("alumio", per_minute=None, config=CONFIG)) == (
+        "<shared budget alumio no rate>"
+    )
+
+
 def test_keys_are_per_credential_and_prefix() -> None:
     a = CakewalkConfig(KEY, SECRET)
     limiter = RedisLimiter("redis://127.0.0.1:1/0")

@@ -609,3 +609,13 @@ async def test_the_scheduler_and_the_watch_say_what_they_follow(vtime: VirtualCl
             assert scheduler.following == 1
             assert repr(scheduler) == "<taskbridge Scheduler following=1>"
             assert repr(watch) == "<taskbridge Watch following=1>"
+
+
+async def test_a_wait_on_a_closed_bridge_fails_at_once(vtime: VirtualClock) -> None:
+    async with sandbox(vtime) as sb:
+        bridge = bridge_for(sb)
+        async with bridge:
+            pass
+        with pytest.raises(BridgeClosedError):
+            await asyncio.wait_for(bridge.wait("alumio", seeded(sb, "alumio"), timeout=0), 10)
+        assert sb.stats.alumio.requests == 0
