@@ -619,3 +619,14 @@ async def test_a_wait_on_a_closed_bridge_fails_at_once(vtime: VirtualClock) -> N
         with pytest.raises(BridgeClosedError):
             await asyncio.wait_for(bridge.wait("alumio", seeded(sb, "alumio"), timeout=0), 10)
         assert sb.stats.alumio.requests == 0
+
+
+async def test_a_wait_that_ends_before_its_timeout_leaves_no_timer(vtime: VirtualClock) -> None:
+    async with sandbox(vtime, lifecycle=None) as sb, bridge_for(sb) as bridge:
+        waited = bridge.wait("alumio", seeded(sb, "alumio"), timeout=600, until=lambda t: True)
+        await asyncio.wait_for(waited, 10)  # at the first poll
+        for _ in range(5):  # the lane's driver ends (it has nothing left to follow)
+            await asyncio.sleep(0)
+        timers = [t for t in asyncio.all_tasks() if "VirtualClock.sleep" in repr(t.get_coro())]
+        assert timers == []
+        assert bridge._polling.idle
