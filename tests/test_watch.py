@@ -630,3 +630,17 @@ async def test_a_wait_that_ends_before_its_timeout_leaves_no_timer(vtime: Virtua
         timers = [t for t in asyncio.all_tasks() if "VirtualClock.sleep" in repr(t.get_coro())]
         assert timers == []
         assert bridge._polling.idle
+
+
+async def test_a_watch_whose_refs_raise_midway_ends_with_that_error(vtime: VirtualClock) -> None:
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        first = seeded(sb, "alumio")
+
+        def refs() -> Any:
+            yield ("alumio", first)
+            raise LookupError("the input broke")
+
+        with pytest.raises(LookupError, match="the input broke"):
+            async with bridge.watch(refs()) as watch:
+                await asyncio.wait_for(watch.__anext__(), 10)
+        assert bridge._polling.following == 0
