@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from taskbridge import RateLimitedError, RetryPolicy, TaskBridge, TaskUpdate
+from taskbridge import RateLimitedError, RetryPolicy, TaskBridge, TaskUpdate, WaitTimeoutError
 from taskbridge.sandbox import Lifecycle, Sandbox
 from taskbridge.testing import VirtualClock
 
@@ -198,3 +198,32 @@ async def test_polls_take_at_most_half_of_a_providers_slots(server: ScriptedServ
             release.set()
             await asyncio.wait_for(first, BOUND)
     assert server.peak_in_flight["alumio"] == 3  # two polls and the get
+
+
+async def test_tasks_left_behind_get_no_more_polls_and_the_rest_keep_theirs(
+    vtime: VirtualClock,
+) -> None:
+    # 80 waits give up at 1 s while their next poll is scheduled (their heap items go
+    # stale, and are compacted away past 64); 5 waits go on until 60 s. The ones left
+    # behind get no further poll; the others are still polled (every 20 s at most).
+    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
+        TaskBridge(alumio=sb.alumio_config(**config)) as bridge,
+    ):
+        gone = [f"gone-{n}" for n in range(80)]
+        kept = [f"kept-{n}" for n in range(5)]
+
+        async def give_up(task_id: str) -> None:
+            with pytest.raises(WaitTimeoutError):
+                await bridge.wait("alumio", task_id, timeout=1)
+
+        kept_waits = [
+            asyncio.ensure_future(bridge.wait("alumio", i, until=lambda t: vtime.now >= 60))
+            for i in kept
+        ]
+        await asyncio.wait_for(asyncio.gather(*(give_up(i) for i in gone)), 10)
+        await asyncio.wait_for(asyncio.gather(*kept_waits), 10)
+        assert 60 <= vtime.now <= 80
+        assert [sb.stats.alumio.by_id[i] for i in gone] == [1] * 80
+        assert bridge._polling.following == 0

@@ -644,3 +644,33 @@ async def test_a_watch_whose_refs_raise_midway_ends_with_that_error(vtime: Virtu
             async with bridge.watch(refs()) as watch:
                 await asyncio.wait_for(watch.__anext__(), 10)
         assert bridge._polling.following == 0
+
+
+async def _until(condition: Any, what: str) -> None:
+    async def poll() -> None:
+        while not condition():  # noqa: ASYNC110 - counters have no event to wait on
+            await asyncio.sleep(0.005)
+
+    try:
+        await asyncio.wait_for(poll(), 10)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+
+
+async def test_closing_a_watch_cancels_its_poll_in_flight() -> None:
+    async with (
+        Sandbox(any_id=True, faults=Faults(latency=30)) as sb,
+        TaskBridge(alumio=sb.alumio_config()) as bridge,
+    ):
+        watch = bridge.watch([("alumio", "slow-to-answer")])
+        consumer = asyncio.ensure_future(watch.__anext__())
+        await _until(lambda: sb.stats.alumio.in_flight == 1, "the poll to arrive")
+        await watch.aclose()
+        # The poll's request is cancelled now, not left to run its 30 s.
+        await _until(lambda: _in_flight(bridge) == 0, "the poll to be cancelled")
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(consumer, 10)
+
+
+def _in_flight(bridge: TaskBridge) -> int:
+    return bridge.stats().providers["alumio"].in_flight
