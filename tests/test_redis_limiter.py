@@ -625,12 +625,13 @@ class ForgetfulRedis(redis.Redis):  # type: ignore[misc]
         return await super().evalsha(sha, numkeys, *keys_and_args)
 
 
+@pytest.mark.parametrize("probe_interval", [0, 1.0])
 async def test_a_redis_that_keeps_losing_the_budget_is_treated_as_down(
-    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture, probe_interval: float
 ) -> None:
     conn = ForgetfulRedis.from_url(redis_server.url)
     try:
-        async with RedisLimiter(conn) as limiter:
+        async with RedisLimiter(conn, probe_interval=probe_interval) as limiter:
             budget = limiter.limiter("cakewalk", per_minute=6000, config=CONFIG)
             with caplog.at_level(logging.WARNING, logger="taskbridge"):
                 # A first use (nothing to lose yet; the script is loaded on its way).

@@ -674,3 +674,18 @@ async def test_closing_a_watch_cancels_its_poll_in_flight() -> None:
 
 def _in_flight(bridge: TaskBridge) -> int:
     return bridge.stats().providers["alumio"].in_flight
+
+
+async def test_closing_the_bridge_mid_wait_leaves_no_polling_behind(vtime: VirtualClock) -> None:
+    async with sandbox(vtime) as sb:
+        bridge = bridge_for(sb)
+        async with bridge:
+            waiting = asyncio.ensure_future(bridge.wait("alumio", seeded(sb, "alumio")))
+            await _until(lambda: bridge._polling.following == 1, "the wait to start")
+        with pytest.raises(TaskBridgeError, match="closed"):
+            await asyncio.wait_for(waiting, 10)
+        for _ in range(5):  # cancelled tasks finish
+            await asyncio.sleep(0)
+        assert bridge._polling.following == 0
+        assert bridge._polling.idle
+        assert [t for t in asyncio.all_tasks() if "Lane." in repr(t.get_coro())] == []
