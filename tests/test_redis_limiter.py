@@ -613,16 +613,44 @@ def test_the_documented_defaults() -> None:
     assert (limiter.timeout, limiter.probe_interval) == (0.5, 1.0)
 
 
-class ForgetfulRedis(redis.Redis):  # type: ignore[misc]
-    """A real Redis that loses every budget just before each admission (as if flushed)."""
+class CountingRedis(redis.Redis):  # type: ignore[misc]
+    """A real Redis client that counts the admission script's calls."""
 
     admissions = 0
+    forget = False
 
     async def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
         if numkeys == 4:  # the admission script: state, log, pause, processes
             self.admissions += 1
-            await self.hset(keys_and_args[0], "gen", secrets.token_hex(8))
+            if self.forget:
+                await self.hset(keys_and_args[0], "gen", secrets.token_hex(8))
         return await super().evalsha(sha, numkeys, *keys_and_args)
+
+
+class ForgetfulRedis(CountingRedis):
+    """A real Redis that loses every budget just before each admission (as if flushed)."""
+
+    forget = True
+
+
+async def test_a_start_further_than_the_lead_is_asked_for_again_once_near(
+    redis_server: RedisServer, client: redis.Redis
+) -> None:
+    # 60 starts 58.5 s ago at 60/min: the next is 1.75 s away, beyond LEAD (1 s). Redis
+    # says "ask again"; the limiter sleeps until LEAD before it, and asks once more.
+    conn = CountingRedis.from_url(redis_server.url)
+    try:
+        async with RedisLimiter(conn) as limiter:
+            budget = limiter.limiter("cakewalk", per_minute=60, config=CONFIG)
+            seconds, micros = await client.time()
+            oldest = seconds * 1_000_000 + micros - 58_500_000
+            await client.zadd(budget.keys[1], {f"earlier:{n}": oldest for n in range(60)})
+            await asyncio.wait_for(budget.acquire(), 10)
+            start = int(await client.hget(budget.keys[0], "last"))
+    finally:
+        await conn.aclose()
+    assert start == oldest + 60_250_000
+    assert 2 <= conn.admissions <= 4  # not a busy loop until the start comes near
 
 
 @pytest.mark.parametrize("probe_interval", [0, 1.0])
