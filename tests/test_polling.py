@@ -227,3 +227,24 @@ async def test_tasks_left_behind_get_no_more_polls_and_the_rest_keep_theirs(
         assert 60 <= vtime.now <= 80
         assert [sb.stats.alumio.by_id[i] for i in gone] == [1] * 80
         assert bridge._polling.following == 0
+
+
+async def test_a_newcomer_gets_a_fresh_look_and_the_short_interval_again(
+    vtime: VirtualClock,
+) -> None:
+    # A task polled for 100 s unchanged is down to one poll per 20 s. A second wait
+    # joining it polls now, and then again 7.5 s later (5 s, backed off once), not 20.
+    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
+        TaskBridge(alumio=sb.alumio_config(**config)) as bridge,
+    ):
+        first = asyncio.ensure_future(bridge.wait("alumio", "still-task"))
+        await vtime.sleep(100)
+        before = sb.stats.alumio.by_id["still-task"]
+        second = asyncio.ensure_future(bridge.wait("alumio", "still-task"))
+        await vtime.sleep(10)
+        assert sb.stats.alumio.by_id["still-task"] - before == 2  # at 100 s and 107.5 s
+        for waiting in (first, second):
+            waiting.cancel()
+        await asyncio.gather(first, second, return_exceptions=True)
