@@ -248,3 +248,29 @@ async def test_a_newcomer_gets_a_fresh_look_and_the_short_interval_again(
         for waiting in (first, second):
             waiting.cancel()
         await asyncio.gather(first, second, return_exceptions=True)
+
+
+async def test_after_compaction_the_next_due_poll_still_comes_first(vtime: VirtualClock) -> None:
+    # One task polled unchanged for 61 s (next poll due at 80.6 s), then 80 waits that
+    # give up after 1 s (their heap items go stale and are compacted away), and one task
+    # first polled at 61.5 s: its next poll, due at 66.5 s, comes then, not at 80.6 s.
+    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
+        TaskBridge(alumio=sb.alumio_config(**config)) as bridge,
+    ):
+        far = asyncio.ensure_future(bridge.wait("alumio", "far-task"))
+        await vtime.sleep(61)
+
+        async def give_up(task_id: str) -> None:
+            with pytest.raises(WaitTimeoutError):
+                await bridge.wait("alumio", task_id, timeout=1)
+
+        gone = asyncio.gather(*(give_up(f"gone-{n}") for n in range(80)))
+        await vtime.sleep(0.5)
+        near = bridge.wait("alumio", "near-task", until=lambda t: vtime.now >= 62)
+        await asyncio.wait_for(near, 10)
+        assert vtime.now == 66.5
+        await asyncio.wait_for(gone, 10)
+        far.cancel()
+        await asyncio.gather(far, return_exceptions=True)
