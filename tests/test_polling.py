@@ -274,3 +274,23 @@ async def test_after_compaction_the_next_due_poll_still_comes_first(vtime: Virtu
         await asyncio.wait_for(gone, 10)
         far.cancel()
         await asyncio.gather(far, return_exceptions=True)
+
+
+async def test_no_poll_starts_before_it_is_due(vtime: VirtualClock) -> None:
+    # Task A is polled at 0 s, next due at 5 s. A wait on B at 4.5 s wakes the lane
+    # (B's first poll is due at once): A's poll must still wait until 5 s.
+    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
+        TaskBridge(alumio=sb.alumio_config(**config)) as bridge,
+    ):
+        a = asyncio.ensure_future(bridge.wait("alumio", "task-a"))
+        await vtime.sleep(4.5)
+        b = asyncio.ensure_future(bridge.wait("alumio", "task-b"))
+        await vtime.sleep(0.25)
+        assert (sb.stats.alumio.by_id["task-a"], sb.stats.alumio.by_id["task-b"]) == (1, 1)
+        await vtime.sleep(0.5)
+        assert sb.stats.alumio.by_id["task-a"] == 2  # at 5 s
+        for waiting in (a, b):
+            waiting.cancel()
+        await asyncio.gather(a, b, return_exceptions=True)
