@@ -240,6 +240,16 @@ async def test_pause_is_shared_and_never_shortened(redis_server: RedisServer) ->
     assert delay is not None and 25 < delay <= 30
 
 
+async def test_a_pause_under_a_second_is_shared_too(redis_server: RedisServer) -> None:
+    async with RedisLimiter(redis_server.url) as a, RedisLimiter(redis_server.url) as b:
+        mine = a.limiter("cakewalk", per_minute=None, config=CONFIG)
+        theirs = b.limiter("cakewalk", per_minute=None, config=CONFIG)
+        mine.pause(0.99)
+        await asyncio.wait_for(asyncio.gather(*a._tasks), 5)
+        delay = await theirs._call()
+    assert delay is not None and 0 < delay <= 0.99
+
+
 # Keys: a fingerprint, never a secret.
 
 
