@@ -289,6 +289,9 @@ async def test_no_poll_starts_before_it_is_due(vtime: VirtualClock) -> None:
         b = asyncio.ensure_future(bridge.wait("alumio", "task-b"))
         await vtime.sleep(0.25)
         assert (sb.stats.alumio.by_id["task-a"], sb.stats.alumio.by_id["task-b"]) == (1, 1)
+        # The lane sleeps once, until 5 s: its sleep until then from before B came is gone.
+        sleeps = [t for t in asyncio.all_tasks() if "VirtualClock.sleep" in repr(t.get_coro())]
+        assert len(sleeps) == 1
         await vtime.sleep(0.5)
         assert sb.stats.alumio.by_id["task-a"] == 2  # at 5 s
         for waiting in (a, b):
