@@ -297,3 +297,17 @@ async def test_no_poll_starts_before_it_is_due(vtime: VirtualClock) -> None:
         for waiting in (a, b):
             waiting.cancel()
         await asyncio.gather(a, b, return_exceptions=True)
+
+
+async def test_polls_back_off_across_errors_too(vtime: VirtualClock) -> None:
+    # Three 503s in a row (each poll one attempt): each next poll 1.5 times further
+    # (7.5, 11.25, 16.875 s), then the answer, at 35.625 s.
+    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
+        TaskBridge(alumio=sb.alumio_config(**config), retry=RetryPolicy(max_attempts=1)) as bridge,
+    ):
+        sb.answer("alumio", "flaky-task", 503, times=3)
+        await asyncio.wait_for(bridge.wait("alumio", "flaky-task", until=lambda t: True), 10)
+        assert vtime.now == 35.625
+        assert sb.stats.alumio.by_id["flaky-task"] == 4
