@@ -163,6 +163,18 @@ async def test_a_budgets_keys_expire_a_window_and_a_minute_after_its_last_use(
             assert 120_249 <= expires - start_ms <= 120_250
 
 
+async def test_grants_older_than_the_window_are_forgotten(redis_server: RedisServer) -> None:
+    # What a process replays after Redis loses the budget is its last window of grants:
+    # older ones leave its record (which would otherwise grow with every start).
+    async with RedisLimiter(redis_server.url) as limiter:
+        budget = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
+        long_ago = time.monotonic() - 61  # as if granted 61 s ago (no clock to move)
+        budget._grants.append(long_ago)
+        await asyncio.wait_for(budget.acquire(), 5)
+        assert long_ago not in budget._grants
+        assert len(budget._grants) == 1
+
+
 # Many processes, one credential, against the sandbox.
 
 
