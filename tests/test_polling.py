@@ -311,3 +311,19 @@ async def test_polls_back_off_across_errors_too(vtime: VirtualClock) -> None:
         await asyncio.wait_for(bridge.wait("alumio", "flaky-task", until=lambda t: True), 10)
         assert vtime.now == 35.625
         assert sb.stats.alumio.by_id["flaky-task"] == 4
+
+
+async def test_a_retry_on_that_raises_ends_the_wait_with_its_error(vtime: VirtualClock) -> None:
+    def broken(error: Exception) -> bool:
+        raise ZeroDivisionError("retry_on broke")
+
+    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
+    policy = RetryPolicy(max_attempts=1, retry_on=broken)
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
+        TaskBridge(alumio=sb.alumio_config(**config), retry=policy) as bridge,
+    ):
+        sb.answer("alumio", "flaky-task", 503, times=1)
+        with pytest.raises(ZeroDivisionError, match="retry_on broke"):
+            await asyncio.wait_for(bridge.wait("alumio", "flaky-task"), 10)
+        assert bridge._polling.following == 0
