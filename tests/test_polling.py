@@ -314,8 +314,14 @@ async def test_polls_back_off_across_errors_too(vtime: VirtualClock) -> None:
 
 
 async def test_a_retry_on_that_raises_ends_the_wait_with_its_error(vtime: VirtualClock) -> None:
+    calls: list[Exception] = []
+
     def broken(error: Exception) -> bool:
-        raise ZeroDivisionError("retry_on broke")
+        # No retry for the fetch; then, asked whether to poll again, it breaks.
+        calls.append(error)
+        if len(calls) > 1:
+            raise ZeroDivisionError("retry_on broke")
+        return False
 
     config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
     policy = RetryPolicy(max_attempts=1, retry_on=broken)
