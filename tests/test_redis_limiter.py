@@ -425,6 +425,27 @@ async def test_recovers_when_redis_comes_back(
     assert logged == 2  # the start granted alone was told to Redis, then this one
 
 
+async def test_every_start_granted_alone_is_told_once_redis_answers(tmp_path: Path) -> None:
+    # Two starts granted alone (the second after a failed probe, which carried the first
+    # one's replay): Redis hears of both when it answers again.
+    server = RedisServer(require_redis_server(), free_port(), str(tmp_path))
+    limiter = RedisLimiter(server.url, timeout=0.5, fallback_share=1.0, probe_interval=0)
+    async with limiter:
+        budget = limiter.limiter("cakewalk", per_minute=6000, config=CONFIG)
+        for _ in range(2):
+            await asyncio.wait_for(budget.acquire(), 5)  # Redis down: granted alone
+        await server.start()
+        try:
+            await asyncio.wait_for(budget.acquire(), 5)
+            conn = redis.Redis.from_url(server.url)
+            logged = await conn.zcard(budget.keys[1])
+            await conn.aclose()
+        finally:
+            await server.stop()
+    assert not budget._fallen_back
+    assert logged == 3
+
+
 async def test_redis_restart_mid_batch_loses_nothing_and_holds_the_limit(
     redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
