@@ -446,6 +446,28 @@ async def test_every_start_granted_alone_is_told_once_redis_answers(tmp_path: Pa
     assert logged == 3
 
 
+async def test_fallback_takes_the_share_redis_counted_after_the_schedule_it_knew(
+    tmp_path: Path,
+) -> None:
+    server = RedisServer(require_redis_server(), free_port(), str(tmp_path))
+    await server.start()
+    async with RedisLimiter(server.url, timeout=0.5) as limiter:
+        budget = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
+        try:
+            for _ in range(14):  # the burst of 10, then starts reserved ahead (10/s)
+                await budget._call()
+        finally:
+            await server.stop()
+        horizon = budget._horizon
+        assert horizon > time.monotonic()  # the last reservation Redis told of
+        await asyncio.wait_for(budget.acquire(), 5)  # Redis down: the local fallback
+        fallback = budget._fallback
+    # Redis counted one process: it takes the whole rate, after the known schedule.
+    assert fallback is not None
+    assert fallback.per_minute == 600
+    assert fallback._updated >= horizon
+
+
 async def test_redis_restart_mid_batch_loses_nothing_and_holds_the_limit(
     redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
