@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -333,3 +334,27 @@ async def test_a_retry_on_that_raises_ends_the_wait_with_its_error(vtime: Virtua
         with pytest.raises(ZeroDivisionError, match="retry_on broke"):
             await asyncio.wait_for(bridge.wait("alumio", "flaky-task"), 10)
         assert bridge._polling.following == 0
+
+
+async def test_a_ref_whose_until_raises_is_no_longer_polled(vtime: VirtualClock) -> None:
+    # Watching A and B; until raises for B at its first poll. While the consumer is
+    # busy with A's update for 100 s, B is not polled again (A still is).
+    def until(task: Any) -> bool:
+        if task.id == "task-b":
+            raise ZeroDivisionError("until broke")
+        return False
+
+    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
+        TaskBridge(alumio=sb.alumio_config(**config)) as bridge,
+    ):
+        watch = bridge.watch([("alumio", "task-a"), ("alumio", "task-b")], until=until)
+        with pytest.raises(ZeroDivisionError, match="until broke"):
+            async with watch:
+                update = await asyncio.wait_for(watch.__anext__(), 10)
+                assert update.ref.task_id == "task-a"
+                await vtime.sleep(100)
+                assert sb.stats.alumio.by_id["task-b"] == 1
+                assert sb.stats.alumio.by_id["task-a"] > 1
+                await asyncio.wait_for(watch.__anext__(), 10)
