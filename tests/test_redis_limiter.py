@@ -401,6 +401,31 @@ async def test_unresponsive_redis_never_hangs_an_admission() -> None:
         await asyncio.wait_for(server.wait_closed(), 5)
 
 
+async def test_a_redis_that_stopped_answering_is_asked_again_only_after_the_interval() -> None:
+    # A server that accepts connections and never answers: each try costs `timeout`.
+    writers: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        await reader.read(1 << 16)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with RedisLimiter(f"redis://127.0.0.1:{port}/0", timeout=0.2) as limiter:
+            budget = limiter.limiter("alumio", per_minute=None, config=CONFIG)
+            await asyncio.wait_for(budget.acquire(), 5)  # tried, timed out: fell back
+            tried = len(writers)
+            for _ in range(5):  # within probe_interval (1 s): not asked again
+                await asyncio.wait_for(budget.acquire(), 5)
+            assert len(writers) == tried
+    finally:
+        server.close()
+        for writer in writers:
+            writer.close()
+        await asyncio.wait_for(server.wait_closed(), 5)
+
+
 async def test_recovers_when_redis_comes_back(
     caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
