@@ -124,7 +124,7 @@ async def test_script_burst_is_one_seconds_worth_then_smooth(redis_server: Redis
         assert starts[k] - starts[0] >= (k - 9) * 100_000
 
 
-async def test_below_one_a_second_the_burst_is_one_start(redis_server: RedisServer) -> None:
+async def test_at_one_a_second_the_burst_is_one_start(redis_server: RedisServer) -> None:
     async with RedisLimiter(redis_server.url) as limiter:
         budget = limiter.limiter("cakewalk", per_minute=60, config=CONFIG)
         replies = [
@@ -136,6 +136,26 @@ async def test_below_one_a_second_the_burst_is_one_start(redis_server: RedisServ
     starts = [int(r[5]) for r in replies]
     # 60/min: one start now, the next one a second after it (Redis' clock), no burst.
     assert starts[1] - starts[0] == 1_000_000
+
+
+async def test_below_one_a_second_the_burst_is_still_one_start(redis_server: RedisServer) -> None:
+    # 30/min: one start now, the next 2 s later (beyond LEAD: "ask again").
+    async with RedisLimiter(redis_server.url) as limiter:
+        budget = limiter.limiter("cakewalk", per_minute=30, config=CONFIG)
+        first = await budget._call()
+        second = await budget._call()
+    assert first == 0.0
+    assert second is not None and 1.5 < second <= 2.0
+
+
+async def test_below_two_a_minute_the_window_holds_one_start(redis_server: RedisServer) -> None:
+    # 1.5/min: a start every 40 s by the rate, but the 60-s window holds only one.
+    async with RedisLimiter(redis_server.url) as limiter:
+        budget = limiter.limiter("cakewalk", per_minute=1.5, config=CONFIG)
+        first = await budget._call()
+        second = await budget._call()
+    assert first == 0.0
+    assert second is not None and 59 < second <= 60.25
 
 
 async def test_a_rate_below_one_a_minute_still_grants_through_redis(
@@ -418,6 +438,8 @@ async def test_a_redis_that_stopped_answering_is_asked_again_only_after_the_inte
             tried = len(writers)
             for _ in range(5):  # within probe_interval (1 s): not asked again
                 await asyncio.wait_for(budget.acquire(), 5)
+            budget.pause(5)  # nor told of a pause
+            assert not limiter._tasks
             assert len(writers) == tried
     finally:
         server.close()
