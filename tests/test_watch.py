@@ -609,6 +609,10 @@ async def test_the_scheduler_and_the_watch_say_what_they_follow(vtime: VirtualCl
             assert scheduler.following == 1
             assert repr(scheduler) == "<taskbridge Scheduler following=1>"
             assert repr(watch) == "<taskbridge Watch following=1>"
+        # Leaving the block stops its polls at once (the watch is still referenced).
+        assert scheduler.following == 0
+        with pytest.raises(StopAsyncIteration):
+            await watch.__anext__()
 
 
 async def test_a_wait_on_a_closed_bridge_fails_at_once(vtime: VirtualClock) -> None:
