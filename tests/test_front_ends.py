@@ -4,6 +4,7 @@ full concurrency: requests counted at a loopback server."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 from aiohttp import web
 
@@ -99,3 +100,42 @@ async def test_stream_runs_max_concurrency_requests_of_a_provider_at_once(
         results = await asyncio.wait_for(collect(), BOUND)
     assert all(r.ok for r in results)
     assert server.peak_in_flight["alumio"] == 4
+
+
+async def test_stream_reads_ahead_exactly_concurrency_plus_backlog(server: ScriptedServer) -> None:
+    # Requests are held at the server: the stream admits 2 in flight + 3 in the backlog,
+    # pulls one more ref (waiting for room) and then reads no further.
+    release = asyncio.Event()
+    arrived = 0
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        nonlocal arrived
+        arrived += 1
+        await asyncio.wait_for(release.wait(), BOUND)
+        asked = request.path.rsplit("/", 1)[-1]
+        return web.Response(
+            body=dumps(alumio_body(identifier=asked)), content_type="application/json"
+        )
+
+    pulled = 0
+
+    def refs() -> Iterator[tuple[str, str]]:
+        nonlocal pulled
+        for n in range(100):
+            pulled += 1
+            yield ("alumio", f"t-{n}")
+
+    server.handler = handler
+    async with make_bridge(server, alumio_concurrency=2) as bridge:
+        results = bridge.stream(refs(), backlog=3)
+        first = asyncio.ensure_future(results.__anext__())
+        for _ in range(200):  # bounded: the reader and the workers settle
+            await asyncio.sleep(0.001)
+            if arrived == 2 and pulled >= 6:
+                break
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert (arrived, pulled) == (2, 6)
+        release.set()
+        assert (await asyncio.wait_for(first, BOUND)).ok
+        await results.aclose()
