@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 
+import pytest
 from aiohttp import web
 
 from taskbridge import TaskResult
@@ -102,9 +103,12 @@ async def test_stream_runs_max_concurrency_requests_of_a_provider_at_once(
     assert server.peak_in_flight["alumio"] == 4
 
 
-async def test_stream_reads_ahead_exactly_concurrency_plus_backlog(server: ScriptedServer) -> None:
-    # Requests are held at the server: the stream admits 2 in flight + 3 in the backlog,
-    # pulls one more ref (waiting for room) and then reads no further.
+@pytest.mark.parametrize(("backlog", "read"), [(3, 2 + 3 + 1), (None, 2 + 1024 + 1)])
+async def test_stream_reads_ahead_exactly_concurrency_plus_backlog(
+    server: ScriptedServer, backlog: int | None, read: int
+) -> None:
+    # Requests are held at the server: the stream admits 2 in flight + the backlog (1024
+    # by default), pulls one more ref (waiting for room) and then reads no further.
     release = asyncio.Event()
     arrived = 0
 
@@ -121,21 +125,21 @@ async def test_stream_reads_ahead_exactly_concurrency_plus_backlog(server: Scrip
 
     def refs() -> Iterator[tuple[str, str]]:
         nonlocal pulled
-        for n in range(100):
+        for n in range(2000):
             pulled += 1
             yield ("alumio", f"t-{n}")
 
     server.handler = handler
     async with make_bridge(server, alumio_concurrency=2) as bridge:
-        results = bridge.stream(refs(), backlog=3)
+        results = bridge.stream(refs(), backlog=backlog)
         first = asyncio.ensure_future(results.__anext__())
         for _ in range(200):  # bounded: the reader and the workers settle
             await asyncio.sleep(0.001)
-            if arrived == 2 and pulled >= 6:
+            if arrived == 2 and pulled >= read:
                 break
         for _ in range(20):
             await asyncio.sleep(0)
-        assert (arrived, pulled) == (2, 6)
+        assert (arrived, pulled) == (2, read)
         release.set()
         assert (await asyncio.wait_for(first, BOUND)).ok
         await results.aclose()
