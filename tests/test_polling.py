@@ -358,3 +358,21 @@ async def test_a_ref_whose_until_raises_is_no_longer_polled(vtime: VirtualClock)
                 assert sb.stats.alumio.by_id["task-b"] == 1
                 assert sb.stats.alumio.by_id["task-a"] > 1
                 await asyncio.wait_for(watch.__anext__(), 10)
+
+
+async def test_a_ref_that_left_by_until_is_no_longer_polled(vtime: VirtualClock) -> None:
+    # Watching A and B; until holds for A at its first poll (A leaves the watch): for
+    # the next 100 s only B is polled, and the watch gives no more updates of A.
+    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
+        TaskBridge(alumio=sb.alumio_config(**config)) as bridge,
+    ):
+        refs = [("alumio", "task-a"), ("alumio", "task-b")]
+        async with bridge.watch(refs, until=lambda t: t.id == "task-a") as watch:
+            seen = [await asyncio.wait_for(watch.__anext__(), 10) for _ in range(2)]
+            assert {u.ref.task_id for u in seen} == {"task-a", "task-b"}
+            await vtime.sleep(100)
+            assert sb.stats.alumio.by_id["task-a"] == 1
+            assert sb.stats.alumio.by_id["task-b"] > 1
+            assert repr(watch) == "<taskbridge Watch following=1>"
