@@ -103,7 +103,9 @@ async def test_stream_runs_max_concurrency_requests_of_a_provider_at_once(
     assert server.peak_in_flight["alumio"] == 4
 
 
-@pytest.mark.parametrize(("backlog", "read"), [(3, 2 + 3 + 1), (None, 2 + 1024 + 1)])
+@pytest.mark.parametrize(
+    ("backlog", "read"), [(0, 2 + 0 + 1), (3, 2 + 3 + 1), (None, 2 + 1024 + 1)]
+)
 async def test_stream_reads_ahead_exactly_concurrency_plus_backlog(
     server: ScriptedServer, backlog: int | None, read: int
 ) -> None:

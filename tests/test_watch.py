@@ -693,3 +693,13 @@ async def test_closing_the_bridge_mid_wait_leaves_no_polling_behind(vtime: Virtu
         assert bridge._polling.following == 0
         assert bridge._polling.idle
         assert [t for t in asyncio.all_tasks() if "Lane." in repr(t.get_coro())] == []
+
+
+async def test_a_watch_first_iterated_after_the_bridge_closed_raises(vtime: VirtualClock) -> None:
+    async with sandbox(vtime) as sb:
+        bridge = bridge_for(sb)
+        async with bridge:
+            watch = bridge.watch([("alumio", seeded(sb, "alumio"))])
+        with pytest.raises(BridgeClosedError):
+            await asyncio.wait_for(watch.__anext__(), 10)
+        assert sb.stats.alumio.requests == 0
