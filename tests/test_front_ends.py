@@ -4,7 +4,8 @@ full concurrency: requests counted at a loopback server."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import gc
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from aiohttp import web
@@ -145,3 +146,30 @@ async def test_stream_reads_ahead_exactly_concurrency_plus_backlog(
         release.set()
         assert (await asyncio.wait_for(first, BOUND)).ok
         await results.aclose()
+
+
+async def test_a_long_stream_keeps_no_finished_worker(server: ScriptedServer) -> None:
+    # Memory is O(concurrency + backlog) whatever the input's length: workers that left
+    # (the backlog ran dry) are not kept until the stream ends.
+    async def handler(request: web.Request) -> web.StreamResponse:
+        asked = request.path.rsplit("/", 1)[-1]
+        return web.Response(
+            body=dumps(alumio_body(identifier=asked)), content_type="application/json"
+        )
+
+    async def refs() -> AsyncIterator[tuple[str, str]]:
+        for n in range(300):
+            await asyncio.sleep(0.001)  # the backlog runs dry between two refs
+            yield ("alumio", f"t-{n}")
+
+    server.handler = handler
+    async with make_bridge(server, alumio_concurrency=2) as bridge:
+        count = 0
+        async for result in bridge.stream(refs()):
+            assert result.ok
+            count += 1
+            if count == 250:
+                gc.collect()
+                finished = [o for o in gc.get_objects() if isinstance(o, asyncio.Task) and o.done()]
+                assert len(finished) < 50
+    assert count == 300
