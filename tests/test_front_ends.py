@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from aiohttp import web
 
-from taskbridge import TaskResult
+from taskbridge import QueueTimeoutError, TaskBridge, TaskResult
+from taskbridge.sandbox import Sandbox
+from taskbridge.testing import VirtualClock
 
 from .conftest import ScriptedServer, alumio_body, cakewalk_body, dumps, make_bridge
 
@@ -173,3 +175,20 @@ async def test_a_long_stream_keeps_no_finished_worker(server: ScriptedServer) ->
                 finished = [o for o in gc.get_objects() if isinstance(o, asyncio.Task) and o.done()]
                 assert len(finished) < 50
     assert count == 300
+
+
+async def test_a_stream_ref_whose_turn_comes_after_max_queue_wait_is_refused() -> None:
+    # As in get_many: one slot at 60/min on the virtual clock; turns come at 0, 0, 1,
+    # 2, 3 s; max_queue_wait 2 s refuses only the last, without a request.
+    async with VirtualClock(), Sandbox(any_id=True) as sandbox:
+        config = sandbox.alumio_config(max_concurrency=1, requests_per_minute=60, max_queue_wait=2)
+        async with TaskBridge(alumio=config) as bridge:
+
+            async def collect() -> list[TaskResult]:
+                return [r async for r in bridge.stream(("alumio", f"turn-{n}") for n in range(5))]
+
+            results = await asyncio.wait_for(collect(), BOUND)
+    assert [r.ok for r in results] == [True, True, True, True, False]
+    assert isinstance(results[4].error, QueueTimeoutError)
+    assert "its turn in the batch came later" in str(results[4].error)
+    assert sandbox.stats.alumio.requests == 4
