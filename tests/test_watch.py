@@ -705,3 +705,32 @@ async def test_a_watch_first_iterated_after_the_bridge_closed_raises(vtime: Virt
         with pytest.raises(BridgeClosedError):
             await asyncio.wait_for(watch.__anext__(), 10)
         assert sb.stats.alumio.requests == 0
+
+
+async def test_a_watch_ended_by_an_error_lets_its_other_refs_go(vtime: VirtualClock) -> None:
+    def until(task: Any) -> bool:
+        if task.id == seeded(sb, "alumio", 1):
+            raise ZeroDivisionError("until broke")
+        return False
+
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        watch = bridge.watch([("alumio", seeded(sb, "alumio", n)) for n in range(2)], until=until)
+        with pytest.raises(ZeroDivisionError):
+            for _ in range(3):
+                await asyncio.wait_for(watch.__anext__(), 10)
+        # No async with around it: the error alone ends the watch and its polls.
+        assert bridge._polling.following == 0
+
+
+async def test_a_consumer_cancelled_in_a_watch_ends_cancelled(vtime: VirtualClock) -> None:
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        watch = bridge.watch([("alumio", seeded(sb, "alumio"))])
+        first = await asyncio.wait_for(watch.__anext__(), 10)
+        assert first.previous is None
+        consumer = asyncio.ensure_future(watch.__anext__())  # waits for a change
+        for _ in range(5):
+            await asyncio.sleep(0)
+        consumer.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(consumer, 10)
+        assert bridge._polling.following == 0
