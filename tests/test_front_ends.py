@@ -145,6 +145,8 @@ async def test_stream_reads_ahead_exactly_concurrency_plus_backlog(
         for _ in range(20):
             await asyncio.sleep(0)
         assert (arrived, pulled) == (2, read)
+        # Two workers, both in flight: none is parked at the gate waiting for a slot.
+        assert bridge.stats().providers["alumio"].queued == 0
         release.set()
         assert (await asyncio.wait_for(first, BOUND)).ok
         await results.aclose()
