@@ -193,4 +193,5 @@ async def test_a_stream_ref_whose_turn_comes_after_max_queue_wait_is_refused() -
     assert [r.ok for r in results] == [True, True, True, True, False]
     assert isinstance(results[4].error, QueueTimeoutError)
     assert "its turn in the batch came later" in str(results[4].error)
+    assert [r.attempts for r in results] == [1, 1, 1, 1, 0]  # refused: no attempt
     assert sandbox.stats.alumio.requests == 4
