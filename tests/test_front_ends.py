@@ -195,3 +195,45 @@ async def test_a_stream_ref_whose_turn_comes_after_max_queue_wait_is_refused() -
     assert "its turn in the batch came later" in str(results[4].error)
     assert [r.attempts for r in results] == [1, 1, 1, 1, 0]  # refused: no attempt
     assert sandbox.stats.alumio.requests == 4
+
+
+async def test_workers_that_left_are_not_counted_twice(server: ScriptedServer) -> None:
+    # Refs come slowly at first (each worker leaves when the backlog runs dry), then
+    # quickly to a server that holds them: still two workers, both in flight.
+    release = asyncio.Event()
+    held = 0
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        nonlocal held
+        asked = request.path.rsplit("/", 1)[-1]
+        if asked.startswith("hold-"):
+            held += 1
+            await asyncio.wait_for(release.wait(), BOUND)
+        return web.Response(
+            body=dumps(alumio_body(identifier=asked)), content_type="application/json"
+        )
+
+    async def refs() -> AsyncIterator[tuple[str, str]]:
+        for n in range(5):
+            await asyncio.sleep(0.02)  # the backlog runs dry: the worker leaves
+            yield ("alumio", f"slow-{n}")
+        for n in range(10):
+            yield ("alumio", f"hold-{n}")
+
+    server.handler = handler
+    async with make_bridge(server, alumio_concurrency=2) as bridge:
+        results = bridge.stream(refs())
+        got = [await asyncio.wait_for(results.__anext__(), BOUND) for _ in range(5)]
+        assert all(r.ok for r in got)
+        for _ in range(200):  # bounded: the workers reach the server
+            await asyncio.sleep(0.001)
+            if held == 2:
+                break
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert held == 2
+        assert bridge.stats().providers["alumio"].queued == 0
+        release.set()
+        rest = [await asyncio.wait_for(results.__anext__(), BOUND) for _ in range(10)]
+        assert all(r.ok for r in rest)
+        await results.aclose()
