@@ -706,13 +706,16 @@ async def test_aclose_stops_pending_pause_notices_at_once() -> None:
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        limiter = RedisLimiter(f"redis://127.0.0.1:{port}/0", timeout=60)
+        # A client of our own: aclose does not close it (nothing else to await there).
+        conn = redis.Redis.from_url(f"redis://127.0.0.1:{port}/0")
+        limiter = RedisLimiter(conn, timeout=60)
         budget = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
         budget.pause(5)
         await asyncio.sleep(0)
         assert len(_publishing()) == 1
         await asyncio.wait_for(limiter.aclose(), 5)
         assert _publishing() == []  # cancelled and finished, not left running
+        await conn.aclose()
     finally:
         server.close()
         for writer in writers:
