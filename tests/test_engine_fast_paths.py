@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from yarl import URL
 
-from taskbridge import CakewalkConfig, DecodeError
+from taskbridge import CakewalkConfig, DecodeError, QueueTimeoutError
 from taskbridge._engine.gate import ProviderGate, _Slots
 from taskbridge._engine.ratelimit import RateLimiter
 from taskbridge.providers._kit.base import UrlBuilder
@@ -174,6 +174,100 @@ async def test_try_enter_leaves_a_limiter_without_try_acquire_to_enter() -> None
     assert not gate.try_enter()
     await asyncio.wait_for(gate.enter("x"), BOUND)
     assert Remote.calls == 1
+
+
+def test_a_pause_reaches_the_limiter_that_shares_it() -> None:
+    # A 429's Retry-After pauses the gate and is handed to the limiter (the Redis one
+    # publishes it to every process).
+    paused: list[float] = []
+
+    class Remote:
+        async def acquire(self) -> None:
+            pass
+
+        def pause(self, seconds: float) -> None:
+            paused.append(seconds)
+
+    config = CakewalkConfig("key", "secret", requests_per_minute=None)
+    gate = ProviderGate(CakewalkAdapter(config), config.limits, limiter=Remote())
+    gate.pause(7.0)
+    assert paused == [7.0]
+    assert not gate.try_enter()
+    assert repr(gate) == "<ProviderGate cakewalk>"
+
+
+def _bounded_gate(max_queue_wait: float, rpm: float | None) -> tuple[ProviderGate, Clock]:
+    """A gate whose sleeps move its clock on at once (waits last no real time)."""
+    clock = Clock()
+
+    async def sleep(seconds: float) -> None:
+        clock.now += seconds
+
+    config = CakewalkConfig("key", "secret", requests_per_minute=rpm, max_queue_wait=max_queue_wait)
+    return ProviderGate(CakewalkAdapter(config), config.limits, clock=clock, sleep=sleep), clock
+
+
+async def test_a_pause_up_to_max_queue_wait_is_waited_out_a_longer_one_refused() -> None:
+    gate, clock = _bounded_gate(2.0, rpm=None)
+    gate.pause(0.5)  # however short, a pause is waited out
+    assert await asyncio.wait_for(gate.enter("short"), BOUND) == 0.5
+    gate.leave()
+    gate.pause(2.0)
+    # Exactly max_queue_wait: waited out; enter says how long it waited on the pause.
+    assert await asyncio.wait_for(gate.enter("a"), BOUND) == 2.0
+    assert clock.now == 1002.5
+    gate.leave()
+    gate.pause(2.5)
+    with pytest.raises(QueueTimeoutError, match=r"provider paused 2\.5s"):
+        await asyncio.wait_for(gate.enter("b"), BOUND)
+    counts = (gate.queue_timeouts, gate.requests, gate.in_flight, gate.queued, gate.rate_waiting)
+    assert counts == (1, 2, 0, 0, 0)
+
+
+async def test_a_rate_backlog_up_to_max_queue_wait_is_waited_out_a_longer_one_refused() -> None:
+    # 60/min: one start a second, no burst. After one start the next is 1 s away.
+    gate, clock = _bounded_gate(1.0, rpm=60)
+    start = clock.now
+    assert gate.try_enter()
+    gate.leave()
+    assert await asyncio.wait_for(gate.enter("a"), BOUND) == 1.0  # exactly the bound
+    assert clock.now == start + 1.0
+    gate.leave()
+    strict, _ = _bounded_gate(0.5, rpm=60)
+    assert strict.try_enter()
+    strict.leave()
+    with pytest.raises(QueueTimeoutError, match=r"0 queued ahead for the rate limit \(~1\.0s\)"):
+        await asyncio.wait_for(strict.enter("b"), BOUND)
+    assert (strict.queue_timeouts, strict.requests) == (1, 1)
+
+
+async def test_a_request_cancelled_while_it_waits_for_the_limiter_gives_its_slot_back() -> None:
+    waiting = asyncio.Event()
+
+    class Held:
+        """A limiter whose first start never comes."""
+
+        calls = 0
+
+        async def acquire(self) -> None:
+            Held.calls += 1
+            if Held.calls == 1:
+                waiting.set()
+                await asyncio.Event().wait()
+
+        def pause(self, seconds: float) -> None:
+            pass
+
+    config = CakewalkConfig("key", "secret", max_concurrency=1, requests_per_minute=None)
+    gate = ProviderGate(CakewalkAdapter(config), config.limits, limiter=Held())
+    first = asyncio.ensure_future(gate.enter("a"))
+    await asyncio.wait_for(waiting.wait(), BOUND)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    # The one slot is free again: the next request is admitted.
+    await asyncio.wait_for(gate.enter("b"), BOUND)
+    assert (gate.in_flight, gate.queued, gate.rate_waiting) == (1, 0, 0)
 
 
 # -- RateLimiter.try_acquire ----------------------------------------------------------

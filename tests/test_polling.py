@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp import web
 
-from taskbridge import RateLimitedError, RetryPolicy, TaskBridge, TaskUpdate
+from taskbridge import RateLimitedError, RetryPolicy, TaskBridge, TaskUpdate, WaitTimeoutError
 from taskbridge.sandbox import Lifecycle, Sandbox
 from taskbridge.testing import VirtualClock
 
@@ -198,3 +199,180 @@ async def test_polls_take_at_most_half_of_a_providers_slots(server: ScriptedServ
             release.set()
             await asyncio.wait_for(first, BOUND)
     assert server.peak_in_flight["alumio"] == 3  # two polls and the get
+
+
+async def test_tasks_left_behind_get_no_more_polls_and_the_rest_keep_theirs(
+    vtime: VirtualClock,
+) -> None:
+    # 80 waits give up at 1 s while their next poll is scheduled (their heap items go
+    # stale, and are compacted away past 64); 5 waits go on until 60 s. The ones left
+    # behind get no further poll; the others are still polled (every 20 s at most).
+    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
+        TaskBridge(alumio=sb.alumio_config(**config)) as bridge,
+    ):
+        gone = [f"gone-{n}" for n in range(80)]
+        kept = [f"kept-{n}" for n in range(5)]
+
+        async def give_up(task_id: str) -> None:
+            with pytest.raises(WaitTimeoutError):
+                await bridge.wait("alumio", task_id, timeout=1)
+
+        kept_waits = [
+            asyncio.ensure_future(bridge.wait("alumio", i, until=lambda t: vtime.now >= 60))
+            for i in kept
+        ]
+        await asyncio.wait_for(asyncio.gather(*(give_up(i) for i in gone)), 10)
+        await asyncio.wait_for(asyncio.gather(*kept_waits), 10)
+        assert 60 <= vtime.now <= 80
+        assert [sb.stats.alumio.by_id[i] for i in gone] == [1] * 80
+        assert bridge._polling.following == 0
+
+
+async def test_a_newcomer_gets_a_fresh_look_and_the_short_interval_again(
+    vtime: VirtualClock,
+) -> None:
+    # A task polled for 100 s unchanged is down to one poll per 20 s. A second wait
+    # joining it polls now, and then again 7.5 s later (5 s, backed off once), not 20.
+    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
+        TaskBridge(alumio=sb.alumio_config(**config)) as bridge,
+    ):
+        first = asyncio.ensure_future(bridge.wait("alumio", "still-task"))
+        await vtime.sleep(100)
+        before = sb.stats.alumio.by_id["still-task"]
+        second = asyncio.ensure_future(bridge.wait("alumio", "still-task"))
+        await vtime.sleep(10)
+        assert sb.stats.alumio.by_id["still-task"] - before == 2  # at 100 s and 107.5 s
+        for waiting in (first, second):
+            waiting.cancel()
+        await asyncio.gather(first, second, return_exceptions=True)
+
+
+async def test_after_compaction_the_next_due_poll_still_comes_first(vtime: VirtualClock) -> None:
+    # One task polled unchanged for 61 s (next poll due at 80.6 s), then 80 waits that
+    # give up after 1 s (their heap items go stale and are compacted away), and one task
+    # first polled at 61.5 s: its next poll, due at 66.5 s, comes then, not at 80.6 s.
+    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
+        TaskBridge(alumio=sb.alumio_config(**config)) as bridge,
+    ):
+        far = asyncio.ensure_future(bridge.wait("alumio", "far-task"))
+        await vtime.sleep(61)
+
+        async def give_up(task_id: str) -> None:
+            with pytest.raises(WaitTimeoutError):
+                await bridge.wait("alumio", task_id, timeout=1)
+
+        gone = asyncio.gather(*(give_up(f"gone-{n}") for n in range(80)))
+        await vtime.sleep(0.5)
+        near = bridge.wait("alumio", "near-task", until=lambda t: vtime.now >= 62)
+        await asyncio.wait_for(near, 10)
+        assert vtime.now == 66.5
+        await asyncio.wait_for(gone, 10)
+        far.cancel()
+        await asyncio.gather(far, return_exceptions=True)
+
+
+async def test_no_poll_starts_before_it_is_due(vtime: VirtualClock) -> None:
+    # Task A is polled at 0 s, next due at 5 s. A wait on B at 4.5 s wakes the lane
+    # (B's first poll is due at once): A's poll must still wait until 5 s.
+    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
+        TaskBridge(alumio=sb.alumio_config(**config)) as bridge,
+    ):
+        a = asyncio.ensure_future(bridge.wait("alumio", "task-a"))
+        await vtime.sleep(4.5)
+        b = asyncio.ensure_future(bridge.wait("alumio", "task-b"))
+        await vtime.sleep(0.25)
+        assert (sb.stats.alumio.by_id["task-a"], sb.stats.alumio.by_id["task-b"]) == (1, 1)
+        # The lane sleeps once, until 5 s: its sleep until then from before B came is gone.
+        sleeps = [t for t in asyncio.all_tasks() if "VirtualClock.sleep" in repr(t.get_coro())]
+        assert len(sleeps) == 1
+        await vtime.sleep(0.5)
+        assert sb.stats.alumio.by_id["task-a"] == 2  # at 5 s
+        for waiting in (a, b):
+            waiting.cancel()
+        await asyncio.gather(a, b, return_exceptions=True)
+
+
+async def test_polls_back_off_across_errors_too(vtime: VirtualClock) -> None:
+    # Three 503s in a row (each poll one attempt): each next poll 1.5 times further
+    # (7.5, 11.25, 16.875 s), then the answer, at 35.625 s.
+    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
+        TaskBridge(alumio=sb.alumio_config(**config), retry=RetryPolicy(max_attempts=1)) as bridge,
+    ):
+        sb.answer("alumio", "flaky-task", 503, times=3)
+        await asyncio.wait_for(bridge.wait("alumio", "flaky-task", until=lambda t: True), 10)
+        assert vtime.now == 35.625
+        assert sb.stats.alumio.by_id["flaky-task"] == 4
+
+
+async def test_a_retry_on_that_raises_ends_the_wait_with_its_error(vtime: VirtualClock) -> None:
+    calls: list[Exception] = []
+
+    def broken(error: Exception) -> bool:
+        # No retry for the fetch; then, asked whether to poll again, it breaks.
+        calls.append(error)
+        if len(calls) > 1:
+            raise ZeroDivisionError("retry_on broke")
+        return False
+
+    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
+    policy = RetryPolicy(max_attempts=1, retry_on=broken)
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
+        TaskBridge(alumio=sb.alumio_config(**config), retry=policy) as bridge,
+    ):
+        sb.answer("alumio", "flaky-task", 503, times=1)
+        with pytest.raises(ZeroDivisionError, match="retry_on broke"):
+            await asyncio.wait_for(bridge.wait("alumio", "flaky-task"), 10)
+        assert bridge._polling.following == 0
+
+
+async def test_a_ref_whose_until_raises_is_no_longer_polled(vtime: VirtualClock) -> None:
+    # Watching A and B; until raises for B at its first poll. While the consumer is
+    # busy with A's update for 100 s, B is not polled again (A still is).
+    def until(task: Any) -> bool:
+        if task.id == "task-b":
+            raise ZeroDivisionError("until broke")
+        return False
+
+    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
+        TaskBridge(alumio=sb.alumio_config(**config)) as bridge,
+    ):
+        watch = bridge.watch([("alumio", "task-a"), ("alumio", "task-b")], until=until)
+        with pytest.raises(ZeroDivisionError, match="until broke"):
+            async with watch:
+                update = await asyncio.wait_for(watch.__anext__(), 10)
+                assert update.ref.task_id == "task-a"
+                await vtime.sleep(100)
+                assert sb.stats.alumio.by_id["task-b"] == 1
+                assert sb.stats.alumio.by_id["task-a"] > 1
+                await asyncio.wait_for(watch.__anext__(), 10)
+
+
+async def test_a_ref_that_left_by_until_is_no_longer_polled(vtime: VirtualClock) -> None:
+    # Watching A and B; until holds for A at its first poll (A leaves the watch): for
+    # the next 100 s only B is polled, and the watch gives no more updates of A.
+    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
+        TaskBridge(alumio=sb.alumio_config(**config)) as bridge,
+    ):
+        refs = [("alumio", "task-a"), ("alumio", "task-b")]
+        async with bridge.watch(refs, until=lambda t: t.id == "task-a") as watch:
+            seen = [await asyncio.wait_for(watch.__anext__(), 10) for _ in range(2)]
+            assert {u.ref.task_id for u in seen} == {"task-a", "task-b"}
+            await vtime.sleep(100)
+            assert sb.stats.alumio.by_id["task-a"] == 1
+            assert sb.stats.alumio.by_id["task-b"] > 1
+            assert repr(watch) == "<taskbridge Watch following=1>"

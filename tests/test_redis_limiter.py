@@ -124,6 +124,77 @@ async def test_script_burst_is_one_seconds_worth_then_smooth(redis_server: Redis
         assert starts[k] - starts[0] >= (k - 9) * 100_000
 
 
+async def test_at_one_a_second_the_burst_is_one_start(redis_server: RedisServer) -> None:
+    async with RedisLimiter(redis_server.url) as limiter:
+        budget = limiter.limiter("cakewalk", per_minute=60, config=CONFIG)
+        replies = [
+            await limiter._admit(
+                keys=budget.keys, args=[*budget._args, "", "g", limiter._process, n, 60_000]
+            )
+            for n in range(2)
+        ]
+    starts = [int(r[5]) for r in replies]
+    # 60/min: one start now, the next one a second after it (Redis' clock), no burst.
+    assert starts[1] - starts[0] == 1_000_000
+
+
+async def test_below_one_a_second_the_burst_is_still_one_start(redis_server: RedisServer) -> None:
+    # 30/min: one start now, the next 2 s later (beyond LEAD: "ask again").
+    async with RedisLimiter(redis_server.url) as limiter:
+        budget = limiter.limiter("cakewalk", per_minute=30, config=CONFIG)
+        first = await budget._call()
+        second = await budget._call()
+    assert first == 0.0
+    assert second is not None and 1.5 < second <= 2.0
+
+
+async def test_below_two_a_minute_the_window_holds_one_start(redis_server: RedisServer) -> None:
+    # 1.5/min: a start every 40 s by the rate, but the 60-s window holds only one.
+    async with RedisLimiter(redis_server.url) as limiter:
+        budget = limiter.limiter("cakewalk", per_minute=1.5, config=CONFIG)
+        first = await budget._call()
+        second = await budget._call()
+    assert first == 0.0
+    assert second is not None and 59 < second <= 60.25
+
+
+async def test_a_rate_below_one_a_minute_still_grants_through_redis(
+    redis_server: RedisServer, client: redis.Redis
+) -> None:
+    # 0.5/min: the 60-s window holds one start (not none), and Redis grants it.
+    async with RedisLimiter(redis_server.url) as limiter:
+        budget = limiter.limiter("cakewalk", per_minute=0.5, config=CONFIG)
+        await asyncio.wait_for(budget.acquire(), 5)
+        assert not budget._fallen_back
+        assert await client.zcard(budget.keys[1]) == 1
+
+
+async def test_a_budgets_keys_expire_a_window_and_a_minute_after_its_last_use(
+    redis_server: RedisServer, client: redis.Redis
+) -> None:
+    # 60.25 s (the shared window) + 60 s: a budget nobody uses leaves Redis by itself.
+    async with RedisLimiter(redis_server.url) as limiter:
+        budget = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
+        await asyncio.wait_for(budget.acquire(), 5)
+        start_ms = int(await client.hget(budget.keys[0], "last")) / 1000
+        for key in (budget.keys[0], budget.keys[1], budget.keys[3]):
+            # PEXPIRETIME (Redis 7) is in whole ms, Redis' clock: the same as the start.
+            expires = await client.execute_command("PEXPIRETIME", key)
+            assert 120_249 <= expires - start_ms <= 120_250
+
+
+async def test_grants_older_than_the_window_are_forgotten(redis_server: RedisServer) -> None:
+    # What a process replays after Redis loses the budget is its last window of grants:
+    # older ones leave its record (which would otherwise grow with every start).
+    async with RedisLimiter(redis_server.url) as limiter:
+        budget = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
+        long_ago = time.monotonic() - 61  # as if granted 61 s ago (no clock to move)
+        budget._grants.append(long_ago)
+        await asyncio.wait_for(budget.acquire(), 5)
+        assert long_ago not in budget._grants
+        assert len(budget._grants) == 1
+
+
 # Many processes, one credential, against the sandbox.
 
 
@@ -197,8 +268,20 @@ async def test_pause_is_shared_and_never_shortened(redis_server: RedisServer) ->
         mine.pause(30)
         mine.pause(1)
         await asyncio.wait_for(asyncio.gather(*a._tasks), 5)
+        await asyncio.sleep(0)
+        assert not a._tasks  # a notice sent is forgotten (not kept until aclose)
         delay = await theirs._call()
     assert delay is not None and 25 < delay <= 30
+
+
+async def test_a_pause_under_a_second_is_shared_too(redis_server: RedisServer) -> None:
+    async with RedisLimiter(redis_server.url) as a, RedisLimiter(redis_server.url) as b:
+        mine = a.limiter("cakewalk", per_minute=None, config=CONFIG)
+        theirs = b.limiter("cakewalk", per_minute=None, config=CONFIG)
+        mine.pause(0.99)
+        await asyncio.wait_for(asyncio.gather(*a._tasks), 5)
+        delay = await theirs._call()
+    assert delay is not None and 0 < delay <= 0.99
 
 
 # Keys: a fingerprint, never a secret.
@@ -261,6 +344,16 @@ def test_the_fingerprint_is_keyed_by_the_secrets_a_provider_declares() -> None:
     assert "first-password" not in credential_fingerprint("plug", one)
 
 
+def test_a_budget_says_whose_it_is_and_its_rate() -> None:
+    limiter = RedisLimiter("redis://127.0.0.1:1/0")
+    assert repr(limiter.limiter("cakewalk", per_minute=600, config=CONFIG)) == (
+        "<shared budget cakewalk 600/min>"
+    )
+    assert repr(limiter.limiter("alumio", per_minute=None, config=CONFIG)) == (
+        "<shared budget alumio no rate>"
+    )
+
+
 def test_keys_are_per_credential_and_prefix() -> None:
     a = CakewalkConfig(KEY, SECRET)
     limiter = RedisLimiter("redis://127.0.0.1:1/0")
@@ -294,6 +387,18 @@ async def test_redis_down_falls_back_with_one_warning(caplog: pytest.LogCaptureF
     assert "Redis unreachable" in warnings[0].getMessage()
 
 
+async def test_redis_down_without_a_rate_grants_at_once(caplog: pytest.LogCaptureFixture) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    async with RedisLimiter(url, timeout=0.5) as limiter:
+        budget = limiter.limiter("alumio", per_minute=None, config=CONFIG)
+        with caplog.at_level(logging.WARNING, logger="taskbridge"):
+            for _ in range(3):
+                await asyncio.wait_for(budget.acquire(), 5)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "using no shared pause until it answers" in warnings[0]
+
+
 async def test_unresponsive_redis_never_hangs_an_admission() -> None:
     # A server that accepts connections and never answers: each call ends at `timeout`.
     writers: list[asyncio.StreamWriter] = []
@@ -309,6 +414,33 @@ async def test_unresponsive_redis_never_hangs_an_admission() -> None:
             budget = limiter.limiter("cakewalk", per_minute=6000, config=CONFIG)
             await asyncio.wait_for(budget.acquire(), 5)
             assert budget._fallen_back
+    finally:
+        server.close()
+        for writer in writers:
+            writer.close()
+        await asyncio.wait_for(server.wait_closed(), 5)
+
+
+async def test_a_redis_that_stopped_answering_is_asked_again_only_after_the_interval() -> None:
+    # A server that accepts connections and never answers: each try costs `timeout`.
+    writers: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        await reader.read(1 << 16)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with RedisLimiter(f"redis://127.0.0.1:{port}/0", timeout=0.2) as limiter:
+            budget = limiter.limiter("alumio", per_minute=None, config=CONFIG)
+            await asyncio.wait_for(budget.acquire(), 5)  # tried, timed out: fell back
+            tried = len(writers)
+            for _ in range(5):  # within probe_interval (1 s): not asked again
+                await asyncio.wait_for(budget.acquire(), 5)
+            budget.pause(5)  # nor told of a pause
+            assert not limiter._tasks
+            assert len(writers) == tried
     finally:
         server.close()
         for writer in writers:
@@ -338,6 +470,49 @@ async def test_recovers_when_redis_comes_back(
     assert not budget._fallen_back
     assert any("shared again" in r.getMessage() for r in caplog.records)
     assert logged == 2  # the start granted alone was told to Redis, then this one
+
+
+async def test_every_start_granted_alone_is_told_once_redis_answers(tmp_path: Path) -> None:
+    # Two starts granted alone (the second after a failed probe, which carried the first
+    # one's replay): Redis hears of both when it answers again.
+    server = RedisServer(require_redis_server(), free_port(), str(tmp_path))
+    limiter = RedisLimiter(server.url, timeout=0.5, fallback_share=1.0, probe_interval=0)
+    async with limiter:
+        budget = limiter.limiter("cakewalk", per_minute=6000, config=CONFIG)
+        for _ in range(2):
+            await asyncio.wait_for(budget.acquire(), 5)  # Redis down: granted alone
+        await server.start()
+        try:
+            await asyncio.wait_for(budget.acquire(), 5)
+            conn = redis.Redis.from_url(server.url)
+            logged = await conn.zcard(budget.keys[1])
+            await conn.aclose()
+        finally:
+            await server.stop()
+    assert not budget._fallen_back
+    assert logged == 3
+
+
+async def test_fallback_takes_the_share_redis_counted_after_the_schedule_it_knew(
+    tmp_path: Path,
+) -> None:
+    server = RedisServer(require_redis_server(), free_port(), str(tmp_path))
+    await server.start()
+    async with RedisLimiter(server.url, timeout=0.5) as limiter:
+        budget = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
+        try:
+            for _ in range(14):  # the burst of 10, then starts reserved ahead (10/s)
+                await budget._call()
+        finally:
+            await server.stop()
+        horizon = budget._horizon
+        assert horizon > time.monotonic()  # the last reservation Redis told of
+        await asyncio.wait_for(budget.acquire(), 5)  # Redis down: the local fallback
+        fallback = budget._fallback
+    # Redis counted one process: it takes the whole rate, after the known schedule.
+    assert fallback is not None
+    assert fallback.per_minute == 600
+    assert fallback._updated >= horizon
 
 
 async def test_redis_restart_mid_batch_loses_nothing_and_holds_the_limit(
@@ -499,6 +674,125 @@ async def test_without_a_rate_every_start_is_granted_at_once(redis_server: Redis
     assert delays == [0.0] * 20
 
 
+async def test_a_full_window_frees_its_oldest_start_a_margin_after_60_s(
+    redis_server: RedisServer, client: redis.Redis
+) -> None:
+    # 60/min, 60 starts 59.5 s ago in the shared log: the next start waits for the
+    # oldest to leave it, which the shared log keeps WINDOW_MARGIN (0.25 s) past the
+    # 60 s, for the network hop between a grant and its arrival.
+    async with RedisLimiter(redis_server.url) as limiter:
+        budget = limiter.limiter("cakewalk", per_minute=60, config=CONFIG)
+        seconds, micros = await client.time()
+        oldest = seconds * 1_000_000 + micros - 59_500_000
+        await client.zadd(budget.keys[1], {f"earlier:{n}": oldest for n in range(60)})
+        await asyncio.wait_for(budget.acquire(), 10)
+        start = int(await client.hget(budget.keys[0], "last"))
+    assert tb_redis.WINDOW_MARGIN == 0.25
+    assert start == oldest + 60_250_000
+
+
+def _publishing() -> list[asyncio.Task[Any]]:
+    return [t for t in asyncio.all_tasks() if "_publish_pause" in repr(t.get_coro())]
+
+
+async def test_aclose_stops_pending_pause_notices_at_once() -> None:
+    # A Redis that accepts and never answers, and a limiter that would wait 60 s for it.
+    writers: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        await reader.read(1 << 16)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        # A client of our own: aclose does not close it (nothing else to await there).
+        conn = redis.Redis.from_url(f"redis://127.0.0.1:{port}/0")
+        limiter = RedisLimiter(conn, timeout=60)
+        budget = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
+        budget.pause(5)
+        await asyncio.sleep(0)
+        assert len(_publishing()) == 1
+        await asyncio.wait_for(limiter.aclose(), 5)
+        assert _publishing() == []  # cancelled and finished, not left running
+        await conn.aclose()
+    finally:
+        server.close()
+        for writer in writers:
+            writer.close()
+        await asyncio.wait_for(server.wait_closed(), 5)
+
+
+def test_the_documented_defaults() -> None:
+    # docs/guides/many-processes.md: a call slower than 0.5 s falls back; the module's
+    # docstring: "It asks Redis again every second".
+    limiter = RedisLimiter("redis://127.0.0.1:1/0")
+    assert (limiter.timeout, limiter.probe_interval) == (0.5, 1.0)
+
+
+class CountingRedis(redis.Redis):  # type: ignore[misc]
+    """A real Redis client that counts the admission script's calls."""
+
+    admissions = 0
+    forget = False
+
+    async def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
+        if numkeys == 4:  # the admission script: state, log, pause, processes
+            self.admissions += 1
+            if self.forget:
+                await self.hset(keys_and_args[0], "gen", secrets.token_hex(8))
+        return await super().evalsha(sha, numkeys, *keys_and_args)
+
+
+class ForgetfulRedis(CountingRedis):
+    """A real Redis that loses every budget just before each admission (as if flushed)."""
+
+    forget = True
+
+
+async def test_a_start_further_than_the_lead_is_asked_for_again_once_near(
+    redis_server: RedisServer, client: redis.Redis
+) -> None:
+    # 60 starts 58.5 s ago at 60/min: the next is 1.75 s away, beyond LEAD (1 s). Redis
+    # says "ask again"; the limiter sleeps until LEAD before it, and asks once more.
+    conn = CountingRedis.from_url(redis_server.url)
+    try:
+        async with RedisLimiter(conn) as limiter:
+            budget = limiter.limiter("cakewalk", per_minute=60, config=CONFIG)
+            seconds, micros = await client.time()
+            oldest = seconds * 1_000_000 + micros - 58_500_000
+            await client.zadd(budget.keys[1], {f"earlier:{n}": oldest for n in range(60)})
+            await asyncio.wait_for(budget.acquire(), 10)
+            start = int(await client.hget(budget.keys[0], "last"))
+    finally:
+        await conn.aclose()
+    assert start == oldest + 60_250_000
+    assert 2 <= conn.admissions <= 4  # not a busy loop until the start comes near
+
+
+@pytest.mark.parametrize("probe_interval", [0, 1.0])
+async def test_a_redis_that_keeps_losing_the_budget_is_treated_as_down(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture, probe_interval: float
+) -> None:
+    conn = ForgetfulRedis.from_url(redis_server.url)
+    try:
+        async with RedisLimiter(conn, probe_interval=probe_interval) as limiter:
+            budget = limiter.limiter("cakewalk", per_minute=6000, config=CONFIG)
+            with caplog.at_level(logging.WARNING, logger="taskbridge"):
+                # A first use (nothing to lose yet; the script is loaded on its way).
+                await asyncio.wait_for(budget.acquire(), 5)
+                first = conn.admissions
+                await asyncio.wait_for(budget.acquire(), 5)
+    finally:
+        await conn.aclose()
+    # Three answers in a row "the budget is gone", then the local fallback, with a warning.
+    assert conn.admissions - first == 3
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "Redis unreachable" in warnings[0]
+    assert "RuntimeError" in warnings[0]
+
+
 # Wiring: from_env, bad input, the optional dependency.
 
 
@@ -525,6 +819,10 @@ async def test_from_env_reads_the_redis_url(redis_server: RedisServer) -> None:
         pytest.param(("redis://localhost",), {"prefix": ""}, id="empty-prefix"),
         pytest.param(("redis://localhost",), {"timeout": 0}, id="zero-timeout"),
         pytest.param(("redis://localhost",), {"fallback_share": 1.5}, id="share-above-one"),
+        pytest.param(("redis://localhost",), {"fallback_share": 0}, id="share-zero"),
+        pytest.param(("redis://localhost",), {"fallback_share": True}, id="share-bool"),
+        pytest.param(("redis://localhost",), {"probe_interval": -1}, id="negative-probe"),
+        pytest.param(("redis://localhost",), {"probe_interval": "1"}, id="text-probe"),
     ],
 )
 def test_bad_settings_are_configuration_errors(

@@ -27,6 +27,7 @@ from taskbridge import (
     TransportError,
 )
 from taskbridge.sandbox import Faults, Sandbox
+from taskbridge.testing import VirtualClock
 
 NO_WAIT = RetryPolicy(max_attempts=2, initial_backoff=0, max_backoff=0)
 
@@ -146,6 +147,26 @@ def test_with_options_refuses_bad_values(options: dict[str, object]) -> None:
 
 
 # stats()
+
+
+async def test_stats_start_at_zero_and_come_back_to_it(sb: Sandbox) -> None:
+    async with TaskBridge(alumio=sb.alumio_config(requests_per_minute=600)) as bridge:
+        counts = []
+        for _ in range(2):
+            snap = bridge.stats().providers["alumio"]
+            counts.append(
+                (
+                    snap.requests,
+                    snap.in_flight,
+                    snap.queued,
+                    snap.waiting_for_rate_limit,
+                    snap.retries,
+                    snap.rate_limited,
+                    snap.queue_timeouts,
+                )
+            )
+            await bridge.get("alumio", "x")
+    assert counts == [(0, 0, 0, 0, 0, 0, 0), (1, 0, 0, 0, 0, 0, 0)]
 
 
 async def test_stats_counts_in_flight_and_requests(sb: Sandbox) -> None:
@@ -280,6 +301,25 @@ async def test_rate_limited_backlog_beyond_max_queue_wait_is_refused_at_once(
     assert all("queued ahead" in str(r.error) for r in results if not r.ok)
     assert sum(r.ok for r in results) <= 5
     assert sb.stats.alumio.requests == sum(r.ok for r in results)
+
+
+async def test_a_batch_ref_whose_turn_comes_after_max_queue_wait_is_refused() -> None:
+    # One slot at 60/min (a start a second, no burst), on the virtual clock: the refs of
+    # a batch wait their turn from the call on; one whose turn comes later than
+    # max_queue_wait is refused then, without a request. Turns come at 0, 0, 1, 2, 3 s:
+    # the one at exactly max_queue_wait (2 s) is still in time.
+    async with VirtualClock(), Sandbox(any_id=True) as sandbox:
+        config = sandbox.alumio_config(max_concurrency=1, requests_per_minute=60, max_queue_wait=2)
+        async with TaskBridge(alumio=config) as bridge:
+            results = await asyncio.wait_for(
+                bridge.get_many(("alumio", f"turn-{n}") for n in range(5)), 10
+            )
+            snap = bridge.stats().providers["alumio"]
+    assert [r.ok for r in results] == [True, True, True, True, False]
+    assert isinstance(results[4].error, QueueTimeoutError)
+    assert "its turn in the batch came later" in str(results[4].error)
+    assert (snap.requests, snap.queue_timeouts) == (4, 1)
+    assert sandbox.stats.alumio.requests == 4
 
 
 async def test_without_max_queue_wait_requests_queue(sb: Sandbox) -> None:

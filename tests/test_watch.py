@@ -594,3 +594,143 @@ async def test_cancelling_a_wait_stops_its_polling(vtime: VirtualClock) -> None:
         attempts = vtime.attempts
         await vtime.sleep(3600)
         assert vtime.attempts == attempts
+
+
+async def test_the_scheduler_and_the_watch_say_what_they_follow(vtime: VirtualClock) -> None:
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        scheduler = bridge._polling
+        assert scheduler.idle
+        task_id = seeded(sb, "alumio")
+        async with bridge.watch([("alumio", task_id)]) as watch:
+            first = await asyncio.wait_for(watch.__anext__(), 10)
+            assert first.previous is None
+            # Between two polls: followed, nothing in flight, the driver parked.
+            assert not scheduler.idle
+            assert scheduler.following == 1
+            assert repr(scheduler) == "<taskbridge Scheduler following=1>"
+            assert repr(watch) == "<taskbridge Watch following=1>"
+        # Leaving the block stops its polls at once (the watch is still referenced).
+        assert scheduler.following == 0
+        with pytest.raises(StopAsyncIteration):
+            await watch.__anext__()
+
+
+async def test_a_wait_on_a_closed_bridge_fails_at_once(vtime: VirtualClock) -> None:
+    async with sandbox(vtime) as sb:
+        bridge = bridge_for(sb)
+        async with bridge:
+            pass
+        with pytest.raises(BridgeClosedError):
+            await asyncio.wait_for(bridge.wait("alumio", seeded(sb, "alumio"), timeout=0), 10)
+        assert sb.stats.alumio.requests == 0
+
+
+async def test_a_wait_that_ends_before_its_timeout_leaves_no_timer(vtime: VirtualClock) -> None:
+    async with sandbox(vtime, lifecycle=None) as sb, bridge_for(sb) as bridge:
+        waited = bridge.wait("alumio", seeded(sb, "alumio"), timeout=600, until=lambda t: True)
+        await asyncio.wait_for(waited, 10)  # at the first poll
+        for _ in range(5):  # the lane's driver ends (it has nothing left to follow)
+            await asyncio.sleep(0)
+        timers = [t for t in asyncio.all_tasks() if "VirtualClock.sleep" in repr(t.get_coro())]
+        assert timers == []
+        assert bridge._polling.idle
+
+
+async def test_a_watch_whose_refs_raise_midway_ends_with_that_error(vtime: VirtualClock) -> None:
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        first = seeded(sb, "alumio")
+
+        def refs() -> Any:
+            yield ("alumio", first)
+            raise LookupError("the input broke")
+
+        watch = bridge.watch(refs())
+        with pytest.raises(LookupError, match="the input broke"):
+            await asyncio.wait_for(watch.__anext__(), 10)
+        assert bridge._polling.following == 0  # the ref read before the error: let go
+        with pytest.raises(StopAsyncIteration):
+            await watch.__anext__()
+
+
+async def _until(condition: Any, what: str) -> None:
+    async def poll() -> None:
+        while not condition():  # noqa: ASYNC110 - counters have no event to wait on
+            await asyncio.sleep(0.005)
+
+    try:
+        await asyncio.wait_for(poll(), 10)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+
+
+async def test_closing_a_watch_cancels_its_poll_in_flight() -> None:
+    async with (
+        Sandbox(any_id=True, faults=Faults(latency=30)) as sb,
+        TaskBridge(alumio=sb.alumio_config()) as bridge,
+    ):
+        watch = bridge.watch([("alumio", "slow-to-answer")])
+        consumer = asyncio.ensure_future(watch.__anext__())
+        await _until(lambda: sb.stats.alumio.in_flight == 1, "the poll to arrive")
+        await watch.aclose()
+        # The poll's request is cancelled now, not left to run its 30 s.
+        await _until(lambda: _in_flight(bridge) == 0, "the poll to be cancelled")
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(consumer, 10)
+
+
+def _in_flight(bridge: TaskBridge) -> int:
+    return bridge.stats().providers["alumio"].in_flight
+
+
+async def test_closing_the_bridge_mid_wait_leaves_no_polling_behind(vtime: VirtualClock) -> None:
+    async with sandbox(vtime) as sb:
+        bridge = bridge_for(sb)
+        async with bridge:
+            waiting = asyncio.ensure_future(bridge.wait("alumio", seeded(sb, "alumio")))
+            await _until(lambda: bridge._polling.following == 1, "the wait to start")
+        with pytest.raises(TaskBridgeError, match="closed"):
+            await asyncio.wait_for(waiting, 10)
+        for _ in range(5):  # cancelled tasks finish
+            await asyncio.sleep(0)
+        assert bridge._polling.following == 0
+        assert bridge._polling.idle
+        assert [t for t in asyncio.all_tasks() if "Lane." in repr(t.get_coro())] == []
+
+
+async def test_a_watch_first_iterated_after_the_bridge_closed_raises(vtime: VirtualClock) -> None:
+    async with sandbox(vtime) as sb:
+        bridge = bridge_for(sb)
+        async with bridge:
+            watch = bridge.watch([("alumio", seeded(sb, "alumio"))])
+        with pytest.raises(BridgeClosedError):
+            await asyncio.wait_for(watch.__anext__(), 10)
+        assert sb.stats.alumio.requests == 0
+
+
+async def test_a_watch_ended_by_an_error_lets_its_other_refs_go(vtime: VirtualClock) -> None:
+    def until(task: Any) -> bool:
+        if task.id == seeded(sb, "alumio", 1):
+            raise ZeroDivisionError("until broke")
+        return False
+
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        watch = bridge.watch([("alumio", seeded(sb, "alumio", n)) for n in range(2)], until=until)
+        with pytest.raises(ZeroDivisionError):
+            for _ in range(3):
+                await asyncio.wait_for(watch.__anext__(), 10)
+        # No async with around it: the error alone ends the watch and its polls.
+        assert bridge._polling.following == 0
+
+
+async def test_a_consumer_cancelled_in_a_watch_ends_cancelled(vtime: VirtualClock) -> None:
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        watch = bridge.watch([("alumio", seeded(sb, "alumio"))])
+        first = await asyncio.wait_for(watch.__anext__(), 10)
+        assert first.previous is None
+        consumer = asyncio.ensure_future(watch.__anext__())  # waits for a change
+        for _ in range(5):
+            await asyncio.sleep(0)
+        consumer.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(consumer, 10)
+        assert bridge._polling.following == 0
