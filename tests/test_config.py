@@ -573,3 +573,35 @@ def test_a_lower_case_cakewalk_id_is_kept_not_copied() -> None:
     assert adapter.check_id(lower) is lower
     upper = lower.upper()
     assert adapter.check_id(upper) == lower
+
+
+async def test_a_provider_that_is_not_a_name_is_a_configuration_error(
+    server: ScriptedServer,
+) -> None:
+    async with TaskBridge(cakewalk=CakewalkConfig(KEY, SECRET, base_url=server.url)) as bridge:
+        with pytest.raises(ConfigurationError, match="provider must be a string or a Provider"):
+            await bridge.get(42, CAKEWALK_ID)  # type: ignore[call-overload]
+    assert server.requests == []
+
+
+async def test_a_known_provider_left_unconfigured_is_named_as_such(
+    server: ScriptedServer,
+) -> None:
+    async with TaskBridge(cakewalk=CakewalkConfig(KEY, SECRET, base_url=server.url)) as bridge:
+        with pytest.raises(ConfigurationError, match="'alumio' is not configured on this bridge"):
+            await bridge.get("alumio", "order-42")
+        with pytest.raises(ConfigurationError, match=r"unknown provider 'nowhere' \(registered: "):
+            await bridge.get("nowhere", "x")  # type: ignore[call-overload]
+    assert server.requests == []
+
+
+async def test_a_ref_that_is_not_a_pair_fails_alone_with_its_text_cut_at_80(
+    server: ScriptedServer,
+) -> None:
+    long_text = "not-a-pair-" * 20  # 220 characters: a string is no (provider, id) pair
+    async with TaskBridge(cakewalk=CakewalkConfig(KEY, SECRET, base_url=server.url)) as bridge:
+        (result,) = await bridge.get_many([long_text])
+    assert not result.ok and isinstance(result.error, ConfigurationError)
+    assert "each ref must be a (provider, task_id) pair, got str" in str(result.error)
+    assert result.ref == (long_text[:80], "")
+    assert server.requests == []
