@@ -683,7 +683,8 @@ def _in_flight(bridge: TaskBridge) -> int:
 
 
 async def test_closing_the_bridge_mid_wait_leaves_no_polling_behind(vtime: VirtualClock) -> None:
-    async with sandbox(vtime) as sb:
+    # A frozen lifecycle: the task never finishes, so the wait is still on when looked at.
+    async with sandbox(vtime, lifecycle=Lifecycle(speed=0)) as sb:
         bridge = bridge_for(sb)
         async with bridge:
             waiting = asyncio.ensure_future(bridge.wait("alumio", seeded(sb, "alumio")))
