@@ -76,6 +76,51 @@ def test_the_client_loads_no_cli_redis_otel_sandbox_or_testing_helpers() -> None
     )
 
 
+_DECODING = ("cattrs", "msgspec", "taskbridge._decode.convert", "taskbridge._decode.mirror")
+
+
+def test_the_client_class_builds_no_decoders_until_a_bridge_uses_a_provider() -> None:
+    modules, _ = loaded("from taskbridge import TaskBridge, CakewalkConfig, AlumioConfig")
+    assert under(modules, *_DECODING) == set()
+    assert {m for m in modules if m.endswith(("._models", "._converter", "._adapter"))} == set()
+
+
+def test_a_bridge_builds_the_decoders_of_its_providers_only() -> None:
+    code = textwrap.dedent(
+        """
+        from taskbridge import TaskBridge, CakewalkConfig
+        TaskBridge(cakewalk=CakewalkConfig("k" * 40, "s" * 40))
+        """
+    )
+    modules, _ = loaded(code)
+    assert {"cattrs", "taskbridge.providers.cakewalk._converter"} <= modules
+    assert under(modules, "taskbridge.providers.alumio") <= {
+        "taskbridge.providers.alumio",
+        "taskbridge.providers.alumio._config",
+    }
+
+
+def test_a_provider_package_names_load_on_first_use() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        import taskbridge.providers.alumio as alumio
+        assert "taskbridge.providers.alumio._models" not in sys.modules
+        assert "AlumioTask" in dir(alumio) and "SPEC" in dir(alumio)
+        from taskbridge.providers.alumio import AlumioTask, encode_identifier
+        assert AlumioTask.__module__ == "taskbridge.providers.alumio._models"
+        assert alumio.encode_identifier is encode_identifier
+        try:
+            alumio.NoSuchName
+        except AttributeError as exc:
+            assert "NoSuchName" in str(exc), exc
+        else:
+            raise AssertionError("no AttributeError")
+        """
+    )
+    loaded(code)
+
+
 def test_the_errors_and_models_load_without_the_http_client() -> None:
     modules, _ = loaded("from taskbridge import TaskBridgeError, TaskRef, TaskStatus, Limits")
     assert under(modules, "aiohttp", "taskbridge._facade", "taskbridge._engine") == set()

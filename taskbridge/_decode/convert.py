@@ -44,6 +44,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from cattrs.v import format_exception
 
 from .deep import plain
+from .errors import SchemaError
 from .fastgen import make_fast_structure_fn
 from .typeinfo import is_simple_optional, open_enum
 
@@ -52,10 +53,6 @@ __all__ = ["Decoder", "SchemaError", "make_converter", "parse_datetime", "wire"]
 T = TypeVar("T")
 
 _NoneType = type(None)
-
-
-class SchemaError(ValueError):
-    """A document that is not JSON or does not fit the model; the message names the fields."""
 
 
 def wire(name: str) -> dict[str, str]:

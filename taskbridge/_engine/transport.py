@@ -21,7 +21,7 @@ from .._base.errors import (
 )
 from .._base.models import UnifiedTask
 from .._base.secrets import Redactor, sanitize_cause
-from .._decode.convert import SchemaError
+from .._decode.errors import SchemaError
 from ..providers._kit.base import ProviderAdapter
 from .hooks import HookSet, RequestEvent, ResponseEvent, masked_headers
 from .retry import parse_retry_after

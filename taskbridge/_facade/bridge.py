@@ -6,8 +6,7 @@ import copy
 import logging
 import os
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
-from types import TracebackType
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import aiohttp
 import attrs
@@ -23,15 +22,18 @@ from .._engine.engine import Caller, Settings
 from .._engine.hooks import EventHooks
 from .._engine.stats import BridgeStats, snapshot
 from ..providers import ProviderConfig
-from ..providers.alumio import AlumioConfig, AlumioTask
-from ..providers.cakewalk import CakewalkConfig, CakewalkTask
+from ..providers.alumio import AlumioConfig
+from ..providers.cakewalk import CakewalkConfig
 from . import hookup as _hookup
 from . import observe as _observe
 from . import stream as _stream
 from . import watch as _watch
 from .environment import options_from_env
-from .stream import check_backlog
-from .watch import EventSource, Watch
+
+if TYPE_CHECKING:
+    from ..providers.alumio import AlumioTask
+    from ..providers.cakewalk import CakewalkTask
+    from .watch import EventSource, Watch
 
 __all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "TaskBridge"]
 
@@ -154,12 +156,7 @@ class TaskBridge:
         self._call.ensure_session()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -289,7 +286,7 @@ class TaskBridge:
                 print(result.ref, result.task.status if result.ok else result.error)
             ```
         """
-        results = _stream.stream(self._call, refs, check_backlog(backlog))
+        results = _stream.stream(self._call, refs, _stream.check_backlog(backlog))
         return _observe.stream(self._hooks, results)
 
     async def wait(

@@ -11,7 +11,7 @@ import os
 import threading
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from .._base.clock import Clock, current_clock, use_clock
 from .._base.config import RetryPolicy
@@ -21,13 +21,17 @@ from .._engine import limiter as _limiter
 from .._engine.hooks import EventHooks
 from .._engine.stats import BridgeStats
 from ..providers import ProviderConfig
-from ..providers.alumio import AlumioConfig, AlumioTask
-from ..providers.cakewalk import CakewalkConfig, CakewalkTask
+from ..providers.alumio import AlumioConfig
+from ..providers.cakewalk import CakewalkConfig
 from .bridge import DEFAULT_MAX_RESPONSE_BYTES, RefLike, TaskBridge
 from .environment import options_from_env
 from .hookup import TaskResponse
 from .loopthread import BlockingIterator, Runtime, forsake
 from .watch import EventSource, TaskUpdate
+
+if TYPE_CHECKING:
+    from ..providers.alumio import AlumioTask
+    from ..providers.cakewalk import CakewalkTask
 
 __all__ = ["SyncTaskBridge"]
 

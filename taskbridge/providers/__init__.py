@@ -8,8 +8,10 @@ raises `SchemaError` for a body that does not fit its model.
 
 from __future__ import annotations
 
-from .._decode.convert import SchemaError, make_converter, wire
-from ._kit.adapter import Summary, TaskAdapter
+from typing import TYPE_CHECKING
+
+from .._base.lazy import lazy_names
+from .._decode.errors import SchemaError
 from ._kit.base import (
     CredentialOption,
     ErrorInfo,
@@ -20,6 +22,10 @@ from ._kit.base import (
     secrets_of,
 )
 from ._kit.registry import ENTRY_POINT_GROUP, available, get_spec, names, registered, reload
+
+if TYPE_CHECKING:
+    from .._decode.convert import make_converter, wire
+    from ._kit.adapter import Summary, TaskAdapter
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -41,3 +47,13 @@ __all__ = [
     "secrets_of",
     "wire",
 ]
+
+# What builds and runs decoders loads on first use: the registry and the config base do not.
+_SOURCES = {
+    "make_converter": "taskbridge._decode.convert",
+    "wire": "taskbridge._decode.convert",
+    "Summary": "taskbridge.providers._kit.adapter",
+    "TaskAdapter": "taskbridge.providers._kit.adapter",
+}
+
+__getattr__, __dir__ = lazy_names(__name__, _SOURCES, __all__)

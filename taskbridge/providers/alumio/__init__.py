@@ -1,22 +1,32 @@
-"""Alumio (integration platform): integration tasks, one host per tenant."""
+"""Alumio (integration platform): integration tasks, one host per tenant.
+
+The config and `SPEC` load with the package; the adapter, models and converter load on
+first use (a bridge that does not use this provider never builds them).
+"""
+
+from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-import cattrs
-
+from ..._base.lazy import lazy_names
 from .._kit.base import CredentialOption, ProviderSpec
-from ._adapter import MAX_IDENTIFIER_LENGTH, STATUS_MAP, AlumioAdapter, encode_identifier
 from ._config import AlumioConfig
-from ._converter import make_alumio_converter
-from ._models import (
-    AlumioError,
-    AlumioTask,
-    AlumioTaskMeta,
-    AlumioTaskMetaDataItem,
-    AlumioTaskResult,
-    AlumioTaskStatus,
-    AlumioViolation,
-)
+
+if TYPE_CHECKING:
+    import cattrs
+
+    from ._adapter import MAX_IDENTIFIER_LENGTH, STATUS_MAP, AlumioAdapter, encode_identifier
+    from ._converter import make_alumio_converter
+    from ._models import (
+        AlumioError,
+        AlumioTask,
+        AlumioTaskMeta,
+        AlumioTaskMetaDataItem,
+        AlumioTaskResult,
+        AlumioTaskStatus,
+        AlumioViolation,
+    )
 
 __all__ = [
     "MAX_IDENTIFIER_LENGTH",
@@ -35,10 +45,38 @@ __all__ = [
     "make_alumio_converter",
 ]
 
+_SOURCES = {
+    "MAX_IDENTIFIER_LENGTH": "._adapter",
+    "STATUS_MAP": "._adapter",
+    "AlumioAdapter": "._adapter",
+    "encode_identifier": "._adapter",
+    "AlumioError": "._models",
+    "AlumioTask": "._models",
+    "AlumioTaskMeta": "._models",
+    "AlumioTaskMetaDataItem": "._models",
+    "AlumioTaskResult": "._models",
+    "AlumioTaskStatus": "._models",
+    "AlumioViolation": "._models",
+    "make_alumio_converter": "._converter",
+}
+
+
+__getattr__, __dir__ = lazy_names(__name__, _SOURCES, __all__)
+
 
 def detail_format() -> tuple[type[AlumioTask], Callable[..., cattrs.Converter]]:
     """The detail model and its converter factory (`UnifiedTask.to_dict`)."""
+    from ._converter import make_alumio_converter
+    from ._models import AlumioTask
+
     return AlumioTask, make_alumio_converter
+
+
+def unified(detail: Any) -> tuple[Any, ...]:
+    """The unified fields of a task with this detail (`ProviderSpec.unified`)."""
+    from ._adapter import AlumioAdapter
+
+    return AlumioAdapter.unified_of(detail)
 
 
 SPEC = ProviderSpec(
@@ -63,6 +101,6 @@ SPEC = ProviderSpec(
     requests_per_minute=None,
     emulator="taskbridge.providers.alumio._emulator:emulator",
     detail_format=detail_format,
-    unified=AlumioAdapter.unified_of,
+    unified=unified,
 )
 """Alumio's registration: the bridge, command line, sandbox and pytest plugin read it."""

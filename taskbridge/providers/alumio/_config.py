@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import attrs
 
 from ..._base.config import check_base_url, required_pair
 from ..._base.errors import ConfigurationError
 from ..._base.limits import LimitFields, Limits
-from ._adapter import AlumioAdapter
+
+if TYPE_CHECKING:
+    from ._adapter import AlumioAdapter
 
 __all__ = ["DEFAULT_LIMITS", "AlumioConfig"]
 
@@ -88,6 +90,10 @@ class AlumioConfig(LimitFields):
 
     def adapter(self) -> AlumioAdapter:
         """Build the adapter that serves this configuration."""
+        # The adapter (models, converter, decoders) loads with the first bridge that
+        # uses this provider, not with the config.
+        from ._adapter import AlumioAdapter
+
         return AlumioAdapter(self)
 
     @classmethod

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import attrs
 
 from ..._base.config import check_base_url, required_pair
 from ..._base.errors import ConfigurationError
 from ..._base.limits import LimitFields, Limits
-from ._adapter import CakewalkAdapter
+
+if TYPE_CHECKING:
+    from ._adapter import CakewalkAdapter
 
 __all__ = ["DEFAULT_LIMITS", "CakewalkConfig"]
 
@@ -77,6 +79,10 @@ class CakewalkConfig(LimitFields):
 
     def adapter(self) -> CakewalkAdapter:
         """Build the adapter that serves this configuration."""
+        # The adapter (models, converter, decoders) loads with the first bridge that
+        # uses this provider, not with the config.
+        from ._adapter import CakewalkAdapter
+
         return CakewalkAdapter(self)
 
     @classmethod
