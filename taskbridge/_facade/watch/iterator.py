@@ -41,8 +41,7 @@ class Watch:
         self._unsubscribe: Callable[[], None] | None = None
         self._scheduler = scheduler
         self._refs: Iterable[object] | AsyncIterable[object] | None = refs
-        self._until = until
-        self._state = WatchState()
+        self._state = WatchState(until)
         self._subs: list[WatchSub] = []
         self._closed = False
 
@@ -68,10 +67,10 @@ class Watch:
         lane = self._scheduler.lane(gate)
         if lane.follows(task_id, state):
             return  # a ref asked twice is followed (and reported) once
-        sub = WatchSub(lane, state, TaskRef(gate.name, task_id), self._until)
+        sub = WatchSub(lane, state, task_id)
         state.active += 1
         self._subs.append(sub)
-        lane.add(sub.ref, sub)
+        lane.add(task_id, sub)
 
     async def _start(self, refs: Iterable[object] | AsyncIterable[object]) -> None:
         self._scheduler.bridge.ensure_session()

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..._base.errors import ProviderError, TaskBridgeError
-from ..._base.models import TaskRef, UnifiedTask
+from ..._base.models import UnifiedTask
 from ..._engine.retry import decide
 
 if TYPE_CHECKING:
@@ -48,19 +48,51 @@ class Sub(Protocol):
 
 
 class Entry:
-    """One polled task and everyone waiting on it."""
+    """One polled task and everyone waiting on it.
 
-    __slots__ = ("again", "interval", "last", "poll", "ref", "seq", "subs", "task_id")
+    A million of these can be alive at once, so each holds only what its polls need:
+    its one subscriber is held directly (``subs``), a list only from the second on.
+    """
 
-    def __init__(self, ref: TaskRef, task_id: str, interval: float) -> None:
-        self.ref = ref
+    __slots__ = ("again", "interval", "last", "poll", "seq", "subs", "task_id")
+
+    def __init__(self, task_id: str, interval: float) -> None:
         self.task_id = task_id
         self.interval = interval
         self.last: UnifiedTask[Any] | None = None
         self.poll: asyncio.Task[None] | None = None
         self.seq = 0  # the heap item with this seq is the live one; others are stale
-        self.subs: list[Sub] = []
+        self.subs: Sub | list[Sub] | None = None  # nobody, one, or two and more
         self.again = False  # an event named it during a poll: poll once more after it
+
+    def members(self) -> list[Sub]:
+        """Everyone waiting on this task, as a new list."""
+        subs = self.subs
+        if subs is None:
+            return []
+        return list(subs) if isinstance(subs, list) else [subs]
+
+    def join(self, sub: Sub) -> None:
+        subs = self.subs
+        if subs is None:
+            self.subs = sub
+        elif isinstance(subs, list):
+            subs.append(sub)
+        else:
+            self.subs = [subs, sub]
+
+    def leave(self, sub: Sub) -> bool:
+        """Take ``sub`` off this task; whether it was on it."""
+        subs = self.subs
+        if subs is sub:
+            self.subs = None
+            return True
+        if not isinstance(subs, list) or sub not in subs:
+            return False
+        subs.remove(sub)
+        if len(subs) == 1:
+            self.subs = subs[0]
+        return True
 
 
 class Lane:
@@ -94,12 +126,12 @@ class Lane:
 
     # Subscriptions.
 
-    def add(self, ref: TaskRef, sub: Sub) -> None:
-        """Start following ``ref`` for ``sub``; its first poll is due now."""
-        entry = self.entries.get(ref.task_id)
+    def add(self, task_id: str, sub: Sub) -> None:
+        """Start following ``task_id`` for ``sub``; its first poll is due now."""
+        entry = self.entries.get(task_id)
         if entry is None:
-            entry = self.entries[ref.task_id] = Entry(ref, ref.task_id, self.start)
-        entry.subs.append(sub)
+            entry = self.entries[task_id] = Entry(task_id, self.start)
+        entry.join(sub)
         sub.entry = entry
         if entry.poll is None:
             # A newcomer wants a fresh first look, not one up to max_poll_interval old.
@@ -125,27 +157,25 @@ class Lane:
     def follows(self, task_id: str, owner: object) -> bool:
         """Whether a sub of ``owner`` already follows ``task_id``."""
         entry = self.entries.get(task_id)
-        return entry is not None and any(getattr(s, "owner", None) is owner for s in entry.subs)
+        return entry is not None and any(
+            getattr(s, "owner", None) is owner for s in entry.members()
+        )
 
     def discard(self, sub: Sub) -> None:
         """Stop following for ``sub``; the task stops being polled when nobody is left."""
         entry, sub.entry = sub.entry, None
         if entry is None:
             return
-        try:
-            entry.subs.remove(sub)
-        except ValueError:
-            return
-        if not entry.subs:
+        if entry.leave(sub) and entry.subs is None:
             self._drop(entry)
 
     def _drop(self, entry: Entry) -> None:
         if self.entries.get(entry.task_id) is entry:
             del self.entries[entry.task_id]
         entry.seq = -1
-        for sub in entry.subs:
+        for sub in entry.members():
             sub.entry = None
-        entry.subs = []
+        entry.subs = None
         poll, entry.poll = entry.poll, None
         if poll is not None:
             poll.cancel()
@@ -162,7 +192,7 @@ class Lane:
         self.entries.clear()
         self.heap.clear()
         for entry in entries:
-            subs, entry.subs = entry.subs, []
+            subs, entry.subs = entry.members(), None
             entry.seq = -1
             if entry.poll is not None:
                 entry.poll.cancel()
@@ -256,7 +286,7 @@ class Lane:
         except Exception as exc:
             error = exc
         entry.poll = None
-        if not entry.subs:
+        if entry.subs is None:
             return
         if error is None:
             self._observed(entry, task)
@@ -272,7 +302,7 @@ class Lane:
                 entry.interval = interval
                 self._schedule(entry, self.clock() + delay)
                 return
-        subs = list(entry.subs)
+        subs = entry.members()
         last = entry.last
         self._drop(entry)
         for sub in subs:
@@ -284,11 +314,16 @@ class Lane:
     def _observed(self, entry: Entry, task: UnifiedTask[Any]) -> None:
         previous = entry.last
         entry.last = task
-        for sub in list(entry.subs):
-            if sub.observe(task, previous):
-                sub.entry = None
-                entry.subs.remove(sub)
-        if not entry.subs or task.is_terminal:
+        subs = entry.subs
+        if isinstance(subs, list):
+            for sub in list(subs):
+                if sub.observe(task, previous):
+                    sub.entry = None
+                    entry.leave(sub)
+        elif subs is not None and subs.observe(task, previous):
+            subs.entry = None
+            entry.subs = None
+        if entry.subs is None or task.is_terminal:
             self._drop(entry)
             return
         changed = previous is None or previous.provider_status != task.provider_status

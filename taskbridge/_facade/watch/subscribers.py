@@ -48,11 +48,13 @@ class WaitSub:
 
 
 class WatchState:
-    """What a `Watch` and its subs share: the updates not yet taken, and who is left."""
+    """What a `Watch` and its subs share: the updates not yet taken, who is left, and
+    the watch's ``until``."""
 
-    __slots__ = ("active", "error", "queue", "waiter")
+    __slots__ = ("active", "error", "queue", "until", "waiter")
 
-    def __init__(self) -> None:
+    def __init__(self, until: Until | None = None) -> None:
+        self.until = until
         self.queue: deque[TaskUpdate] = deque()
         self.active = 0
         self.error: BaseException | None = None
@@ -69,25 +71,32 @@ class WatchState:
 
 
 class WatchSub:
-    __slots__ = ("entry", "lane", "owner", "ref", "seen", "until")
+    """One ref of a watch. A watch can follow a million refs: a sub holds its task id
+    and its lane, and makes the ref of an update only when there is one to make."""
 
-    def __init__(self, lane: Lane, owner: WatchState, ref: TaskRef, until: Until | None) -> None:
+    __slots__ = ("entry", "lane", "owner", "seen", "task_id")
+
+    def __init__(self, lane: Lane, owner: WatchState, task_id: str) -> None:
         self.lane = lane
         self.owner = owner
-        self.ref = ref
-        self.until = until
+        self.task_id = task_id
         self.seen = False
         self.entry: Entry | None = None
 
+    @property
+    def ref(self) -> TaskRef:
+        return TaskRef(self.lane.gate.name, self.task_id)
+
     def observe(self, task: UnifiedTask[Any], previous: UnifiedTask[Any] | None) -> bool:
         first, self.seen = not self.seen, True
+        owner = self.owner
+        until = owner.until
         try:
-            leaving = task.is_terminal or (self.until is not None and bool(self.until(task)))
+            leaving = task.is_terminal or (until is not None and bool(until(task)))
         except Exception as exc:
             self.crash(exc)
             return True
         changed = previous is None or previous.provider_status != task.provider_status
-        owner = self.owner
         if first or changed or leaving:
             owner.push(TaskUpdate(self.ref, task, None if first else previous))
         if leaving:
