@@ -130,7 +130,9 @@ async def cpu_child(n: int, seconds: float) -> dict[str, Any]:
         max_poll_interval=1.0,
     )
     async with TaskBridge(cakewalk=config) as bridge:
-        scheduler = Scheduler(FastCaller(bridge._call, task), clock=time.monotonic, sleep=asyncio.sleep)
+        scheduler = Scheduler(
+            FastCaller(bridge._call, task), clock=time.monotonic, sleep=asyncio.sleep
+        )
         lane = scheduler.lane(bridge._call.gate("cakewalk"))
         polls = 0
         fetch = FastCaller.fetch
@@ -250,7 +252,9 @@ def main() -> None:
             )
             print(name, json.dumps(r), flush=True)
             rows.append((name, r))
-        print(f"\ncpu at saturation: {args.cpu_refs:,} refs wanting 1 poll/s each, fetch answers at once")
+        print(
+            f"\ncpu at saturation: {args.cpu_refs:,} refs wanting 1 poll/s each, fetch answers at once"
+        )
         _common.print_table(
             ["interpreter", "followed", "polls", "wall s", "CPU s", "polls/s", "CPU us/poll"],
             [

@@ -67,7 +67,7 @@ class Watch:
         lane = self._scheduler.lane(gate)
         if lane.follows(task_id, state):
             return  # a ref asked twice is followed (and reported) once
-        sub = WatchSub(lane, state, task_id)
+        sub = WatchSub(lane, state)
         state.active += 1
         self._subs.append(sub)
         lane.add(task_id, sub)

@@ -31,6 +31,10 @@ logger = logging.getLogger("taskbridge")
 # An unchanged task is polled this much less often each time, up to max_poll_interval.
 BACKOFF = 1.5
 
+# `Entry.seq` of a task being polled that an event named meanwhile: poll it once more
+# right after (0 while polled otherwise, -1 once dropped; a heap item's seq is >= 1).
+AGAIN = -2
+
 
 class Sub(Protocol):
     """Someone waiting on a polled task: a `wait` call or one ref of a `watch`."""
@@ -40,8 +44,8 @@ class Sub(Protocol):
     def observe(self, task: UnifiedTask[Any], previous: UnifiedTask[Any] | None) -> bool:
         """Take a poll's answer; return True when done with this task."""
 
-    def fail(self, error: TaskBridgeError, last: UnifiedTask[Any] | None) -> None:
-        """The task cannot be polled any more (a fatal error)."""
+    def fail(self, task_id: str, error: TaskBridgeError, last: UnifiedTask[Any] | None) -> None:
+        """Task ``task_id`` cannot be polled any more (a fatal error)."""
 
     def crash(self, error: BaseException) -> None:
         """Polling broke (the bridge closed, or a bug): end the whole call with ``error``."""
@@ -54,16 +58,17 @@ class Entry:
     its one subscriber is held directly (``subs``), a list only from the second on.
     """
 
-    __slots__ = ("again", "interval", "last", "poll", "seq", "subs", "task_id")
+    __slots__ = ("interval", "last", "poll", "seq", "subs", "task_id")
 
     def __init__(self, task_id: str, interval: float) -> None:
         self.task_id = task_id
         self.interval = interval
         self.last: UnifiedTask[Any] | None = None
         self.poll: asyncio.Task[None] | None = None
-        self.seq = 0  # the heap item with this seq is the live one; others are stale
+        # The heap item with this seq is the live one, others are stale; AGAIN while
+        # polled: an event named the task during the poll, poll once more after it.
+        self.seq = 0
         self.subs: Sub | list[Sub] | None = None  # nobody, one, or two and more
-        self.again = False  # an event named it during a poll: poll once more after it
 
     def members(self) -> list[Sub]:
         """Everyone waiting on this task, as a new list."""
@@ -147,7 +152,7 @@ class Lane:
         if entry is None:
             return False
         if entry.poll is not None:
-            entry.again = True
+            entry.seq = AGAIN
         else:
             # Ahead of every overdue task: when the budget is short, the task an event
             # named is the one worth the next request.
@@ -298,7 +303,7 @@ class Lane:
             except Exception as exc:  # the user's retry_on raised: it ends the calls
                 error, delay = exc, None
             if delay is not None:
-                entry.again = False  # after an error its back-off wins over an event
+                # After an error its back-off wins over an event (AGAIN is overwritten).
                 entry.interval = interval
                 self._schedule(entry, self.clock() + delay)
                 return
@@ -307,7 +312,7 @@ class Lane:
         self._drop(entry)
         for sub in subs:
             if isinstance(error, TaskBridgeError):
-                sub.fail(error, last)
+                sub.fail(entry.task_id, error, last)
             else:  # a bug, not the provider: it must not pass unnoticed
                 sub.crash(error)
 
@@ -328,5 +333,5 @@ class Lane:
             return
         changed = previous is None or previous.provider_status != task.provider_status
         entry.interval = self.start if changed else min(entry.interval * BACKOFF, self.cap)
-        again, entry.again = entry.again, False
+        again = entry.seq == AGAIN
         self._schedule(entry, -math.inf if again else self.clock() + entry.interval)

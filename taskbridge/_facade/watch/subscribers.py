@@ -39,7 +39,7 @@ class WaitSub:
             self.future.set_result(task)
         return done
 
-    def fail(self, error: TaskBridgeError, last: UnifiedTask[Any] | None) -> None:
+    def fail(self, task_id: str, error: TaskBridgeError, last: UnifiedTask[Any] | None) -> None:
         self.crash(error)
 
     def crash(self, error: BaseException) -> None:
@@ -71,21 +71,17 @@ class WatchState:
 
 
 class WatchSub:
-    """One ref of a watch. A watch can follow a million refs: a sub holds its task id
-    and its lane, and makes the ref of an update only when there is one to make."""
+    """One ref of a watch. A watch can follow a million refs: a sub holds no ref of its
+    own (its entry has the task id, its lane the provider) and makes the ref of an
+    update only when there is one to make."""
 
-    __slots__ = ("entry", "lane", "owner", "seen", "task_id")
+    __slots__ = ("entry", "lane", "owner", "seen")
 
-    def __init__(self, lane: Lane, owner: WatchState, task_id: str) -> None:
+    def __init__(self, lane: Lane, owner: WatchState) -> None:
         self.lane = lane
         self.owner = owner
-        self.task_id = task_id
         self.seen = False
         self.entry: Entry | None = None
-
-    @property
-    def ref(self) -> TaskRef:
-        return TaskRef(self.lane.gate.name, self.task_id)
 
     def observe(self, task: UnifiedTask[Any], previous: UnifiedTask[Any] | None) -> bool:
         first, self.seen = not self.seen, True
@@ -98,15 +94,18 @@ class WatchSub:
             return True
         changed = previous is None or previous.provider_status != task.provider_status
         if first or changed or leaving:
-            owner.push(TaskUpdate(self.ref, task, None if first else previous))
+            # Observed through its entry, so the entry is set.
+            ref = TaskRef(self.lane.gate.name, self.entry.task_id)  # type: ignore[union-attr]
+            owner.push(TaskUpdate(ref, task, None if first else previous))
         if leaving:
             owner.active -= 1
             owner.wake()
         return leaving
 
-    def fail(self, error: TaskBridgeError, last: UnifiedTask[Any] | None) -> None:
+    def fail(self, task_id: str, error: TaskBridgeError, last: UnifiedTask[Any] | None) -> None:
         self.owner.active -= 1
-        self.owner.push(TaskUpdate(self.ref, None, last if self.seen else None, error))
+        ref = TaskRef(self.lane.gate.name, task_id)
+        self.owner.push(TaskUpdate(ref, None, last if self.seen else None, error))
 
     def crash(self, error: BaseException) -> None:
         owner = self.owner
