@@ -1,13 +1,16 @@
 """Watching at scale: memory per followed ref and scheduler CPU per poll.
 
-Two measurements, each in a fresh interpreter (``--python`` picks which one, so that a
-baseline checkout's venv runs the same child code side by side):
+Two measurements, each in a fresh interpreter (``--baseline PYTHON`` runs the same
+child code under another checkout's venv too, side by side):
 
-- ``memory``: ``bridge.watch`` of N distinct Cakewalk refs (a generator: nothing of
-  the input is held) against the sandbox in a separate process, ``requests_per_minute
-  = 60`` (a handful of polls: the cost measured is following, not answers kept). RSS
-  (``/proc/self/statm``) after ``gc.collect()`` before the watch starts, and once every
-  ref is subscribed (the first update); the delta divided by N is the cost per ref.
+- ``memory``: ``bridge.watch`` of N distinct Cakewalk refs, twice: from a generator
+  (each ref's id string is made as it is read, so the strings the watch keeps are in
+  the delta) and from a list made before the first reading (the issue's measure: the
+  caller holds the ids, so only what following adds is counted), against the sandbox
+  in a separate process, ``requests_per_minute = 60`` (a handful of polls: the cost
+  measured is following, not answers kept). RSS (``/proc/self/statm``) after
+  ``gc.collect()`` before the watch starts, and once every ref is subscribed (the first
+  update); the delta divided by N is the cost per ref.
   With ``--trace`` a second child repeats it under ``tracemalloc`` and prints the
   allocations per ref by source line (slower, and tracemalloc's own memory is not in
   the RSS figures: those come from the untraced child).
@@ -56,7 +59,7 @@ def ids(n: int) -> Iterator[tuple[str, str]]:
         yield "cakewalk", _common.cakewalk_id(i)
 
 
-async def memory_child(url: str, n: int, trace: bool) -> dict[str, Any]:
+async def memory_child(url: str, n: int, trace: bool, held: bool) -> dict[str, Any]:
     import taskbridge
     from taskbridge import CakewalkConfig, TaskBridge
 
@@ -68,12 +71,15 @@ async def memory_child(url: str, n: int, trace: bool) -> dict[str, Any]:
         async with bridge.watch([("cakewalk", _common.cakewalk_id(n + 1))]) as watch:
             async for _ in watch:
                 break
+        # ``held``: the caller holds the refs (a list made before the first reading), so
+        # their id strings are not in the delta; otherwise they are made one by one.
+        refs = list(ids(n)) if held else None
         gc.collect()
         before = rss()
         if trace:
             tracemalloc.start()
         started = time.perf_counter()
-        async with bridge.watch(ids(n)) as watch:
+        async with bridge.watch(ids(n) if refs is None else refs) as watch:
             async for _ in watch:  # every ref is subscribed by the first update
                 break
             subscribed = time.perf_counter() - started
@@ -155,7 +161,7 @@ async def cpu_child(n: int, seconds: float) -> dict[str, Any]:
             # Warm-up: one full round (every ref seen once, its update taken), then the
             # steady state in which every poll is of an unchanged, overdue ref.
             async with asyncio.timeout(300):
-                while updates < n or polls < n + n // 10:
+                while updates < n or polls < n + n // 10:  # noqa: ASYNC110 - a bench
                     await asyncio.sleep(0.1)
             gc.collect()
             p0, c0, w0 = polls, time.process_time(), time.perf_counter()
@@ -178,7 +184,7 @@ async def cpu_child(n: int, seconds: float) -> dict[str, Any]:
 
 def child_main(args: argparse.Namespace) -> None:
     if args.child == "memory":
-        out = asyncio.run(memory_child(args.url, args.refs, args.trace))
+        out = asyncio.run(memory_child(args.url, args.refs, args.trace, args.held))
     else:
         out = asyncio.run(cpu_child(args.cpu_refs, args.seconds))
     print(json.dumps(out))
@@ -201,6 +207,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="cpu: measured window")
     parser.add_argument("--trace", action="store_true", help="memory: tracemalloc by line")
     parser.add_argument("--baseline", metavar="PYTHON", help="also run under this interpreter")
+    parser.add_argument("--held", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -216,9 +223,11 @@ def main() -> None:
         with _common.sandbox() as url:
             rows = []
             for name, python in pythons:
-                r = run_child(python, "memory", "--url", url, "--refs", str(args.refs))
-                print(name, json.dumps(r), flush=True)
-                rows.append((name, r))
+                for held in (False, True):
+                    flags = ["--refs", str(args.refs)] + (["--held"] if held else [])
+                    r = run_child(python, "memory", "--url", url, *flags)
+                    print(name, json.dumps(r), flush=True)
+                    rows.append((f"{name}, ids {'held' if held else 'made one by one'}", r))
                 if args.trace:
                     t = run_child(
                         python, "memory", "--url", url, "--refs", str(args.refs), "--trace"
@@ -230,7 +239,14 @@ def main() -> None:
                     )
         print(f"\nmemory: {args.refs:,} refs followed")
         _common.print_table(
-            ["interpreter", "followed", "subscribe s", "RSS before MB", "RSS after MB", "B/ref"],
+            [
+                "interpreter, input",
+                "followed",
+                "subscribe s",
+                "RSS before MB",
+                "RSS after MB",
+                "B/ref",
+            ],
             [
                 (
                     name,
@@ -253,7 +269,8 @@ def main() -> None:
             print(name, json.dumps(r), flush=True)
             rows.append((name, r))
         print(
-            f"\ncpu at saturation: {args.cpu_refs:,} refs wanting 1 poll/s each, fetch answers at once"
+            f"\ncpu at saturation: {args.cpu_refs:,} refs wanting 1 poll/s each, "
+            "fetch answers at once"
         )
         _common.print_table(
             ["interpreter", "followed", "polls", "wall s", "CPU s", "polls/s", "CPU us/poll"],

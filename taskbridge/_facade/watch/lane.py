@@ -37,15 +37,16 @@ AGAIN = -2
 
 
 class Sub(Protocol):
-    """Someone waiting on a polled task: a `wait` call or one ref of a `watch`."""
+    """Someone waiting on polled tasks: a `wait` call, or a `watch` (one sub for all
+    its refs on one lane)."""
 
-    entry: Entry | None
-
-    def observe(self, task: UnifiedTask[Any], previous: UnifiedTask[Any] | None) -> bool:
+    def observe(
+        self, entry: Entry, task: UnifiedTask[Any], previous: UnifiedTask[Any] | None
+    ) -> bool:
         """Take a poll's answer; return True when done with this task."""
 
-    def fail(self, task_id: str, error: TaskBridgeError, last: UnifiedTask[Any] | None) -> None:
-        """Task ``task_id`` cannot be polled any more (a fatal error)."""
+    def fail(self, entry: Entry, error: TaskBridgeError, last: UnifiedTask[Any] | None) -> None:
+        """The task cannot be polled any more (a fatal error)."""
 
     def crash(self, error: BaseException) -> None:
         """Polling broke (the bridge closed, or a bug): end the whole call with ``error``."""
@@ -131,19 +132,19 @@ class Lane:
 
     # Subscriptions.
 
-    def add(self, task_id: str, sub: Sub) -> None:
+    def add(self, task_id: str, sub: Sub) -> Entry:
         """Start following ``task_id`` for ``sub``; its first poll is due now."""
         entry = self.entries.get(task_id)
         if entry is None:
             entry = self.entries[task_id] = Entry(task_id, self.start)
         entry.join(sub)
-        sub.entry = entry
         if entry.poll is None:
             # A newcomer wants a fresh first look, not one up to max_poll_interval old.
             entry.interval = self.start
             self._schedule(entry, self.clock())
         if self.driver is None:
             self.driver = asyncio.get_running_loop().create_task(self._drive())
+        return entry
 
     def nudge(self, task_id: str) -> bool:
         """An event named ``task_id``: poll it now (or right after the poll in flight);
@@ -166,11 +167,15 @@ class Lane:
             getattr(s, "owner", None) is owner for s in entry.members()
         )
 
-    def discard(self, sub: Sub) -> None:
-        """Stop following for ``sub``; the task stops being polled when nobody is left."""
-        entry, sub.entry = sub.entry, None
-        if entry is None:
-            return
+    def discard(self, task_id: str, sub: Sub) -> None:
+        """Stop following ``task_id`` for ``sub`` (if it still does)."""
+        entry = self.entries.get(task_id)
+        if entry is not None:
+            self.leave(entry, sub)
+
+    def leave(self, entry: Entry, sub: Sub) -> None:
+        """Take ``sub`` off ``entry`` (if still on it, and the entry still followed);
+        the task stops being polled when nobody is left."""
         if entry.leave(sub) and entry.subs is None:
             self._drop(entry)
 
@@ -178,9 +183,8 @@ class Lane:
         if self.entries.get(entry.task_id) is entry:
             del self.entries[entry.task_id]
         entry.seq = -1
-        for sub in entry.members():
-            sub.entry = None
         entry.subs = None
+        entry.last = None  # a watch keeps its entries until it closes: not their tasks
         poll, entry.poll = entry.poll, None
         if poll is not None:
             poll.cancel()
@@ -203,7 +207,6 @@ class Lane:
                 entry.poll.cancel()
                 entry.poll = None
             for sub in subs:
-                sub.entry = None
                 sub.crash(error)
         if self.driver is not None:
             self.driver.cancel()
@@ -312,7 +315,7 @@ class Lane:
         self._drop(entry)
         for sub in subs:
             if isinstance(error, TaskBridgeError):
-                sub.fail(entry.task_id, error, last)
+                sub.fail(entry, error, last)
             else:  # a bug, not the provider: it must not pass unnoticed
                 sub.crash(error)
 
@@ -322,11 +325,9 @@ class Lane:
         subs = entry.subs
         if isinstance(subs, list):
             for sub in list(subs):
-                if sub.observe(task, previous):
-                    sub.entry = None
+                if sub.observe(entry, task, previous):
                     entry.leave(sub)
-        elif subs is not None and subs.observe(task, previous):
-            subs.entry = None
+        elif subs is not None and subs.observe(entry, task, previous):
             entry.subs = None
         if entry.subs is None or task.is_terminal:
             self._drop(entry)

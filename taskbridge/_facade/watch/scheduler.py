@@ -118,7 +118,7 @@ class Scheduler:
         finally:
             if stop is not None:
                 stop()
-            lane.discard(sub)
+            lane.discard(checked, sub)
             if timer is not None and not timer.done():
                 timer.cancel()
             if not future.done():
