@@ -27,6 +27,7 @@ from taskbridge import (
     TaskRef,
     TaskStatus,
     TaskUpdate,
+    UnifiedTask,
     WaitTimeoutError,
 )
 from taskbridge.sandbox import Faults, Lifecycle, Sandbox
@@ -256,6 +257,29 @@ async def test_concurrent_waits_on_one_task_share_its_polls(vtime: VirtualClock)
         )
         assert first == second
         assert requests_for(sb, "alumio", alone) == 2 * alone_polls
+
+
+async def test_three_waits_and_a_watch_on_one_task_are_each_told_its_end(
+    vtime: VirtualClock,
+) -> None:
+    # A task's first subscriber is held directly and the second makes a list: the third
+    # and the fourth join that list, and each of the four is told the task's end.
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        task_id = seeded(sb, "alumio", 4)
+
+        async def watch_it() -> list[tuple[float, TaskUpdate]]:
+            return await collect(vtime, bridge.watch([("alumio", task_id)]))
+
+        async def wait_it() -> UnifiedTask[Any]:
+            return await bridge.wait("alumio", task_id)
+
+        *waited, seen = await asyncio.wait_for(
+            asyncio.gather(wait_it(), wait_it(), wait_it(), watch_it()), 30
+        )
+        assert bridge._polling.following == 0
+    assert waited[0].is_terminal
+    assert waited == [waited[0]] * 3
+    assert seen[-1][1].task == waited[0]
 
 
 # watch
