@@ -99,7 +99,7 @@ class WatchSub:
     def _first(self, entry: Entry) -> bool:
         """Whether this watch has not seen ``entry`` yet (it joined after a poll)."""
         unseen = self.unseen
-        if unseen and entry in unseen:
+        if entry in unseen:
             unseen.discard(entry)
             return True
         return False
@@ -109,7 +109,7 @@ class WatchSub:
     ) -> bool:
         unseen = self.unseen
         first = previous is None
-        if unseen and entry in unseen:  # (`_first`, inline: this runs on every poll)
+        if entry in unseen:  # (`_first`, inline: this runs on every poll)
             unseen.discard(entry)
             first = True
         owner = self.owner
