@@ -98,6 +98,48 @@ async def test_a_watched_ref_told_to_retry_after_more_than_max_retry_after_leave
         assert vtime.now < 120
 
 
+async def test_a_watched_ref_that_fails_after_it_was_seen_has_its_last_task_as_previous(
+    vtime: VirtualClock,
+) -> None:
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time) as sb,
+        bridge_for(sb, RetryPolicy(max_retry_after=120)) as bridge,
+    ):
+        task_id = sb.alumio_ids[0]
+        async with bridge.watch([("alumio", task_id)]) as watch:
+            first = await asyncio.wait_for(anext(watch), BOUND)
+            sb.answer("alumio", task_id, 429, times=1, retry_after=100_000)
+            failed = await asyncio.wait_for(anext(watch), BOUND)
+    assert first.previous is None
+    assert first.task is not None
+    assert isinstance(failed.error, RateLimitedError)
+    assert failed.task is None
+    assert failed.previous == first.task
+
+
+async def test_a_watch_joining_a_seen_task_that_then_fails_has_no_previous(
+    vtime: VirtualClock,
+) -> None:
+    # A wait has seen the task; the watch joins it and the next poll fails for good
+    # before the watch had a look: its one update has the error and previous=None.
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time) as sb,
+        bridge_for(sb, RetryPolicy(max_retry_after=120)) as bridge,
+    ):
+        task_id = sb.alumio_ids[0]
+        waiting = asyncio.ensure_future(bridge.wait("alumio", task_id))
+        await vtime.sleep(30)
+        assert sb.stats.alumio.by_id[task_id] >= 2
+        sb.answer("alumio", task_id, 429, times=1, retry_after=100_000)
+        async with bridge.watch([("alumio", task_id)]) as watch:
+            failed = await asyncio.wait_for(anext(watch), BOUND)
+        with pytest.raises(RateLimitedError):
+            await asyncio.wait_for(waiting, BOUND)
+    assert isinstance(failed.error, RateLimitedError)
+    assert failed.task is None
+    assert failed.previous is None
+
+
 # until
 
 
@@ -230,6 +272,29 @@ async def test_tasks_left_behind_get_no_more_polls_and_the_rest_keep_theirs(
         assert bridge._polling.following == 0
 
 
+async def test_a_task_two_waits_gave_up_on_one_after_the_other_is_polled_no_more(
+    vtime: VirtualClock,
+) -> None:
+    # The second wait on a task joins the first in a list of subscribers; when the first
+    # gives up (at 30 s) the second is held alone again, and when it gives up too (at
+    # 60 s) the task is dropped: nothing follows it, no poll comes after.
+    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
+        TaskBridge(alumio=sb.alumio_config(**config)) as bridge,
+    ):
+
+        async def give_up(after: float) -> None:
+            with pytest.raises(WaitTimeoutError):
+                await bridge.wait("alumio", "still-task", timeout=after)
+
+        await asyncio.wait_for(asyncio.gather(give_up(30), give_up(60)), BOUND)
+        assert bridge._polling.following == 0
+        polls = sb.stats.alumio.by_id["still-task"]
+        await vtime.sleep(100)
+        assert sb.stats.alumio.by_id["still-task"] == polls
+
+
 async def test_a_newcomer_gets_a_fresh_look_and_the_short_interval_again(
     vtime: VirtualClock,
 ) -> None:
@@ -249,6 +314,28 @@ async def test_a_newcomer_gets_a_fresh_look_and_the_short_interval_again(
         for waiting in (first, second):
             waiting.cancel()
         await asyncio.gather(first, second, return_exceptions=True)
+
+
+async def test_a_watch_joining_a_task_a_wait_has_seen_gets_its_first_update(
+    vtime: VirtualClock,
+) -> None:
+    # A wait has followed a still task for 100 s. A watch of it joins: its first update
+    # comes at the next poll, with previous=None, although the status did not change.
+    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
+        TaskBridge(alumio=sb.alumio_config(**config)) as bridge,
+    ):
+        waiting = asyncio.ensure_future(bridge.wait("alumio", "still-task"))
+        await vtime.sleep(100)
+        async with bridge.watch([("alumio", "still-task")]) as watch:
+            update = await asyncio.wait_for(anext(watch), BOUND)
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)
+    assert update.previous is None
+    assert update.task is not None
+    assert update.task.id == "still-task"
+    assert update.ref == ("alumio", "still-task")
 
 
 async def test_after_compaction_the_next_due_poll_still_comes_first(vtime: VirtualClock) -> None:

@@ -27,6 +27,7 @@ from taskbridge import (
     TaskRef,
     TaskStatus,
     TaskUpdate,
+    UnifiedTask,
     WaitTimeoutError,
 )
 from taskbridge.sandbox import Faults, Lifecycle, Sandbox
@@ -258,6 +259,29 @@ async def test_concurrent_waits_on_one_task_share_its_polls(vtime: VirtualClock)
         assert requests_for(sb, "alumio", alone) == 2 * alone_polls
 
 
+async def test_three_waits_and_a_watch_on_one_task_are_each_told_its_end(
+    vtime: VirtualClock,
+) -> None:
+    # A task's first subscriber is held directly and the second makes a list: the third
+    # and the fourth join that list, and each of the four is told the task's end.
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        task_id = seeded(sb, "alumio", 4)
+
+        async def watch_it() -> list[tuple[float, TaskUpdate]]:
+            return await collect(vtime, bridge.watch([("alumio", task_id)]))
+
+        async def wait_it() -> UnifiedTask[Any]:
+            return await bridge.wait("alumio", task_id)
+
+        *waited, seen = await asyncio.wait_for(
+            asyncio.gather(wait_it(), wait_it(), wait_it(), watch_it()), 30
+        )
+        assert bridge._polling.following == 0
+    assert waited[0].is_terminal
+    assert waited == [waited[0]] * 3
+    assert seen[-1][1].task == waited[0]
+
+
 # watch
 
 
@@ -309,6 +333,56 @@ async def test_watch_until_lets_a_ref_leave_early(vtime: VirtualClock) -> None:
     statuses = [u.task.provider_status for _, u in seen if u.task]
     assert sorted(statuses) == ["InProgress"] * 3 + ["Pending"] * 3
     assert vtime.now < max(sb.schedule("cakewalk", i)[2][0] for _, i in refs)
+
+
+async def test_a_ref_that_left_a_watch_by_until_gets_no_more_updates_while_a_wait_polls_it(
+    vtime: VirtualClock,
+) -> None:
+    # A ref followed by a wait and a watch: `until` lets it leave the watch at
+    # InProgress. The wait goes on polling it to its end while the watch still follows a
+    # ref that ends later, and the watch yields nothing more for the one that left.
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        ids = sb.ids("cakewalk")[:8]
+        end = {i: sb.schedule("cakewalk", i)[-1][0] for i in ids}
+        early, late = min(ids, key=end.__getitem__), max(ids, key=end.__getitem__)
+        assert end[early] + 2 * POLL["max_poll_interval"] < end[late]
+        waiting = asyncio.ensure_future(bridge.wait("cakewalk", early))
+        await asyncio.sleep(0)  # the wait subscribes first: the watch joins a list
+        watch = bridge.watch(
+            [("cakewalk", early), ("cakewalk", late)],
+            until=lambda t: t.id == early and t.provider_status == "InProgress",
+        )
+        seen = await asyncio.wait_for(collect(vtime, watch), 30)
+        final = await asyncio.wait_for(waiting, 30)
+    assert final.is_terminal
+    statuses = [s for _, s in sb.schedule("cakewalk", early)]
+    left_at = statuses.index("InProgress") + 1
+    assert [u.task.provider_status for _, u in seen if u.task and u.ref.task_id == early] == (
+        statuses[:left_at]
+    )
+    assert [u.task.provider_status for _, u in seen if u.task and u.ref.task_id == late] == [
+        s for _, s in sb.schedule("cakewalk", late)
+    ]
+
+
+async def test_a_watch_joining_a_task_a_wait_has_seen_reports_its_changes_from_then_on(
+    vtime: VirtualClock,
+) -> None:
+    # A wait has seen the task (still Pending); a watch joins it: its first update has
+    # previous=None, and each later one the task as the watch last saw it.
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        task_id = seeded(sb, "cakewalk", 1)
+        stages = sb.schedule("cakewalk", task_id)
+        waiting = asyncio.ensure_future(bridge.wait("cakewalk", task_id))
+        await vtime.sleep(stages[1][0] / 2)
+        assert requests_for(sb, "cakewalk", task_id) >= 2
+        seen = await asyncio.wait_for(collect(vtime, bridge.watch([("cakewalk", task_id)])), 30)
+        await asyncio.wait_for(waiting, 30)
+    updates = [u for _, u in seen]
+    assert [u.task.provider_status for u in updates if u.task] == [s for _, s in stages]
+    assert updates[0].previous is None
+    for before, after in itertools.pairwise(updates):
+        assert after.previous == before.task
 
 
 async def test_watch_reports_each_ref_asked_twice_once(vtime: VirtualClock) -> None:

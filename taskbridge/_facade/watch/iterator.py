@@ -15,6 +15,7 @@ from .subscribers import WatchState, WatchSub
 from .update import TaskUpdate, Until
 
 if TYPE_CHECKING:
+    from .lane import Lane
     from .scheduler import Scheduler
 
 __all__ = ["Watch"]
@@ -41,9 +42,8 @@ class Watch:
         self._unsubscribe: Callable[[], None] | None = None
         self._scheduler = scheduler
         self._refs: Iterable[object] | AsyncIterable[object] | None = refs
-        self._until = until
-        self._state = WatchState()
-        self._subs: list[WatchSub] = []
+        self._state = WatchState(until)
+        self._subs: dict[Lane, WatchSub] = {}  # one per lane followed
         self._closed = False
 
     def __repr__(self) -> str:
@@ -68,10 +68,11 @@ class Watch:
         lane = self._scheduler.lane(gate)
         if lane.follows(task_id, state):
             return  # a ref asked twice is followed (and reported) once
-        sub = WatchSub(lane, state, TaskRef(gate.name, task_id), self._until)
+        sub = self._subs.get(lane)
+        if sub is None:
+            sub = self._subs[lane] = WatchSub(lane, state)
         state.active += 1
-        self._subs.append(sub)
-        lane.add(sub.ref, sub)
+        sub.join(task_id)
 
     async def _start(self, refs: Iterable[object] | AsyncIterable[object]) -> None:
         self._scheduler.bridge.ensure_session()
@@ -138,9 +139,9 @@ class Watch:
         stop, self._unsubscribe = self._unsubscribe, None
         if stop is not None:
             stop()
-        subs, self._subs = self._subs, []
-        for sub in subs:
-            sub.lane.discard(sub)
+        subs, self._subs = self._subs, {}
+        for sub in subs.values():
+            sub.close()
         self._state.queue.clear()
         self._state.wake()  # a consumer waiting in __anext__ ends its iteration
 

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..._base.errors import ProviderError, TaskBridgeError
-from ..._base.models import TaskRef, UnifiedTask
+from ..._base.models import UnifiedTask
 from ..._engine.retry import decide
 
 if TYPE_CHECKING:
@@ -31,16 +31,21 @@ logger = logging.getLogger("taskbridge")
 # An unchanged task is polled this much less often each time, up to max_poll_interval.
 BACKOFF = 1.5
 
+# `Entry.seq` of a task being polled that an event named meanwhile: poll it once more
+# right after (0 while polled otherwise, -1 once dropped; a heap item's seq is >= 1).
+AGAIN = -2
+
 
 class Sub(Protocol):
-    """Someone waiting on a polled task: a `wait` call or one ref of a `watch`."""
+    """Someone waiting on polled tasks: a `wait` call, or a `watch` (one sub for all
+    its refs on one lane)."""
 
-    entry: Entry | None
-
-    def observe(self, task: UnifiedTask[Any], previous: UnifiedTask[Any] | None) -> bool:
+    def observe(
+        self, entry: Entry, task: UnifiedTask[Any], previous: UnifiedTask[Any] | None
+    ) -> bool:
         """Take a poll's answer; return True when done with this task."""
 
-    def fail(self, error: TaskBridgeError, last: UnifiedTask[Any] | None) -> None:
+    def fail(self, entry: Entry, error: TaskBridgeError, last: UnifiedTask[Any] | None) -> None:
         """The task cannot be polled any more (a fatal error)."""
 
     def crash(self, error: BaseException) -> None:
@@ -48,19 +53,52 @@ class Sub(Protocol):
 
 
 class Entry:
-    """One polled task and everyone waiting on it."""
+    """One polled task and everyone waiting on it.
 
-    __slots__ = ("again", "interval", "last", "poll", "ref", "seq", "subs", "task_id")
+    A million of these can be alive at once, so each holds only what its polls need:
+    its one subscriber is held directly (``subs``), a list only from the second on.
+    """
 
-    def __init__(self, ref: TaskRef, task_id: str, interval: float) -> None:
-        self.ref = ref
+    __slots__ = ("interval", "last", "poll", "seq", "subs", "task_id")
+
+    def __init__(self, task_id: str, interval: float) -> None:
         self.task_id = task_id
         self.interval = interval
         self.last: UnifiedTask[Any] | None = None
         self.poll: asyncio.Task[None] | None = None
-        self.seq = 0  # the heap item with this seq is the live one; others are stale
-        self.subs: list[Sub] = []
-        self.again = False  # an event named it during a poll: poll once more after it
+        # The heap item with this seq is the live one, others are stale; AGAIN while
+        # polled: an event named the task during the poll, poll once more after it.
+        self.seq = 0
+        self.subs: Sub | list[Sub] | None = None  # nobody, one, or two and more
+
+    def members(self) -> list[Sub]:
+        """Everyone waiting on this task, as a new list."""
+        subs = self.subs
+        if subs is None:
+            return []
+        return list(subs) if isinstance(subs, list) else [subs]
+
+    def join(self, sub: Sub) -> None:
+        subs = self.subs
+        if subs is None:
+            self.subs = sub
+        elif isinstance(subs, list):
+            subs.append(sub)
+        else:
+            self.subs = [subs, sub]
+
+    def leave(self, sub: Sub) -> bool:
+        """Take ``sub`` off this task; whether it was on it."""
+        subs = self.subs
+        if subs is sub:
+            self.subs = None
+            return True
+        if not isinstance(subs, list) or sub not in subs:
+            return False
+        subs.remove(sub)
+        if len(subs) == 1:
+            self.subs = subs[0]
+        return True
 
 
 class Lane:
@@ -94,19 +132,19 @@ class Lane:
 
     # Subscriptions.
 
-    def add(self, ref: TaskRef, sub: Sub) -> None:
-        """Start following ``ref`` for ``sub``; its first poll is due now."""
-        entry = self.entries.get(ref.task_id)
+    def add(self, task_id: str, sub: Sub) -> Entry:
+        """Start following ``task_id`` for ``sub``; its first poll is due now."""
+        entry = self.entries.get(task_id)
         if entry is None:
-            entry = self.entries[ref.task_id] = Entry(ref, ref.task_id, self.start)
-        entry.subs.append(sub)
-        sub.entry = entry
+            entry = self.entries[task_id] = Entry(task_id, self.start)
+        entry.join(sub)
         if entry.poll is None:
             # A newcomer wants a fresh first look, not one up to max_poll_interval old.
             entry.interval = self.start
             self._schedule(entry, self.clock())
         if self.driver is None:
             self.driver = asyncio.get_running_loop().create_task(self._drive())
+        return entry
 
     def nudge(self, task_id: str) -> bool:
         """An event named ``task_id``: poll it now (or right after the poll in flight);
@@ -115,7 +153,7 @@ class Lane:
         if entry is None:
             return False
         if entry.poll is not None:
-            entry.again = True
+            entry.seq = AGAIN
         else:
             # Ahead of every overdue task: when the budget is short, the task an event
             # named is the one worth the next request.
@@ -125,27 +163,28 @@ class Lane:
     def follows(self, task_id: str, owner: object) -> bool:
         """Whether a sub of ``owner`` already follows ``task_id``."""
         entry = self.entries.get(task_id)
-        return entry is not None and any(getattr(s, "owner", None) is owner for s in entry.subs)
+        return entry is not None and any(
+            getattr(s, "owner", None) is owner for s in entry.members()
+        )
 
-    def discard(self, sub: Sub) -> None:
-        """Stop following for ``sub``; the task stops being polled when nobody is left."""
-        entry, sub.entry = sub.entry, None
-        if entry is None:
-            return
-        try:
-            entry.subs.remove(sub)
-        except ValueError:
-            return
-        if not entry.subs:
+    def discard(self, task_id: str, sub: Sub) -> None:
+        """Stop following ``task_id`` for ``sub`` (if it still does)."""
+        entry = self.entries.get(task_id)
+        if entry is not None:
+            self.leave(entry, sub)
+
+    def leave(self, entry: Entry, sub: Sub) -> None:
+        """Take ``sub`` off ``entry`` (if still on it, and the entry still followed);
+        the task stops being polled when nobody is left."""
+        if entry.leave(sub) and entry.subs is None:
             self._drop(entry)
 
     def _drop(self, entry: Entry) -> None:
         if self.entries.get(entry.task_id) is entry:
             del self.entries[entry.task_id]
         entry.seq = -1
-        for sub in entry.subs:
-            sub.entry = None
-        entry.subs = []
+        entry.subs = None
+        entry.last = None  # a watch keeps its entries until it closes: not their tasks
         poll, entry.poll = entry.poll, None
         if poll is not None:
             poll.cancel()
@@ -162,13 +201,12 @@ class Lane:
         self.entries.clear()
         self.heap.clear()
         for entry in entries:
-            subs, entry.subs = entry.subs, []
+            subs, entry.subs = entry.members(), None
             entry.seq = -1
             if entry.poll is not None:
                 entry.poll.cancel()
                 entry.poll = None
             for sub in subs:
-                sub.entry = None
                 sub.crash(error)
         if self.driver is not None:
             self.driver.cancel()
@@ -256,7 +294,7 @@ class Lane:
         except Exception as exc:
             error = exc
         entry.poll = None
-        if not entry.subs:
+        if entry.subs is None:
             return
         if error is None:
             self._observed(entry, task)
@@ -268,30 +306,33 @@ class Lane:
             except Exception as exc:  # the user's retry_on raised: it ends the calls
                 error, delay = exc, None
             if delay is not None:
-                entry.again = False  # after an error its back-off wins over an event
+                # After an error its back-off wins over an event (AGAIN is overwritten).
                 entry.interval = interval
                 self._schedule(entry, self.clock() + delay)
                 return
-        subs = list(entry.subs)
+        subs = entry.members()
         last = entry.last
         self._drop(entry)
         for sub in subs:
             if isinstance(error, TaskBridgeError):
-                sub.fail(error, last)
+                sub.fail(entry, error, last)
             else:  # a bug, not the provider: it must not pass unnoticed
                 sub.crash(error)
 
     def _observed(self, entry: Entry, task: UnifiedTask[Any]) -> None:
         previous = entry.last
         entry.last = task
-        for sub in list(entry.subs):
-            if sub.observe(task, previous):
-                sub.entry = None
-                entry.subs.remove(sub)
-        if not entry.subs or task.is_terminal:
+        subs = entry.subs
+        if isinstance(subs, list):
+            for sub in list(subs):
+                if sub.observe(entry, task, previous):
+                    entry.leave(sub)
+        elif subs is not None and subs.observe(entry, task, previous):
+            entry.subs = None
+        if entry.subs is None or task.is_terminal:
             self._drop(entry)
             return
         changed = previous is None or previous.provider_status != task.provider_status
         entry.interval = self.start if changed else min(entry.interval * BACKOFF, self.cap)
-        again, entry.again = entry.again, False
+        again = entry.seq == AGAIN
         self._schedule(entry, -math.inf if again else self.clock() + entry.interval)

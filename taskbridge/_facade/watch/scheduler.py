@@ -93,7 +93,7 @@ class Scheduler:
         future: asyncio.Future[UnifiedTask[Any]] = asyncio.get_running_loop().create_future()
         sub = WaitSub(future, until)
         lane = self.lane(gate)
-        lane.add(TaskRef(gate.name, checked), sub)
+        lane.add(checked, sub)
         timer: asyncio.Future[Any] | None = None
         stop = None
         try:
@@ -118,7 +118,7 @@ class Scheduler:
         finally:
             if stop is not None:
                 stop()
-            lane.discard(sub)
+            lane.discard(checked, sub)
             if timer is not None and not timer.done():
                 timer.cancel()
             if not future.done():
