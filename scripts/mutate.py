@@ -55,7 +55,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # The test files that check each module; others are found by name (see `tests_for`).
 # The engine, gate, stream and watch modules are exercised through the public API, so
 # no test names them: these are the fast files (a few seconds together) that do.
-_WATCH = ["tests/test_watch.py", "tests/test_polling.py", "tests/test_polling_properties.py"]
+_WATCH = [
+    "tests/test_watch.py",
+    "tests/test_polling.py",
+    "tests/test_polling_properties.py",
+    "tests/test_webhooks_events.py",  # events= of wait/watch (hints.py, the lane's nudge)
+    "tests/test_webhooks_sandbox.py",
+]
 TESTS = {
     "taskbridge/redis.py": ["tests/test_redis_limiter.py"],
     "taskbridge/_engine/gate.py": [
@@ -78,6 +84,9 @@ TESTS = {
         "tests/test_lifecycle.py",
         "tests/test_service_api.py",  # views, stats() of retries and 429s
         "tests/test_config.py",  # refs and providers refused before any request
+        "tests/test_engine_edges.py",  # closing and failing with waiters, views, window
+        "tests/test_webhooks_verify.py",  # raw GET of the key through a view's session
+        "tests/test_secret_scanner.py",  # an unexpected error redacted by the caller
     ],
     "taskbridge/_facade/stream.py": [
         "tests/test_batch.py",
@@ -91,6 +100,7 @@ TESTS = {
     "taskbridge/_facade/watch/scheduler.py": _WATCH,
     "taskbridge/_facade/watch/subscribers.py": _WATCH,
     "taskbridge/_facade/watch/update.py": _WATCH,
+    "taskbridge/_facade/watch/hints.py": _WATCH,
     "taskbridge/providers/_kit/registry.py": [
         "tests/test_plugin_loading.py",
         "tests/test_provider_registry.py",

@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import hashlib
 import hmac
 import threading
+import weakref
 from typing import Any
 
 import orjson
 import pytest
 from aiohttp import web
 
-from taskbridge import CakewalkConfig, ConfigurationError, SyncTaskBridge, TaskBridge
-from taskbridge.sandbox import BackgroundSandbox, Lifecycle
+from taskbridge import (
+    CakewalkConfig,
+    ConfigurationError,
+    EventHooks,
+    ResponseEvent,
+    RetryPolicy,
+    SyncTaskBridge,
+    TaskBridge,
+)
+from taskbridge.sandbox import BackgroundSandbox, Lifecycle, Sandbox
+from taskbridge.testing import VirtualClock
 from taskbridge.webhooks import CakewalkWebhooks
 
 from .conftest import KEY, SECRET, ScriptedServer, cakewalk_body
@@ -25,7 +36,7 @@ OTHER = "9b2e4c1a-0d3f-4e5a-8b7c-6d5e4f3a2b1c"
 HOUR = 3600.0  # a poll interval no test waits out: only an event brings the next poll
 
 
-def config(server: ScriptedServer) -> CakewalkConfig:
+def config(server: ScriptedServer, max_concurrency: int = 16) -> CakewalkConfig:
     return CakewalkConfig(
         KEY,
         SECRET,
@@ -33,6 +44,7 @@ def config(server: ScriptedServer) -> CakewalkConfig:
         requests_per_minute=None,
         poll_interval=HOUR,
         max_poll_interval=HOUR,
+        max_concurrency=max_concurrency,
     )
 
 
@@ -261,3 +273,178 @@ async def test_an_event_puts_its_task_ahead_of_every_overdue_one(server: Scripte
 async def _drain(watch: Any) -> None:
     async for _ in watch:
         pass
+
+
+class Source:
+    """The smallest event source: ``fire(ref)`` calls every listener."""
+
+    def __init__(self, unsubscribe: bool = True) -> None:
+        self.listeners: list[Any] = []
+        self.unsubscribe = unsubscribe
+
+    def subscribe(self, listener: Any) -> Any:
+        self.listeners.append(listener)
+        if not self.unsubscribe:
+            return None
+        return lambda: self.listeners.remove(listener)
+
+    def fire(self, ref: Any) -> None:
+        for listener in list(self.listeners):
+            listener(ref)
+
+
+async def test_an_event_for_another_task_of_the_provider_does_not_poll_the_waited_one(
+    server: ScriptedServer,
+) -> None:
+    # Two waits on one slot; the event names B only. B's next poll comes at once, and
+    # A (whose listener hears the event first) gets none: had A been nudged too, its
+    # poll would have gone before B's second one.
+    answers = Statuses(server, "Pending", "Pending", "Approved")
+    source = Source()
+    async with TaskBridge(cakewalk=config(server, max_concurrency=1)) as bridge:
+        a = asyncio.ensure_future(bridge.wait("cakewalk", TASK, events=source))
+        await answers.next_request()
+        b = asyncio.ensure_future(bridge.wait("cakewalk", OTHER, events=source))
+        await answers.next_request()
+        assert len(source.listeners) == 2  # each subscribed before its first poll
+        source.fire(("cakewalk", OTHER))
+        task = await asyncio.wait_for(b, 10)
+        assert not a.done()
+        a.cancel()
+        await asyncio.gather(a, return_exceptions=True)
+    assert task.provider_status == "Approved"
+    assert [r.path.rsplit("/", 1)[1] for r in server.requests] == [TASK, OTHER, OTHER]
+
+
+async def test_what_cannot_be_a_ref_is_ignored_by_the_listener(server: ScriptedServer) -> None:
+    answers = Statuses(server, "Pending", "Approved")
+    source = Source()
+    async with TaskBridge(cakewalk=config(server)) as bridge:
+        waiting = asyncio.ensure_future(bridge.wait("cakewalk", TASK, events=source))
+        await answers.next_request()
+        assert len(source.listeners) == 1  # subscribed before the first poll
+        source.fire(42)  # no length: ignored, nothing raised into the event source
+        source.fire(("cakewalk", TASK, "extra"))  # not a pair: ignored
+        source.fire(None)
+        assert answers.count == 1
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not waiting.done()
+        source.fire(("cakewalk", TASK))
+        task = await asyncio.wait_for(waiting, 10)
+    assert task.provider_status == "Approved"
+    assert answers.count == 2
+
+
+async def test_a_subscribe_that_returns_no_unsubscribe_function_is_refused(
+    server: ScriptedServer,
+) -> None:
+    Statuses(server, "Pending")
+    async with TaskBridge(cakewalk=config(server)) as bridge:
+        with pytest.raises(ConfigurationError, match="unsubscribe"):
+            await asyncio.wait_for(bridge.wait("cakewalk", TASK, events=Source(False)), 10)
+        watch = bridge.watch([("cakewalk", TASK)], events=Source(False))
+        with pytest.raises(ConfigurationError, match="unsubscribe"):
+            await asyncio.wait_for(watch.__anext__(), 10)
+
+
+async def test_an_event_heard_in_a_thread_without_a_loop_is_handed_to_the_bridges_loop(
+    server: ScriptedServer,
+) -> None:
+    # Debug mode makes the loop refuse a call from another thread: the listener must
+    # hand the event over (call_soon_threadsafe), not poll from the thread.
+    answers = Statuses(server, "Pending", "Approved")
+    source = Source()
+    errors: list[BaseException] = []
+
+    def fire() -> None:
+        try:
+            source.fire(("cakewalk", TASK))
+        except BaseException as exc:
+            errors.append(exc)
+
+    loop = asyncio.get_running_loop()
+    debug = loop.get_debug()
+    async with TaskBridge(cakewalk=config(server)) as bridge:
+        waiting = asyncio.ensure_future(bridge.wait("cakewalk", TASK, events=source))
+        await answers.next_request()
+        assert len(source.listeners) == 1  # subscribed before the first poll
+        for _ in range(5):  # the first answer is in: the lane sleeps until its next poll
+            await asyncio.sleep(0)
+        loop.set_debug(True)
+        try:
+            thread = threading.Thread(target=fire)
+            thread.start()
+            thread.join(10)
+        finally:
+            loop.set_debug(debug)
+        assert errors == []
+        task = await asyncio.wait_for(waiting, 10)
+    assert task.provider_status == "Approved"
+
+
+async def test_an_event_handed_over_after_its_watch_was_collected_does_nothing(
+    server: ScriptedServer,
+) -> None:
+    Statuses(server, "Pending")
+    source = Source()
+    reported: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    handler = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+    try:
+        async with TaskBridge(cakewalk=config(server)) as bridge:
+            watch = bridge.watch([("cakewalk", TASK)], events=source)
+            await asyncio.wait_for(watch.__anext__(), 10)
+            listener = source.listeners[0]
+            # From a thread: the event is queued for the loop ...
+            thread = threading.Thread(target=listener, args=(("cakewalk", TASK),))
+            thread.start()
+            thread.join(10)
+            # ... and the watch, left without `close`, is collected before it runs.
+            gone = weakref.ref(watch)
+            del watch
+            gc.collect()
+            assert gone() is None
+            assert source.listeners == []  # its finalizer unsubscribed it
+            for _ in range(5):
+                await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(handler)
+    assert reported == []
+
+
+async def test_after_a_failed_poll_its_back_off_wins_over_an_event_heard_meanwhile() -> None:
+    # The event comes while the first poll is in flight; that poll fails (503, one
+    # attempt): the next one waits the back-off (7.5 s), and the event is spent: the
+    # poll after it comes at 12.5 s, not at once.
+    source = Source()
+
+    class EventDuringFirstPoll(EventHooks):
+        fired = False
+
+        def response(self, event: ResponseEvent) -> None:
+            if not self.fired:
+                self.fired = True
+                source.fire(("alumio", "flaky-task"))
+
+    config = {"poll_interval": 5.0, "max_poll_interval": 20.0}
+    async with (
+        VirtualClock() as vtime,
+        Sandbox(seed=5, lifecycle=Lifecycle(speed=0), clock=vtime.time, any_id=True) as sb,
+        TaskBridge(
+            alumio=sb.alumio_config(**config),
+            retry=RetryPolicy(max_attempts=1),
+            hooks=[EventDuringFirstPoll()],
+        ) as bridge,
+    ):
+        sb.answer("alumio", "flaky-task", 503, times=1)
+        waiting = asyncio.ensure_future(bridge.wait("alumio", "flaky-task", events=source))
+        await vtime.sleep(7.0)
+        assert sb.stats.alumio.by_id["flaky-task"] == 1  # the event did not hasten it
+        await vtime.sleep(5.0)  # 12 s: polled at 7.5 s only
+        assert sb.stats.alumio.by_id["flaky-task"] == 2
+        await vtime.sleep(1.0)  # 13 s: and at 12.5 s
+        assert sb.stats.alumio.by_id["flaky-task"] == 3
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)

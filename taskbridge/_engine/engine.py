@@ -350,10 +350,6 @@ class Caller:
     def redact(self) -> Redactor:
         return self.engine.redact
 
-    @property
-    def gates(self) -> dict[str, ProviderGate]:
-        return self.engine.gates
-
     def check_loop(self) -> None:
         self.engine.check_loop()
 

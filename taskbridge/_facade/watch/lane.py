@@ -146,19 +146,17 @@ class Lane:
             self.driver = asyncio.get_running_loop().create_task(self._drive())
         return entry
 
-    def nudge(self, task_id: str) -> bool:
-        """An event named ``task_id``: poll it now (or right after the poll in flight);
-        whether it is followed here."""
+    def nudge(self, task_id: str) -> None:
+        """An event named ``task_id``: poll it now (or right after the poll in flight)."""
         entry = self.entries.get(task_id)
         if entry is None:
-            return False
+            return
         if entry.poll is not None:
             entry.seq = AGAIN
         else:
             # Ahead of every overdue task: when the budget is short, the task an event
             # named is the one worth the next request.
             self._schedule(entry, -math.inf)
-        return True
 
     def follows(self, task_id: str, owner: object) -> bool:
         """Whether a sub of ``owner`` already follows ``task_id``."""
