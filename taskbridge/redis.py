@@ -25,6 +25,14 @@ the smooth bound still holds across the loss: no start is reserved more than `LE
 ahead, every process re-registers its starts of the last window when it next calls, and
 a budget recreated by a process that knew the old one restarts empty after `LEAD` and
 one interval (see `taskbridge._redis_scripts`).
+
+With ``lease=S`` (off by default) one script call reserves the next S seconds of the
+smooth schedule (at least `MIN_LEASE` starts, at most `MAX_LEASE`, none more than `LEAD`
+ahead), and the process hands those starts out to its callers in order, without asking
+Redis again: fewer round trips and less client CPU per admission at saturation. A
+leased start that nobody takes within one interval (at least `LATE`) of its time passes
+unused, as do the rest of the lease when a 429 pauses the provider, and those of a
+process that dies: a lease costs the budget at most its own starts.
 """
 
 from __future__ import annotations
@@ -65,6 +73,12 @@ UNKNOWN_SHARE = 0.1
 # within this of the loss; the budget recreated by a process that knew the old one
 # restarts empty after it (see `taskbridge._redis_scripts`).
 LEAD = 1.0
+# A lease (``RedisLimiter(lease=...)``): at least this many starts per script call, and at
+# most that many (the script's work per call); a leased start not handed out within one
+# interval of its time, and at least LATE seconds, passes unused.
+MIN_LEASE = 5
+MAX_LEASE = 100
+LATE = 0.001
 # Bound on back-to-back "Redis lost its data" answers before treating Redis as down.
 _MAX_STALE = 3
 _INSTALL_HINT = 'RedisLimiter needs the redis client: pip install "aiotaskbridge[redis]"'
@@ -88,6 +102,10 @@ class RedisLimiter:
             is unreachable; ``None``: one over the processes seen in the last minute.
         probe_interval: while Redis is unreachable, seconds between two tries to reach
             it again (tests may set it to 0).
+        lease: seconds of the smooth schedule one Redis call reserves for this process
+            (at least `MIN_LEASE` starts; at most `LEAD`), handed out locally in order;
+            ``None`` (the default): one call per admission. Only for a provider with a
+            rate; without one, every admission still asks Redis (the shared pause).
 
     Keys are ``{prefix}:{<provider>:<fingerprint>}:<name>``; the fingerprint is an HMAC
     of the credential keyed by its own secrets, never the credential itself.
@@ -101,6 +119,7 @@ class RedisLimiter:
         timeout: float = 0.5,
         fallback_share: float | None = None,
         probe_interval: float = PROBE_INTERVAL,
+        lease: float | None = None,
     ) -> None:
         try:
             import redis.asyncio as aioredis
@@ -117,6 +136,11 @@ class RedisLimiter:
             or not 0 < fallback_share <= 1
         ):
             raise ConfigurationError("RedisLimiter fallback_share must be in (0, 1], or None")
+        lease = check_seconds("RedisLimiter lease", lease, optional=True)
+        if lease is not None and not lease <= LEAD:
+            raise ConfigurationError(
+                f"RedisLimiter lease must be at most LEAD ({LEAD:g} s), or None"
+            )
         self._owns_client = isinstance(url_or_client, str)
         if isinstance(url_or_client, str):
             try:
@@ -141,6 +165,7 @@ class RedisLimiter:
         self.probe_interval = float(probe_interval)
         self.timeout = float(timeout)
         self.fallback_share = fallback_share
+        self.lease = lease
         self._client = client
         self._admit = client.register_script(ADMIT)
         self._pause = client.register_script(PAUSE)
@@ -198,6 +223,18 @@ class _SharedBudget:
         else:
             self._burst = 0.0
             self._args = [0, 0, 1, round(self._window * 1e6), round(LEAD * 1e6)]
+        # A lease: how many starts one call asks for, and how late one may be handed out.
+        self._count = 1
+        self._late = LATE
+        self._fill = 0.0
+        if per_minute and owner.lease is not None:
+            rate = per_minute / WINDOW
+            self._count = min(MAX_LEASE, max(MIN_LEASE, math.ceil(owner.lease * rate)))
+            self._late = max(LATE, 1.0 / rate)
+            # Told to ask again later, ask when a whole lease fits within LEAD.
+            self._fill = min((self._count - 1) / rate, LEAD / 2)
+        self._lease: collections.deque[float] = collections.deque()
+        self._more: list[int] = []  # the last reply's later starts (us after the first)
         self._ttl_ms = round((self._window + WINDOW) * 1000)
         self._gen = ""
         self._seq = itertools.count()
@@ -222,19 +259,34 @@ class _SharedBudget:
         return f"<shared budget {self._provider} {rate}>"
 
     async def acquire(self) -> None:
-        """Wait until a request may start: a Redis call reserves a start at most `LEAD`
-        seconds ahead (a later one is asked for again then), then sleep to it.
+        """Wait until a request may start: the next start of this process' lease, or a
+        Redis call reserves a start at most `LEAD` seconds ahead (a later one is asked
+        for again then), then sleep to it.
 
         Cancelled while waiting, the slot stays spent (the budget errs on the safe side).
         """
         async with self._asking:
-            delay = await self._reserve()
+            delay = self._leased()
+            if delay is None:
+                delay = await self._reserve()
         if delay is None:
             if self._fallback is not None:
                 await self._fallback.acquire()
             self._granted(time.monotonic(), reported=False)
         elif delay > 0:
             await asyncio.sleep(delay)
+
+    def _leased(self) -> float | None:
+        """The seconds until the next start of the lease, or ``None``: none left. Starts
+        too late to take (nobody came for them in time) pass unused."""
+        lease = self._lease
+        if lease:
+            now = time.monotonic()
+            while lease:
+                start = lease.popleft()
+                if start + self._late >= now:
+                    return max(0.0, start - now)
+        return None
 
     async def _reserve(self) -> float | None:
         """The seconds until the start Redis reserved (recorded as granted), or ``None``:
@@ -264,13 +316,20 @@ class _SharedBudget:
                     probed = True
                 continue
             if not self._reserved:
-                await asyncio.sleep(max(0.0, delay - LEAD))
+                await asyncio.sleep(max(0.0, delay - LEAD + self._fill))
                 continue
-            self._granted(time.monotonic() + delay, reported=True)
+            now = time.monotonic()
+            self._granted(now + delay, reported=True)
+            for later in self._more:
+                start = now + delay + later / 1e6
+                self._granted(start, reported=True)
+                self._lease.append(start)
             return delay
 
     def pause(self, seconds: float) -> None:
-        """Publish a 429's pause to every process (in the background, bounded)."""
+        """Publish a 429's pause to every process (in the background, bounded); the
+        rest of this process' lease passes unused."""
+        self._lease.clear()
         if not seconds > 0 or self._fallen_back:
             return
         try:
@@ -313,6 +372,7 @@ class _SharedBudget:
             owner._process,
             next(self._seq),
             self._ttl_ms,
+            self._count,
             *ages,
         ]
         try:
@@ -320,8 +380,10 @@ class _SharedBudget:
         except BaseException:
             self._unreported = replay + self._unreported
             raise
-        status, delay_us, gen, processes, horizon_us, _ = reply
+        status, delay_us, gen, processes, horizon_us, _, *more = reply
         self._reserved = status != WAIT
+        # The lease's later starts, as microseconds after the first.
+        self._more = [int(d) - int(delay_us) for d in more]
         gen = gen.decode() if isinstance(gen, bytes) else str(gen)
         if status == STALE:
             if gen != self._gen:
