@@ -26,7 +26,8 @@ WAIT = 3
 # (a lease; absent: 1), then the ages (us, oldest first, negative for a start still
 # ahead) of this process' grants Redis has not seen (replay).
 # Returns {status, delay_us, gen, processes, horizon_us, start_us, delay_us...}; WAIT:
-# nothing is reserved, ask again delay_us - lead_us from now. A lease reserves up to
+# nothing is reserved, ask again delay_us - lead_us from now (for a lease: the 7th
+# element, in us from now, which queues the processes told to wait). A lease reserves up to
 # the number wanted of the next starts of the smooth schedule, each one as for a single
 # call (rate, window, pause), none more than lead_us ahead; the delays of the starts
 # after the first follow start_us, in order. Each start is one member of the 60-s log.
@@ -100,9 +101,21 @@ if interval > 0 then
   end
   start = next_start(start)
   if start - now > lead then
+    local reply = {3, start - now, gen, processes, math.max(tat, start) - now, 0}
+    if count > 1 then
+      -- A lease: ask again when a whole lease fits within the lead (or half the lead),
+      -- and after the leases of the processes told to ask again before (a queue, only
+      -- advice: it reserves nothing), never more than one lease per process later.
+      local span = count * interval
+      local ask = start - lead + math.min(span - interval, math.floor(lead / 2))
+      local queue = tonumber(redis.call('HGET', KEYS[1], 'queue') or '0')
+      if queue > ask then ask = math.min(queue, ask + processes * span) end
+      redis.call('HSET', KEYS[1], 'queue', int(ask + span))
+      reply[7] = ask - now
+    end
     redis.call('HSET', KEYS[1], 'tat', int(tat))
     redis.call('PEXPIRE', KEYS[2], ttl)
-    return {3, start - now, gen, processes, math.max(tat, start) - now, 0}
+    return reply
   end
   reserve(start, ARGV[8] .. ':' .. ARGV[9])
   reply[6] = int(start)

@@ -226,15 +226,20 @@ class _SharedBudget:
         # A lease: how many starts one call asks for, and how late one may be handed out.
         self._count = 1
         self._late = LATE
-        self._fill = 0.0
+        # With a lease, this process asks again once its own last start is this close
+        # (Redis would say "wait" before, or reserve only part of a lease).
+        self._ask_within = 0.0
+        self._last = 0.0  # this process' last reserved start (monotonic)
         if per_minute and owner.lease is not None:
             rate = per_minute / WINDOW
             self._count = min(MAX_LEASE, max(MIN_LEASE, math.ceil(owner.lease * rate)))
             self._late = max(LATE, 1.0 / rate)
-            # Told to ask again later, ask when a whole lease fits within LEAD.
-            self._fill = min((self._count - 1) / rate, LEAD / 2)
+            # As the script: a whole lease after it fits within LEAD, or half of LEAD.
+            self._ask_within = LEAD - min((self._count - 1) / rate, LEAD / 2) - 1.0 / rate
         self._lease: collections.deque[float] = collections.deque()
-        self._more: list[int] = []  # the last reply's later starts (us after the first)
+        # The last reply's later starts (us after the first); told to wait with a lease,
+        # when to ask again (us from the reply).
+        self._more: list[int] = []
         self._ttl_ms = round((self._window + WINDOW) * 1000)
         self._gen = ""
         self._seq = itertools.count()
@@ -299,6 +304,10 @@ class _SharedBudget:
             ):
                 return None
             probing = self._fallen_back
+            if self._count > 1 and not probing:
+                ahead = self._last - time.monotonic() - self._ask_within
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
             self._probing = self._probing or probing
             try:
                 delay = await self._call()
@@ -316,14 +325,16 @@ class _SharedBudget:
                     probed = True
                 continue
             if not self._reserved:
-                await asyncio.sleep(max(0.0, delay - LEAD + self._fill))
+                ask = self._more[0] / 1e6 if self._more else delay - LEAD
+                await asyncio.sleep(max(0.0, ask))
                 continue
             now = time.monotonic()
             self._granted(now + delay, reported=True)
+            self._last = now + delay
             for later in self._more:
-                start = now + delay + later / 1e6
-                self._granted(start, reported=True)
-                self._lease.append(start)
+                self._last = now + delay + later / 1e6
+                self._granted(self._last, reported=True)
+                self._lease.append(self._last)
             return delay
 
     def pause(self, seconds: float) -> None:
@@ -382,8 +393,10 @@ class _SharedBudget:
             raise
         status, delay_us, gen, processes, horizon_us, _, *more = reply
         self._reserved = status != WAIT
-        # The lease's later starts, as microseconds after the first.
-        self._more = [int(d) - int(delay_us) for d in more]
+        if self._reserved:  # the lease's later starts, as microseconds after the first
+            self._more = [int(d) - int(delay_us) for d in more]
+        else:  # with a lease: when to ask again
+            self._more = [int(d) for d in more]
         gen = gen.decode() if isinstance(gen, bytes) else str(gen)
         if status == STALE:
             if gen != self._gen:
