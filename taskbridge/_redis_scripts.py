@@ -100,7 +100,10 @@ if interval > 0 then
     redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(limit + 1))
   end
   start = next_start(start)
-  if start - now > lead then
+  -- A lease is reserved once at least half of it fits within the lead (a caller
+  -- that came before its turn waits for it rather than take a sliver).
+  local half = math.ceil(count / 2) - 1
+  if start - now + half * interval > lead then
     local reply = {3, start - now, gen, processes, math.max(tat, start) - now, 0}
     if count > 1 then
       -- A lease: ask again when a whole lease fits within the lead (or half the lead),
