@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import itertools
 import logging
 import os
 import secrets
@@ -1032,7 +1033,7 @@ async def test_a_leased_start_nobody_takes_in_time_passes_unused(
             budget = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
             await asyncio.wait_for(budget.acquire(), 5)
             assert len(budget._lease) == 4
-            await asyncio.wait_for(budget.acquire(), 5)
+            assert budget._leased() == 0.0  # due (a few µs past): start at once
             assert conn.admissions == 1 and len(budget._lease) == 3  # taken in time
             await asyncio.sleep(0.15)
             await asyncio.wait_for(budget.acquire(), 5)
@@ -1117,3 +1118,144 @@ async def test_flushall_mid_lease_keeps_the_bound(
         await b_lim.aclose()
     assert len(starts) >= 50
     assert over_the_rate(starts, first, rate, burst) <= 1
+
+
+async def test_a_leased_start_a_little_late_is_still_taken(redis_server: RedisServer) -> None:
+    # 120/min (one start per 500 ms, a burst of 2): the lease holds the burst's second
+    # start. 50 ms late (well within one interval) it is still taken, not dropped.
+    conn = CountingRedis.from_url(redis_server.url)
+    await conn.script_load(ADMIT)
+    try:
+        async with RedisLimiter(conn, lease=0.5) as limiter:
+            budget = limiter.limiter("cakewalk", per_minute=120, config=CONFIG)
+            await asyncio.wait_for(budget.acquire(), 5)
+            await asyncio.sleep(0.05)
+            assert budget._leased() == 0.0
+            assert conn.admissions == 1
+    finally:
+        await conn.aclose()
+
+
+class TimedRedis(CountingRedis):  # type: ignore[misc]
+    """Counts the admission calls and notes when each was made (monotonic)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.times: list[float] = []
+
+    async def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
+        if numkeys == 4:
+            self.times.append(time.monotonic())
+        return await super().evalsha(sha, numkeys, *keys_and_args)
+
+
+@pytest.mark.parametrize("lease", [0.5, 1.0])
+async def test_a_saturated_leasing_process_asks_once_per_whole_lease(
+    redis_server: RedisServer, client: redis.Redis, lease: float
+) -> None:
+    # One process at 600/min, 16 callers, 60 starts: it asks Redis when its own last
+    # start is close enough for a whole lease (lease=0.5: 5 starts) or at least half
+    # the lead (lease=1.0: 10 starts wanted, 5 or more fit): never told to wait, every
+    # call reserves that much, and the schedule never runs dry (on Redis' clock, after
+    # the burst, one start every 100 ms exactly: no gap, and no second burst).
+    conn = CountingRedis.from_url(redis_server.url)
+    await conn.script_load(ADMIT)
+    starts = 0
+    try:
+        async with RedisLimiter(conn, lease=lease) as limiter:
+            budget = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
+
+            async def caller() -> None:
+                nonlocal starts
+                while starts < 60:
+                    await budget.acquire()
+                    starts += 1
+
+            await asyncio.wait_for(asyncio.gather(*(caller() for _ in range(16))), 30)
+            log = await _log(client, budget)
+    finally:
+        await conn.aclose()
+    per_call: dict[int, int] = {}
+    for member, _ in log:
+        seq = _order(member)[0]
+        per_call[seq] = per_call.get(seq, 0) + 1
+    assert len(per_call) == conn.admissions  # no call answered "wait"
+    assert min(per_call.values()) >= 5
+    times = sorted(t for _, t in log)
+    gaps = [b - a for a, b in itertools.pairwise(times[10:])]
+    assert gaps == [100_000] * len(gaps), gaps
+
+
+async def test_without_a_lease_concurrent_callers_each_ask_at_once(
+    redis_server: RedisServer,
+) -> None:
+    # No lease, 600/min, the burst taken: 8 callers at once each reserve their start
+    # (100 ms apart) right away; none waits for an earlier start to ask (the 8th call
+    # would then come 0.7 s after the first).
+    conn = TimedRedis.from_url(redis_server.url)
+    await conn.script_load(ADMIT)
+    try:
+        async with RedisLimiter(conn) as limiter:
+            budget = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
+            for _ in range(10):
+                await budget._call()
+            conn.times.clear()
+            await asyncio.wait_for(asyncio.gather(*(budget.acquire() for _ in range(8))), 10)
+    finally:
+        await conn.aclose()
+    assert len(conn.times) == 8
+    assert conn.times[-1] - conn.times[0] < 0.6
+
+
+async def _fill_the_lead(limiter: RedisLimiter) -> None:
+    """Reserve every start up to the lead (600/min: the burst and the next second)."""
+    full = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
+    while True:
+        await full._call()
+        if not full._reserved:
+            return
+
+
+async def test_processes_told_to_wait_are_queued_one_lease_apart(
+    redis_server: RedisServer, client: redis.Redis
+) -> None:
+    # 600/min, the schedule full up to the lead: two leasing processes (5 starts, 0.5 s
+    # each) are told to wait; the second is told to come one lease after the first
+    # (the queue, on Redis' clock).
+    async with (
+        RedisLimiter(redis_server.url) as filler,
+        RedisLimiter(redis_server.url, lease=0.5) as first,
+        RedisLimiter(redis_server.url, lease=0.5) as second,
+    ):
+        await _fill_the_lead(filler)
+        a = first.limiter("cakewalk", per_minute=600, config=CONFIG)
+        b = second.limiter("cakewalk", per_minute=600, config=CONFIG)
+        await a._call()
+        queued_a = int(await client.hget(a.keys[0], "queue"))
+        await b._call()
+        queued_b = int(await client.hget(a.keys[0], "queue"))
+    assert not a._reserved and not b._reserved
+    assert queued_b - queued_a == 500_000
+
+
+async def test_a_process_told_to_wait_asks_again_when_its_lease_fits(
+    redis_server: RedisServer,
+) -> None:
+    # The schedule full up to the lead (its next start 0.9-1.1 s away): told to wait,
+    # a leasing process asks again when a whole lease fits, 0.3-0.5 s later (not a
+    # second later), and is granted then.
+    conn = TimedRedis.from_url(redis_server.url)
+    await conn.script_load(ADMIT)
+    try:
+        async with (
+            RedisLimiter(redis_server.url) as filler,
+            RedisLimiter(conn, lease=0.5) as leasing,
+        ):
+            await _fill_the_lead(filler)
+            budget = leasing.limiter("cakewalk", per_minute=600, config=CONFIG)
+            await asyncio.wait_for(budget.acquire(), 10)
+    finally:
+        await conn.aclose()
+    assert len(conn.times) == 2
+    assert conn.times[1] - conn.times[0] < 0.9
+    assert len(budget._lease) == 4
