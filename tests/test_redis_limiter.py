@@ -959,9 +959,17 @@ async def test_a_lease_never_reserves_more_than_the_lead_ahead(redis_server: Red
             if budget._reserved:
                 assert delay is not None
                 ahead += [delay, *(delay + d / 1e6 for d in budget._more)]
-    assert ahead and max(ahead) <= tb_redis.LEAD
-    assert 10 + 9 <= len(ahead) <= 10 + 11
-    assert ahead == sorted(ahead)
+        assert 10 + 9 <= len(ahead) <= 10 + 11
+        assert ahead == sorted(ahead)
+        # Half a second on, the next start is at most 0.6 s away: a lease of 10 from
+        # there would reach 1.5 s; it stops at the lead.
+        await asyncio.sleep(0.5)
+        delay = await budget._call()
+        assert budget._reserved and delay is not None
+        later = [delay, *(delay + d / 1e6 for d in budget._more)]
+    assert max(ahead) <= tb_redis.LEAD
+    assert max(later) <= tb_redis.LEAD
+    assert len(later) < 10
 
 
 async def test_two_leasing_processes_keep_the_smooth_bound(
@@ -1142,11 +1150,15 @@ class TimedRedis(CountingRedis):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.times: list[float] = []
+        self.replies: list[Any] = []
 
     async def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
         if numkeys == 4:
             self.times.append(time.monotonic())
-        return await super().evalsha(sha, numkeys, *keys_and_args)
+        reply = await super().evalsha(sha, numkeys, *keys_and_args)
+        if numkeys == 4:
+            self.replies.append(reply)
+        return reply
 
 
 @pytest.mark.parametrize("lease", [0.5, 1.0])
@@ -1157,8 +1169,10 @@ async def test_a_saturated_leasing_process_asks_once_per_whole_lease(
     # start is close enough for a whole lease (lease=0.5: 5 starts) or at least half
     # the lead (lease=1.0: 10 starts wanted, 5 or more fit): never told to wait, every
     # call reserves that much, and the schedule never runs dry (on Redis' clock, after
-    # the burst, one start every 100 ms exactly: no gap, and no second burst).
-    conn = CountingRedis.from_url(redis_server.url)
+    # the burst, one start every 100 ms exactly: no gap, and no second burst). Once
+    # going, it asks while its last start is still about half the lead ahead, so the
+    # first start of each new lease is 0.5-0.6 s away (a stall of 0.3 s is absorbed).
+    conn = TimedRedis.from_url(redis_server.url)
     await conn.script_load(ADMIT)
     starts = 0
     try:
@@ -1184,6 +1198,8 @@ async def test_a_saturated_leasing_process_asks_once_per_whole_lease(
     times = sorted(t for _, t in log)
     gaps = [b - a for a, b in itertools.pairwise(times[10:])]
     assert gaps == [100_000] * len(gaps), gaps
+    ahead = [int(reply[1]) for reply in conn.replies[3:]]
+    assert ahead and min(ahead) >= 200_000, ahead
 
 
 async def test_without_a_lease_concurrent_callers_each_ask_at_once(
@@ -1259,3 +1275,19 @@ async def test_a_process_told_to_wait_asks_again_when_its_lease_fits(
     assert len(conn.times) == 2
     assert conn.times[1] - conn.times[0] < 0.9
     assert len(budget._lease) == 4
+
+
+async def test_a_lease_waits_until_half_of_it_fits(redis_server: RedisServer) -> None:
+    # lease=1.0 at 600/min wants 10 starts: with the next start 0.8-0.9 s away only one
+    # or two would fit within the lead, so Redis says "wait" rather than lease a sliver
+    # (5 must fit: the next start at most 0.6 s away).
+    async with (
+        RedisLimiter(redis_server.url) as filler,
+        RedisLimiter(redis_server.url, lease=1.0) as leasing,
+    ):
+        await _fill_the_lead(filler)
+        await asyncio.sleep(0.2)
+        budget = leasing.limiter("cakewalk", per_minute=600, config=CONFIG)
+        delay = await budget._call()
+    assert not budget._reserved
+    assert delay is not None and delay > tb_redis.LEAD - 0.4
