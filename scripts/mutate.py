@@ -58,6 +58,7 @@ ROOT = Path(__file__).resolve().parent.parent
 _WATCH = ["tests/test_watch.py", "tests/test_polling.py", "tests/test_polling_properties.py"]
 TESTS = {
     "taskbridge/redis.py": ["tests/test_redis_limiter.py"],
+    "taskbridge/_redis_lease.py": ["tests/test_redis_limiter.py"],
     "taskbridge/_engine/gate.py": [
         "tests/test_engine_fast_paths.py",
         "tests/test_retry.py",

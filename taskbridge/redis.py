@@ -27,12 +27,9 @@ a budget recreated by a process that knew the old one restarts empty after `LEAD
 one interval (see `taskbridge._redis_scripts`).
 
 With ``lease=S`` (off by default) one script call reserves the next S seconds of the
-smooth schedule (at least `MIN_LEASE` starts, at most `MAX_LEASE`, none more than `LEAD`
-ahead), and the process hands those starts out to its callers in order, without asking
-Redis again: fewer round trips and less client CPU per admission at saturation. A
-leased start that nobody takes within one interval (at least `LATE`) of its time passes
-unused, as do the rest of the lease when a 429 pauses the provider, and those of a
-process that dies: a lease costs the budget at most its own starts.
+smooth schedule, none more than `LEAD` ahead, which the process hands out in order
+without asking Redis again (`taskbridge._redis_lease`); the starts it does not use pass
+unused: a lease costs the budget at most its own starts.
 """
 
 from __future__ import annotations
@@ -51,12 +48,13 @@ from ._base.checks import check_seconds
 from ._base.errors import ConfigurationError
 from ._engine.limiter import credential_fingerprint
 from ._engine.ratelimit import WINDOW, RateLimiter
+from ._redis_lease import LATE, MAX_LEASE, MIN_LEASE, Lease, check_lease
 from ._redis_scripts import ADMIT, PAUSE, STALE, WAIT
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["RedisLimiter"]
+__all__ = ["LATE", "MAX_LEASE", "MIN_LEASE", "RedisLimiter"]
 
 logger = logging.getLogger("taskbridge")
 
@@ -73,12 +71,6 @@ UNKNOWN_SHARE = 0.1
 # within this of the loss; the budget recreated by a process that knew the old one
 # restarts empty after it (see `taskbridge._redis_scripts`).
 LEAD = 1.0
-# A lease (``RedisLimiter(lease=...)``): at least this many starts per script call, and at
-# most that many (the script's work per call); a leased start not handed out within one
-# interval of its time, and at least LATE seconds, passes unused.
-MIN_LEASE = 5
-MAX_LEASE = 100
-LATE = 0.001
 # Bound on back-to-back "Redis lost its data" answers before treating Redis as down.
 _MAX_STALE = 3
 _INSTALL_HINT = 'RedisLimiter needs the redis client: pip install "aiotaskbridge[redis]"'
@@ -136,11 +128,7 @@ class RedisLimiter:
             or not 0 < fallback_share <= 1
         ):
             raise ConfigurationError("RedisLimiter fallback_share must be in (0, 1], or None")
-        lease = check_seconds("RedisLimiter lease", lease, optional=True)
-        if lease is not None and not lease <= LEAD:
-            raise ConfigurationError(
-                f"RedisLimiter lease must be at most LEAD ({LEAD:g} s), or None"
-            )
+        lease = check_lease(lease, LEAD)
         self._owns_client = isinstance(url_or_client, str)
         if isinstance(url_or_client, str):
             try:
@@ -223,23 +211,8 @@ class _SharedBudget:
         else:
             self._burst = 0.0
             self._args = [0, 0, 1, round(self._window * 1e6), round(LEAD * 1e6)]
-        # A lease: how many starts one call asks for, and how late one may be handed out.
-        self._count = 1
-        self._late = LATE
-        # With a lease, this process asks again once its own last start is this close
-        # (Redis would say "wait" before, or reserve only part of a lease).
-        self._ask_within = 0.0
-        self._last = 0.0  # this process' last reserved start (monotonic)
-        if per_minute and owner.lease is not None:
-            rate = per_minute / WINDOW
-            self._count = min(MAX_LEASE, max(MIN_LEASE, math.ceil(owner.lease * rate)))
-            self._late = max(LATE, 1.0 / rate)
-            # As the script: a whole lease after it fits within LEAD, or half of LEAD.
-            self._ask_within = LEAD - min((self._count - 1) / rate, LEAD / 2) - 1.0 / rate
-        self._lease: collections.deque[float] = collections.deque()
-        # The last reply's later starts (us after the first); told to wait with a lease,
-        # when to ask again (us from the reply).
-        self._more: list[int] = []
+        self._lease = Lease(owner.lease, per_minute, LEAD)
+        self._more: list[int] = []  # see _call
         self._ttl_ms = round((self._window + WINDOW) * 1000)
         self._gen = ""
         self._seq = itertools.count()
@@ -271,7 +244,7 @@ class _SharedBudget:
         Cancelled while waiting, the slot stays spent (the budget errs on the safe side).
         """
         async with self._asking:
-            delay = self._leased()
+            delay = self._lease.take()
             if delay is None:
                 delay = await self._reserve()
         if delay is None:
@@ -280,18 +253,6 @@ class _SharedBudget:
             self._granted(time.monotonic(), reported=False)
         elif delay > 0:
             await asyncio.sleep(delay)
-
-    def _leased(self) -> float | None:
-        """The seconds until the next start of the lease, or ``None``: none left. Starts
-        too late to take (nobody came for them in time) pass unused."""
-        lease = self._lease
-        if lease:
-            now = time.monotonic()
-            while lease:
-                start = lease.popleft()
-                if start + self._late >= now:
-                    return max(0.0, start - now)
-        return None
 
     async def _reserve(self) -> float | None:
         """The seconds until the start Redis reserved (recorded as granted), or ``None``:
@@ -304,10 +265,8 @@ class _SharedBudget:
             ):
                 return None
             probing = self._fallen_back
-            if self._count > 1 and not probing:
-                ahead = self._last - time.monotonic() - self._ask_within
-                if ahead > 0:
-                    await asyncio.sleep(ahead)
+            if not probing and (ahead := self._lease.wait_before_asking()) > 0:
+                await asyncio.sleep(ahead)
             self._probing = self._probing or probing
             try:
                 delay = await self._call()
@@ -330,11 +289,11 @@ class _SharedBudget:
                 continue
             now = time.monotonic()
             self._granted(now + delay, reported=True)
-            self._last = now + delay
+            self._lease.last = now + delay
             for later in self._more:
-                self._last = now + delay + later / 1e6
-                self._granted(self._last, reported=True)
-                self._lease.append(self._last)
+                start = now + delay + later / 1e6
+                self._granted(start, reported=True)
+                self._lease.add(start)
             return delay
 
     def pause(self, seconds: float) -> None:
@@ -383,7 +342,7 @@ class _SharedBudget:
             owner._process,
             next(self._seq),
             self._ttl_ms,
-            self._count,
+            self._lease.count,
             *ages,
         ]
         try:
@@ -393,10 +352,8 @@ class _SharedBudget:
             raise
         status, delay_us, gen, processes, horizon_us, _, *more = reply
         self._reserved = status != WAIT
-        if self._reserved:  # the lease's later starts, as microseconds after the first
-            self._more = [int(d) - int(delay_us) for d in more]
-        else:  # with a lease: when to ask again
-            self._more = [int(d) for d in more]
+        # The lease's later starts (us after the first), or when to ask again (us).
+        self._more = [int(d) - (int(delay_us) if self._reserved else 0) for d in more]
         gen = gen.decode() if isinstance(gen, bytes) else str(gen)
         if status == STALE:
             if gen != self._gen:

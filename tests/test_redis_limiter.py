@@ -952,7 +952,7 @@ async def test_a_lease_never_reserves_more_than_the_lead_ahead(redis_server: Red
     # reserves the burst and about LEAD's worth, each start at most LEAD ahead.
     async with RedisLimiter(redis_server.url, lease=1.0) as limiter:
         budget = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
-        assert budget._count == 10
+        assert budget._lease.count == 10
         ahead: list[float] = []
         for _ in range(10):
             delay = await budget._call()
@@ -1041,7 +1041,7 @@ async def test_a_leased_start_nobody_takes_in_time_passes_unused(
             budget = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
             await asyncio.wait_for(budget.acquire(), 5)
             assert len(budget._lease) == 4
-            assert budget._leased() == 0.0  # due (a few µs past): start at once
+            assert budget._lease.take() == 0.0  # due (a few µs past): start at once
             assert conn.admissions == 1 and len(budget._lease) == 3  # taken in time
             await asyncio.sleep(0.15)
             await asyncio.wait_for(budget.acquire(), 5)
@@ -1138,7 +1138,7 @@ async def test_a_leased_start_a_little_late_is_still_taken(redis_server: RedisSe
             budget = limiter.limiter("cakewalk", per_minute=120, config=CONFIG)
             await asyncio.wait_for(budget.acquire(), 5)
             await asyncio.sleep(0.05)
-            assert budget._leased() == 0.0
+            assert budget._lease.take() == 0.0
             assert conn.admissions == 1
     finally:
         await conn.aclose()
