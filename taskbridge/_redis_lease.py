@@ -14,6 +14,7 @@ import time
 
 from ._base.checks import check_seconds
 from ._base.errors import ConfigurationError
+from ._engine.ratelimit import WINDOW
 
 __all__ = ["LATE", "MAX_LEASE", "MIN_LEASE", "Lease", "check_lease"]
 
@@ -53,7 +54,7 @@ class Lease:
         self.ask_within = 0.0
         self.last = 0.0  # this process' last reserved start
         if per_minute and seconds is not None:
-            rate = per_minute / 60.0
+            rate = per_minute / WINDOW
             self.count = min(MAX_LEASE, max(MIN_LEASE, math.ceil(seconds * rate)))
             self.late = max(LATE, 1.0 / rate)
             # As the script: a whole lease after it fits within the lead, or half of it.

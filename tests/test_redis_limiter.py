@@ -22,6 +22,7 @@ import pytest_asyncio
 from taskbridge import CakewalkConfig, ConfigurationError, RetryPolicy, TaskBridge
 from taskbridge import redis as tb_redis
 from taskbridge._engine.limiter import credential_fingerprint
+from taskbridge._redis_lease import Lease
 from taskbridge._redis_scripts import ADMIT
 from taskbridge.redis import RedisLimiter
 from taskbridge.sandbox import Credentials, Faults, Sandbox
@@ -1291,3 +1292,33 @@ async def test_a_lease_waits_until_half_of_it_fits(redis_server: RedisServer) ->
         delay = await budget._call()
     assert not budget._reserved
     assert delay is not None and delay > tb_redis.LEAD - 0.4
+
+
+@pytest.mark.parametrize(
+    ("seconds", "per_minute", "count", "late", "ask_within"),
+    [
+        pytest.param(0.5, 600, 5, 0.1, 0.5, id="600/min-0.5s"),
+        pytest.param(1.0, 600, 10, 0.1, 0.4, id="600/min-1s: half the lead"),
+        pytest.param(0.2, 6000, 20, 0.01, 0.8, id="6000/min-0.2s"),
+        pytest.param(0.2, 60, 5, 1.0, -0.5, id="60/min: at least 5 asked for"),
+        pytest.param(0.2, 1e8, 100, 0.001, None, id="at most 100, late at least 1 ms"),
+        pytest.param(None, 600, 1, 0.001, 0.0, id="no lease"),
+        pytest.param(0.5, None, 1, 0.001, 0.0, id="no rate"),
+    ],
+)
+def test_a_lease_is_sized_from_the_rate(
+    seconds: float | None,
+    per_minute: float | None,
+    count: int,
+    late: float,
+    ask_within: float | None,
+) -> None:
+    # The documented sizing (docs/guides/many-processes.md): S x rate starts, at least
+    # MIN_LEASE, at most MAX_LEASE; a start may be handed out up to one interval late
+    # (at least LATE); the next lease is asked for once the own last start is within
+    # LEAD less a whole lease (at most half the lead) less one interval.
+    lease = Lease(seconds, per_minute, tb_redis.LEAD)
+    assert lease.count == count
+    assert lease.late == pytest.approx(late)
+    if ask_within is not None:
+        assert lease.ask_within == pytest.approx(ask_within)
