@@ -7,11 +7,13 @@ A ``redis-server`` is started on a free loopback port. For each N, N worker proc
 (each its own interpreter, all configured at ``requests_per_minute=R``, as every replica
 of a service would be) start together at an agreed instant and fetch their share of
 ``R/60 * duration`` distinct refs, either each pacing itself (``local``) or sharing the
-budget through ``RedisLimiter`` (``redis``).
+budget through ``RedisLimiter`` (``redis``) or ``RedisLimiter(lease=S)`` (``lease``,
+``--lease S``, 0.2 by default).
 
 Reported per run: 429 answers, failed results, achieved rate as a share of R (after the
 first second, arrivals seen by the server), the busiest 1-s and 60-s windows of arrivals
-(bounds: ``R/60 + burst`` and ``R``), and the workers' CPU per request. A separate
+(bounds: ``R/60 + burst`` and ``R``), the workers' CPU per request and their Redis
+script calls per request (counted on each worker's client). A separate
 micro-benchmark measures one admission alone: client CPU and wall time per admission,
 local ``RateLimiter`` vs ``RedisLimiter`` (one script call on loopback), at a rate high
 enough that nothing waits.
@@ -21,6 +23,7 @@ Goal (issue 14): with Redis, 0 answers 429 and >= 95% of R at every N.
 Run from the repo root (needs ``redis-server`` and ``pip install -e ".[redis]"``)::
 
     .venv/bin/python bench/bench_multiprocess.py --modes redis          # 1, 3, 8 x 30 s
+    .venv/bin/python bench/bench_multiprocess.py --modes redis,lease    # side by side
     .venv/bin/python bench/bench_multiprocess.py --modes local
     .venv/bin/python bench/bench_multiprocess.py --admissions-only
 """
@@ -38,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import _common
 import orjson
@@ -66,14 +69,26 @@ async def worker(argv: list[str]) -> None:
     """``URL REDIS_URL|- PREFIX RPM GO ID...``: fetch the ids, print a JSON summary."""
     from taskbridge import CakewalkConfig, TaskBridge
 
-    url, redis_url, prefix, rpm_text, go_text, *ids = argv
+    url, redis_url, prefix, rpm_text, go_text, lease_text, *ids = argv
     rpm, go = float(rpm_text), float(go_text)
 
     limiter = None
+    conn = None
     if redis_url != "-":
+        from redis.asyncio import Redis
+
         from taskbridge.redis import RedisLimiter
 
-        limiter = RedisLimiter(redis_url, prefix=prefix)
+        class CountingRedis(Redis):  # type: ignore[misc]
+            calls = 0
+
+            async def evalsha(self, *args: object, **kwargs: object) -> object:
+                self.calls += 1
+                return await super().evalsha(*args, **kwargs)
+
+        conn = CountingRedis.from_url(redis_url)
+        lease = float(lease_text) if lease_text != "-" else None
+        limiter = RedisLimiter(conn, prefix=prefix, lease=lease)
     config = CakewalkConfig(
         _common.API_KEY, _common.API_SECRET, base_url=url, requests_per_minute=rpm
     )
@@ -85,7 +100,10 @@ async def worker(argv: list[str]) -> None:
         "ok": sum(r.ok for r in results),
         "failed": sum(not r.ok for r in results),
         "cpu": time.process_time() - cpu,
+        "calls": conn.calls if conn is not None else 0,
     }
+    if conn is not None:
+        await conn.aclose()
     sys.stdout.write(orjson.dumps(summary).decode() + "\n")
 
 
@@ -132,7 +150,7 @@ class RedisServer:
 
 
 async def run_one(
-    n: int, mode: str, rpm: float, duration: float, redis_url: str
+    n: int, mode: str, rpm: float, duration: float, redis_url: str, *, lease: float
 ) -> dict[str, float]:
     from taskbridge.sandbox import Faults, Sandbox
 
@@ -159,10 +177,11 @@ async def run_one(
                 __file__,
                 "--worker",
                 sandbox.url,
-                redis_url if mode == "redis" else "-",
+                redis_url if mode != "local" else "-",
                 prefix,
                 str(rpm),
                 str(go),
+                str(lease) if mode == "lease" else "-",
                 *ids[k * per : (k + 1) * per],
                 stdout=subprocess.PIPE,
             )
@@ -188,27 +207,46 @@ async def run_one(
         "max_1s": max_in_window(arrivals, 1.0),
         "max_60s": max_in_window(arrivals, 60.0),
         "cpu_ms": 1000 * sum(s["cpu"] for s in summaries) / max(1, len(arrivals)),
+        "trips": sum(s["calls"] for s in summaries) / max(1, len(arrivals)),
     }
 
 
 async def admissions(redis_url: str, count: int) -> list[list[object]]:
     """CPU and wall time of one admission, nothing waiting (a rate of 10^8/min)."""
+    from taskbridge import CakewalkConfig
     from taskbridge._engine.ratelimit import RateLimiter
     from taskbridge.redis import RedisLimiter
 
+    config = CakewalkConfig(_common.API_KEY, _common.API_SECRET)
     rows: list[list[object]] = []
     local = RateLimiter(1e8)
     async with RedisLimiter(redis_url, prefix=f"bench-adm-{os.getpid()}") as limiter:
-        shared = limiter.limiter("cakewalk", per_minute=1e8, config=object())
-        contenders = (("local RateLimiter", local.acquire), ("RedisLimiter", shared.acquire))
-        for name, acquire in contenders:
-            for _ in range(min(count, 500)):  # warm up (script load, connection)
-                await acquire()
-            cpu, wall = time.process_time(), time.perf_counter()
-            for _ in range(count):
-                await acquire()
-            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-            rows.append([name, count, 1e6 * cpu / count, 1e6 * wall / count])
+        shared = limiter.limiter("cakewalk", per_minute=1e8, config=config)
+        async with RedisLimiter(
+            redis_url, prefix=f"bench-adm-lease-{os.getpid()}", lease=0.2
+        ) as leasing:
+            leased = leasing.limiter("cakewalk", per_minute=1e8, config=config)
+            contenders = (
+                ("local RateLimiter", local.acquire),
+                ("RedisLimiter", shared.acquire),
+                ("RedisLimiter(lease=0.2)", leased.acquire),
+            )
+            rows = await _time_each(contenders, count)
+    return rows
+
+
+async def _time_each(
+    contenders: Sequence[tuple[str, Callable[[], Awaitable[None]]]], count: int
+) -> list[list[object]]:
+    rows: list[list[object]] = []
+    for name, acquire in contenders:
+        for _ in range(min(count, 500)):  # warm up (script load, connection)
+            await acquire()
+        cpu, wall = time.process_time(), time.perf_counter()
+        for _ in range(count):
+            await acquire()
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        rows.append([name, count, 1e6 * cpu / count, 1e6 * wall / count])
     return rows
 
 
@@ -220,7 +258,8 @@ def main() -> None:
     parser.add_argument("--rpm", type=float, default=600, help="R, for sandbox and processes")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of budget per run")
     parser.add_argument("--processes", default="1,3,8", help="comma list of N")
-    parser.add_argument("--modes", default="redis,local", help="redis, local or both")
+    parser.add_argument("--modes", default="redis,local", help="comma list: redis, lease, local")
+    parser.add_argument("--lease", type=float, default=0.2, help="lease seconds (mode lease)")
     parser.add_argument("--admissions", type=int, default=5000, help="micro-benchmark count")
     parser.add_argument("--admissions-only", action="store_true")
     args = parser.parse_args()
@@ -236,7 +275,11 @@ def main() -> None:
             rate = args.rpm / 60
             for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
                 for n in [int(x) for x in args.processes.split(",")]:
-                    r = asyncio.run(run_one(n, mode, args.rpm, args.duration, redis_server.url))
+                    r = asyncio.run(
+                        run_one(
+                            n, mode, args.rpm, args.duration, redis_server.url, lease=args.lease
+                        )
+                    )
                     ok = r["429"] == 0 and r["share"] >= TARGET_SHARE and r["max_60s"] <= args.rpm
                     rows.append(
                         [
@@ -251,7 +294,8 @@ def main() -> None:
                             r["max_60s"],
                             f"{r['span']:.1f}",
                             f"{r['cpu_ms']:.2f}",
-                            ("PASS" if ok else "MISS") if mode == "redis" else "-",
+                            f"{r['trips']:.3f}",
+                            ("PASS" if ok else "MISS") if mode != "local" else "-",
                         ]
                     )
                     print(f"  {mode} N={n}: done", flush=True)
@@ -269,6 +313,7 @@ def main() -> None:
                     f"max 60-s (<= {args.rpm:.0f})",
                     "span s",
                     "worker CPU ms/request",
+                    "Redis round trips/request",
                     "goal",
                 ],
                 rows,

@@ -64,6 +64,7 @@ _WATCH = [
 ]
 TESTS = {
     "taskbridge/redis.py": ["tests/test_redis_limiter.py"],
+    "taskbridge/_redis_lease.py": ["tests/test_redis_limiter.py"],
     "taskbridge/_engine/gate.py": [
         "tests/test_engine_fast_paths.py",
         "tests/test_retry.py",

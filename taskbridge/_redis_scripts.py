@@ -22,10 +22,15 @@ WAIT = 3
 # KEYS: state hash (tat, last, gen, lost), 60-s log zset, pause key, processes zset.
 # ARGV: interval_us (0: no rate, pause only), tau_us, limit, window_us, lead_us (the
 # furthest ahead a start is ever reserved), expected gen ("" when none yet), gen to
-# create, process id, call sequence, key ttl_ms, then the ages (us, oldest first,
-# negative for a start still ahead) of this process' grants Redis has not seen (replay).
-# Returns {status, delay_us, gen, processes, horizon_us, start_us}; WAIT: nothing is
-# reserved, ask again delay_us - lead_us from now.
+# create, process id, call sequence, key ttl_ms, the number of consecutive starts wanted
+# (a lease; absent: 1), then the ages (us, oldest first, negative for a start still
+# ahead) of this process' grants Redis has not seen (replay).
+# Returns {status, delay_us, gen, processes, horizon_us, start_us, delay_us...}; WAIT:
+# nothing is reserved, ask again delay_us - lead_us from now (for a lease: the 7th
+# element, in us from now, which queues the processes told to wait). A lease reserves up to
+# the number wanted of the next starts of the smooth schedule, each one as for a single
+# call (rate, window, pause), none more than lead_us ahead; the delays of the starts
+# after the first follow start_us, in order. Each start is one member of the 60-s log.
 #
 # Why the lead: when Redis loses the budget, the starts already reserved are gone with
 # it, and a process that has not called since cannot say so. No start is reserved more
@@ -41,6 +46,7 @@ local limit = tonumber(ARGV[3])
 local window = tonumber(ARGV[4])
 local lead = tonumber(ARGV[5])
 local ttl = tonumber(ARGV[10])
+local count = tonumber(ARGV[11] or '1')
 local function int(x) return string.format('%d', x) end
 
 local gen = redis.call('HGET', KEYS[1], 'gen')
@@ -65,7 +71,7 @@ local processes = redis.call('ZCARD', KEYS[4])
 local tat = tonumber(redis.call('HGET', KEYS[1], 'tat') or '0')
 local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '0')
 local lost = tonumber(redis.call('HGET', KEYS[1], 'lost') or '0')
-for i = 11, #ARGV do
+for i = 12, #ARGV do
   local at = now - tonumber(ARGV[i])
   redis.call('ZADD', KEYS[2], int(at), ARGV[8] .. ':' .. ARGV[9] .. ':' .. i)
   -- Starts before a loss's restart are in its delay already; later ones (granted
@@ -76,25 +82,64 @@ end
 local start = math.max(now, last)
 local paused = tonumber(redis.call('GET', KEYS[3]) or '0')
 if paused > start then start = paused end
+local reply = {1, 0, gen, processes, 0, 0}
 if interval > 0 then
-  if tat - tau > start then start = tat - tau end
-  if redis.call('ZCARD', KEYS[2]) >= limit then
-    local e = redis.call('ZRANGE', KEYS[2], -limit, -limit, 'WITHSCORES')
-    local free = tonumber(e[2]) + window
-    if free > start then start = free end
+  -- The earliest start at or after `from` that the rate and the 60-s window allow.
+  local function next_start(from)
+    if tat - tau > from then from = tat - tau end
+    if redis.call('ZCARD', KEYS[2]) >= limit then
+      local e = redis.call('ZRANGE', KEYS[2], -limit, -limit, 'WITHSCORES')
+      local free = tonumber(e[2]) + window
+      if free > from then from = free end
+    end
+    return from
   end
-  if start - now > lead then
+  local function reserve(at, member)
+    tat = math.max(tat, at) + interval
+    redis.call('ZADD', KEYS[2], int(at), member)
+    redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(limit + 1))
+  end
+  start = next_start(start)
+  -- A lease is reserved once at least half of it fits within the lead (a caller
+  -- that came before its turn waits for it rather than take a sliver).
+  local half = math.ceil(count / 2) - 1
+  if start - now + half * interval > lead then
+    local reply = {3, start - now, gen, processes, math.max(tat, start) - now, 0}
+    if count > 1 then
+      -- A lease: ask again when a whole lease fits within the lead (or half the lead),
+      -- and after the leases of the processes told to ask again before (a queue, only
+      -- advice: it reserves nothing), never more than one lease per process later.
+      local span = count * interval
+      local ask = start - lead + math.min(span - interval, math.floor(lead / 2))
+      local queue = tonumber(redis.call('HGET', KEYS[1], 'queue') or '0')
+      if queue > ask then ask = math.min(queue, ask + processes * span) end
+      redis.call('HSET', KEYS[1], 'queue', int(ask + span))
+      reply[7] = ask - now
+    end
     redis.call('HSET', KEYS[1], 'tat', int(tat))
     redis.call('PEXPIRE', KEYS[2], ttl)
-    return {3, start - now, gen, processes, math.max(tat, start) - now, 0}
+    return reply
   end
-  tat = math.max(tat, start) + interval
-  redis.call('ZADD', KEYS[2], int(start), ARGV[8] .. ':' .. ARGV[9])
-  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(limit + 1))
+  reserve(start, ARGV[8] .. ':' .. ARGV[9])
+  reply[6] = int(start)
+  local later = start
+  for j = 2, count do
+    local at = next_start(later)
+    if at - now > lead then break end
+    reserve(at, ARGV[8] .. ':' .. ARGV[9] .. ':L' .. j)
+    reply[#reply + 1] = at - now
+    later = at
+  end
   redis.call('PEXPIRE', KEYS[2], ttl)
+  redis.call('HSET', KEYS[1], 'tat', int(tat), 'last', int(later))
+  reply[5] = math.max(tat, later) - now
+else
+  redis.call('HSET', KEYS[1], 'tat', int(tat), 'last', int(start))
+  reply[5] = math.max(tat, start) - now
+  reply[6] = int(start)
 end
-redis.call('HSET', KEYS[1], 'tat', int(tat), 'last', int(start))
-return {1, start - now, gen, processes, math.max(tat, start) - now, int(start)}
+reply[2] = start - now
+return reply
 """
 
 # KEYS: pause key. ARGV: pause_us. Extends the shared pause to now + pause_us, never

@@ -25,6 +25,11 @@ the smooth bound still holds across the loss: no start is reserved more than `LE
 ahead, every process re-registers its starts of the last window when it next calls, and
 a budget recreated by a process that knew the old one restarts empty after `LEAD` and
 one interval (see `taskbridge._redis_scripts`).
+
+With ``lease=S`` (off by default) one script call reserves the next S seconds of the
+smooth schedule, none more than `LEAD` ahead, which the process hands out in order
+without asking Redis again (`taskbridge._redis_lease`); the starts it does not use pass
+unused: a lease costs the budget at most its own starts.
 """
 
 from __future__ import annotations
@@ -43,12 +48,13 @@ from ._base.checks import check_seconds
 from ._base.errors import ConfigurationError
 from ._engine.limiter import credential_fingerprint
 from ._engine.ratelimit import WINDOW, RateLimiter
+from ._redis_lease import LATE, MAX_LEASE, MIN_LEASE, Lease, check_lease
 from ._redis_scripts import ADMIT, PAUSE, STALE, WAIT
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["RedisLimiter"]
+__all__ = ["LATE", "MAX_LEASE", "MIN_LEASE", "RedisLimiter"]
 
 logger = logging.getLogger("taskbridge")
 
@@ -88,6 +94,10 @@ class RedisLimiter:
             is unreachable; ``None``: one over the processes seen in the last minute.
         probe_interval: while Redis is unreachable, seconds between two tries to reach
             it again (tests may set it to 0).
+        lease: seconds of the smooth schedule one Redis call reserves for this process
+            (at least `MIN_LEASE` starts; at most `LEAD`), handed out locally in order;
+            ``None`` (the default): one call per admission. Only for a provider with a
+            rate; without one, every admission still asks Redis (the shared pause).
 
     Keys are ``{prefix}:{<provider>:<fingerprint>}:<name>``; the fingerprint is an HMAC
     of the credential keyed by its own secrets, never the credential itself.
@@ -101,6 +111,7 @@ class RedisLimiter:
         timeout: float = 0.5,
         fallback_share: float | None = None,
         probe_interval: float = PROBE_INTERVAL,
+        lease: float | None = None,
     ) -> None:
         try:
             import redis.asyncio as aioredis
@@ -117,6 +128,7 @@ class RedisLimiter:
             or not 0 < fallback_share <= 1
         ):
             raise ConfigurationError("RedisLimiter fallback_share must be in (0, 1], or None")
+        lease = check_lease(lease, LEAD)
         self._owns_client = isinstance(url_or_client, str)
         if isinstance(url_or_client, str):
             try:
@@ -141,6 +153,7 @@ class RedisLimiter:
         self.probe_interval = float(probe_interval)
         self.timeout = float(timeout)
         self.fallback_share = fallback_share
+        self.lease = lease
         self._client = client
         self._admit = client.register_script(ADMIT)
         self._pause = client.register_script(PAUSE)
@@ -198,6 +211,8 @@ class _SharedBudget:
         else:
             self._burst = 0.0
             self._args = [0, 0, 1, round(self._window * 1e6), round(LEAD * 1e6)]
+        self._lease = Lease(owner.lease, per_minute, LEAD)
+        self._more: list[int] = []  # see _call
         self._ttl_ms = round((self._window + WINDOW) * 1000)
         self._gen = ""
         self._seq = itertools.count()
@@ -222,13 +237,16 @@ class _SharedBudget:
         return f"<shared budget {self._provider} {rate}>"
 
     async def acquire(self) -> None:
-        """Wait until a request may start: a Redis call reserves a start at most `LEAD`
-        seconds ahead (a later one is asked for again then), then sleep to it.
+        """Wait until a request may start: the next start of this process' lease, or a
+        Redis call reserves a start at most `LEAD` seconds ahead (a later one is asked
+        for again then), then sleep to it.
 
         Cancelled while waiting, the slot stays spent (the budget errs on the safe side).
         """
         async with self._asking:
-            delay = await self._reserve()
+            delay = self._lease.take()
+            if delay is None:
+                delay = await self._reserve()
         if delay is None:
             if self._fallback is not None:
                 await self._fallback.acquire()
@@ -247,6 +265,8 @@ class _SharedBudget:
             ):
                 return None
             probing = self._fallen_back
+            if not probing and (ahead := self._lease.wait_before_asking()) > 0:
+                await asyncio.sleep(ahead)
             self._probing = self._probing or probing
             try:
                 delay = await self._call()
@@ -264,13 +284,22 @@ class _SharedBudget:
                     probed = True
                 continue
             if not self._reserved:
-                await asyncio.sleep(max(0.0, delay - LEAD))
+                ask = self._more[0] / 1e6 if self._more else delay - LEAD
+                await asyncio.sleep(max(0.0, ask))
                 continue
-            self._granted(time.monotonic() + delay, reported=True)
+            now = time.monotonic()
+            self._granted(now + delay, reported=True)
+            self._lease.last = now + delay
+            for later in self._more:
+                start = now + delay + later / 1e6
+                self._granted(start, reported=True)
+                self._lease.add(start)
             return delay
 
     def pause(self, seconds: float) -> None:
-        """Publish a 429's pause to every process (in the background, bounded)."""
+        """Publish a 429's pause to every process (in the background, bounded); the
+        rest of this process' lease passes unused."""
+        self._lease.clear()
         if not seconds > 0 or self._fallen_back:
             return
         try:
@@ -313,6 +342,7 @@ class _SharedBudget:
             owner._process,
             next(self._seq),
             self._ttl_ms,
+            self._lease.count,
             *ages,
         ]
         try:
@@ -320,8 +350,10 @@ class _SharedBudget:
         except BaseException:
             self._unreported = replay + self._unreported
             raise
-        status, delay_us, gen, processes, horizon_us, _ = reply
+        status, delay_us, gen, processes, horizon_us, _, *more = reply
         self._reserved = status != WAIT
+        # The lease's later starts (us after the first), or when to ask again (us).
+        self._more = [int(d) - (int(delay_us) if self._reserved else 0) for d in more]
         gen = gen.decode() if isinstance(gen, bytes) else str(gen)
         if status == STALE:
             if gen != self._gen:

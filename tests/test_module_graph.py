@@ -81,7 +81,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("taskbridge.providers",),
     ("taskbridge._engine",),
     # limiter backends and integrations
-    ("taskbridge.redis", "taskbridge._redis_scripts", "taskbridge.otel"),
+    ("taskbridge.redis", "taskbridge._redis_scripts", "taskbridge._redis_lease", "taskbridge.otel"),
     ("taskbridge._facade",),
     ("taskbridge", "taskbridge.testing", "taskbridge.schema"),  # the public package
     ("taskbridge.webhooks",),  # an optional integration above the facade (from_config)

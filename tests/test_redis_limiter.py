@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import itertools
 import logging
 import os
 import secrets
@@ -21,6 +22,8 @@ import pytest_asyncio
 from taskbridge import CakewalkConfig, ConfigurationError, RetryPolicy, TaskBridge
 from taskbridge import redis as tb_redis
 from taskbridge._engine.limiter import credential_fingerprint
+from taskbridge._redis_lease import Lease
+from taskbridge._redis_scripts import ADMIT
 from taskbridge.redis import RedisLimiter
 from taskbridge.sandbox import Credentials, Faults, Sandbox
 
@@ -729,6 +732,10 @@ def test_the_documented_defaults() -> None:
     # docstring: "It asks Redis again every second".
     limiter = RedisLimiter("redis://127.0.0.1:1/0")
     assert (limiter.timeout, limiter.probe_interval) == (0.5, 1.0)
+    # docs/guides/many-processes.md: leases are off unless asked for; at most LEAD.
+    assert limiter.lease is None
+    assert RedisLimiter("redis://127.0.0.1:1/0", lease=tb_redis.LEAD).lease == tb_redis.LEAD
+    assert (tb_redis.MIN_LEASE, tb_redis.MAX_LEASE, tb_redis.LATE) == (5, 100, 0.001)
 
 
 class CountingRedis(redis.Redis):  # type: ignore[misc]
@@ -824,6 +831,13 @@ async def test_from_env_reads_the_redis_url(redis_server: RedisServer) -> None:
         pytest.param(("redis://localhost",), {"fallback_share": True}, id="share-bool"),
         pytest.param(("redis://localhost",), {"probe_interval": -1}, id="negative-probe"),
         pytest.param(("redis://localhost",), {"probe_interval": "1"}, id="text-probe"),
+        pytest.param(("redis://localhost",), {"lease": 0}, id="zero-lease"),
+        pytest.param(("redis://localhost",), {"lease": -0.2}, id="negative-lease"),
+        pytest.param(("redis://localhost",), {"lease": True}, id="bool-lease"),
+        pytest.param(("redis://localhost",), {"lease": "0.2"}, id="text-lease"),
+        pytest.param(("redis://localhost",), {"lease": float("nan")}, id="nan-lease"),
+        pytest.param(("redis://localhost",), {"lease": float("inf")}, id="inf-lease"),
+        pytest.param(("redis://localhost",), {"lease": 1.001}, id="lease-beyond-lead"),
     ],
 )
 def test_bad_settings_are_configuration_errors(
@@ -889,3 +903,422 @@ async def test_the_bridge_closes_its_limiter(redis_server: RedisServer) -> None:
     async with TaskBridge(cakewalk=CakewalkConfig(KEY, SECRET), limiter=limiter):
         pass
     assert closed == [True]
+
+
+# Leases: one call reserves a slice of the smooth schedule, handed out locally.
+
+
+async def _log(client: redis.Redis, budget: Any) -> list[tuple[str, int]]:
+    """The shared 60-s log: (member, start in us of Redis' clock), oldest first."""
+    return [(m, int(t)) for m, t in await client.zrange(budget.keys[1], 0, -1, withscores=True)]
+
+
+def _order(member: str) -> tuple[int, int]:
+    """A log member's place in its process' calls: (call sequence, start in the lease)."""
+    _, seq, *lease = member.split(":")
+    return int(seq), int(lease[0][1:]) if lease else 1
+
+
+async def test_a_lease_is_handed_out_in_order_one_call_per_lease(
+    redis_server: RedisServer, client: redis.Redis
+) -> None:
+    # 600/min (10/s, a burst of 10), lease=0.5: 5 starts per call. 20 admissions, one
+    # after the other: 4 calls (one more now and then if a stalled loop lets a leased
+    # start pass; one call per admission would be 20).
+    conn = CountingRedis.from_url(redis_server.url)
+    await conn.script_load(ADMIT)  # so that each admission is one evalsha, the first too
+    try:
+        async with RedisLimiter(conn, lease=0.5) as limiter:
+            budget = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
+            for _ in range(20):
+                await asyncio.wait_for(budget.acquire(), 5)
+            granted = list(budget._grants)
+            log = await _log(client, budget)
+    finally:
+        await conn.aclose()
+    assert 4 <= conn.admissions <= 10
+    assert len(log) == 5 * conn.admissions  # every call reserved a whole lease
+    # Handed out in the schedule's order: the process' grants, and Redis' log read in
+    # the order of the calls and of the starts in each lease, never go back in time.
+    assert granted == sorted(granted)
+    by_call = [t for _, t in sorted(log, key=lambda e: _order(e[0]))]
+    assert by_call == sorted(by_call)
+    # The smooth schedule: after the burst of 10, one start every 100 ms.
+    for k in range(10, len(by_call)):
+        assert by_call[k] - by_call[0] >= (k - 9) * 100_000
+
+
+async def test_a_lease_never_reserves_more_than_the_lead_ahead(redis_server: RedisServer) -> None:
+    # lease=1.0 at 600/min asks for 10 starts a call: asked 10 times at once, Redis
+    # reserves the burst and about LEAD's worth, each start at most LEAD ahead.
+    async with RedisLimiter(redis_server.url, lease=1.0) as limiter:
+        budget = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
+        assert budget._lease.count == 10
+        ahead: list[float] = []
+        for _ in range(10):
+            delay = await budget._call()
+            if budget._reserved:
+                assert delay is not None
+                ahead += [delay, *(delay + d / 1e6 for d in budget._more)]
+        assert 10 + 9 <= len(ahead) <= 10 + 11
+        assert ahead == sorted(ahead)
+        # Half a second on, the next start is at most 0.6 s away: a lease of 10 from
+        # there would reach 1.5 s; it stops at the lead.
+        await asyncio.sleep(0.5)
+        delay = await budget._call()
+        assert budget._reserved and delay is not None
+        later = [delay, *(delay + d / 1e6 for d in budget._more)]
+    assert max(ahead) <= tb_redis.LEAD
+    assert max(later) <= tb_redis.LEAD
+    assert len(later) < 10
+
+
+async def test_two_leasing_processes_keep_the_smooth_bound(
+    redis_server: RedisServer, client: redis.Redis
+) -> None:
+    # Two processes on one key at 600/min, leases of 5, eight callers each: Redis'
+    # schedule (its own clock) holds the burst of 10 then one start per 100 ms for the
+    # two together, and no more than 10/s plus one burst had started by any moment.
+    rate, burst = 10, 10
+    limiters = [RedisLimiter(redis_server.url, lease=0.5) for _ in range(2)]
+    budgets = [lim.limiter("cakewalk", per_minute=rate * 60, config=CONFIG) for lim in limiters]
+    starts: list[float] = []
+
+    async def caller(budget: Any) -> None:
+        while len(starts) < 40:
+            await budget.acquire()
+            starts.append(time.monotonic())
+
+    first = time.monotonic()
+    try:
+        await asyncio.wait_for(asyncio.gather(*(caller(budgets[n % 2]) for n in range(16))), 30)
+        log = sorted(t for _, t in await _log(client, budgets[0]))
+    finally:
+        for limiter in limiters:
+            await limiter.aclose()
+    processes = {m.split(":")[0] for m, _ in await _log(client, budgets[0])}
+    assert len(processes) == 2  # both took leases
+    for k in range(burst, len(log)):
+        assert log[k] - log[0] >= (k - burst + 1) * 100_000
+    assert max_in_window(log, 1_000_000) <= rate + burst
+    assert over_the_rate(starts, first, rate, burst) <= 1
+
+
+async def test_a_process_that_dies_with_a_lease_costs_the_others_that_lease(
+    redis_server: RedisServer, client: redis.Redis
+) -> None:
+    # 600/min: the burst of 10 taken, A leases the next 5 starts (100 ms apart) and never
+    # comes back; B's next start is exactly one interval after A's last, on Redis' clock:
+    # A's death cost B five starts (its lease), no more.
+    async with (
+        RedisLimiter(redis_server.url) as drain,
+        RedisLimiter(redis_server.url, lease=0.5) as dead,
+        RedisLimiter(redis_server.url, lease=0.5) as alive,
+    ):
+        first = drain.limiter("cakewalk", per_minute=600, config=CONFIG)
+        for _ in range(10):
+            await first._call()
+        a = dead.limiter("cakewalk", per_minute=600, config=CONFIG)
+        await a._call()
+        a_starts = sorted(t for m, t in await _log(client, a) if m.startswith(dead._process))
+        b = alive.limiter("cakewalk", per_minute=600, config=CONFIG)
+        await b._call()
+        b_first = int(await client.hget(b.keys[0], "last")) - 4 * 100_000
+    assert len(a_starts) == 5
+    assert [t - a_starts[0] for t in a_starts] == [0, 100_000, 200_000, 300_000, 400_000]
+    assert b_first == a_starts[-1] + 100_000
+
+
+async def test_a_leased_start_nobody_takes_in_time_passes_unused(
+    redis_server: RedisServer,
+) -> None:
+    # 600/min: a lease of 5 starts, all in the burst (now). One is taken; the other
+    # four are more than one interval (100 ms) old when the next caller comes: they pass
+    # unused, and that caller asks Redis again.
+    conn = CountingRedis.from_url(redis_server.url)
+    await conn.script_load(ADMIT)  # so that each admission is one evalsha, the first too
+    try:
+        async with RedisLimiter(conn, lease=0.5) as limiter:
+            budget = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
+            await asyncio.wait_for(budget.acquire(), 5)
+            assert len(budget._lease) == 4
+            assert budget._lease.take() == 0.0  # due (a few µs past): start at once
+            assert conn.admissions == 1 and len(budget._lease) == 3  # taken in time
+            await asyncio.sleep(0.15)
+            await asyncio.wait_for(budget.acquire(), 5)
+            assert conn.admissions == 2
+            assert len(budget._lease) == 4  # a fresh lease, less the start just taken
+    finally:
+        await conn.aclose()
+
+
+async def test_a_pause_voids_the_rest_of_the_lease(redis_server: RedisServer) -> None:
+    conn = CountingRedis.from_url(redis_server.url)
+    await conn.script_load(ADMIT)  # so that each admission is one evalsha, the first too
+    try:
+        async with RedisLimiter(conn, lease=0.5) as limiter:
+            budget = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
+            await asyncio.wait_for(budget.acquire(), 5)
+            assert len(budget._lease) == 4
+            budget.pause(20)  # a 429 with Retry-After: 20
+            assert not budget._lease
+            await asyncio.wait_for(asyncio.gather(*limiter._tasks), 5)
+            # The next admission asks Redis, which says: after the shared pause.
+            task = asyncio.ensure_future(budget.acquire())
+            while conn.admissions < 2:  # noqa: ASYNC110 - counts calls: nothing to await
+                await asyncio.sleep(0.01)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            delay = await budget._call()
+    finally:
+        await conn.aclose()
+    assert budget._reserved is False  # beyond LEAD: nothing reserved
+    assert delay is not None and delay > 15
+
+
+async def test_without_a_rate_a_lease_changes_nothing(redis_server: RedisServer) -> None:
+    # requests_per_minute=None: every admission still asks Redis (for the shared pause).
+    conn = CountingRedis.from_url(redis_server.url)
+    await conn.script_load(ADMIT)  # so that each admission is one evalsha, the first too
+    try:
+        async with RedisLimiter(conn, lease=0.5) as limiter:
+            budget = limiter.limiter("alumio", per_minute=None, config=CONFIG)
+            for _ in range(5):
+                await asyncio.wait_for(budget.acquire(), 5)
+    finally:
+        await conn.aclose()
+    assert conn.admissions == 5
+    assert not budget._lease
+
+
+async def test_flushall_mid_lease_keeps_the_bound(
+    redis_server: RedisServer, client: redis.Redis
+) -> None:
+    # A takes the burst (it knows the budget), B leases the next 10 starts (lease=1.0,
+    # up to 1 s ahead) and hands them to its 10 callers without asking Redis again;
+    # Redis is flushed right after B's call, and A goes on alone: together they stay
+    # within 10/s plus one burst (A's recreated budget starts after LEAD).
+    rate, burst = 10, 10
+    a_lim = RedisLimiter(redis_server.url, timeout=5.0)
+    b_lim = RedisLimiter(redis_server.url, lease=1.0)
+    a = a_lim.limiter("cakewalk", per_minute=rate * 60, config=CONFIG)
+    b = b_lim.limiter("cakewalk", per_minute=rate * 60, config=CONFIG)
+    starts: list[float] = []
+
+    async def take(budget: Any) -> None:
+        await budget.acquire()
+        starts.append(time.monotonic())
+
+    async def a_loops() -> None:
+        while len(starts) < 50:
+            await take(a)
+
+    first = time.monotonic()
+    try:
+        for _ in range(burst):
+            await take(a)
+        b_jobs = [asyncio.ensure_future(take(b)) for _ in range(10)]
+        while len(b._grants) < 2:  # noqa: ASYNC110 - B's lease arrives with its one call
+            await asyncio.sleep(0.001)
+        await client.flushall()
+        await asyncio.wait_for(asyncio.gather(*b_jobs, *(a_loops() for _ in range(10))), 40)
+    finally:
+        await a_lim.aclose()
+        await b_lim.aclose()
+    assert len(starts) >= 50
+    assert over_the_rate(starts, first, rate, burst) <= 1
+
+
+async def test_a_leased_start_a_little_late_is_still_taken(redis_server: RedisServer) -> None:
+    # 120/min (one start per 500 ms, a burst of 2): the lease holds the burst's second
+    # start. 50 ms late (well within one interval) it is still taken, not dropped.
+    conn = CountingRedis.from_url(redis_server.url)
+    await conn.script_load(ADMIT)
+    try:
+        async with RedisLimiter(conn, lease=0.5) as limiter:
+            budget = limiter.limiter("cakewalk", per_minute=120, config=CONFIG)
+            await asyncio.wait_for(budget.acquire(), 5)
+            await asyncio.sleep(0.05)
+            assert budget._lease.take() == 0.0
+            assert conn.admissions == 1
+    finally:
+        await conn.aclose()
+
+
+class TimedRedis(CountingRedis):  # type: ignore[misc]
+    """Counts the admission calls and notes when each was made (monotonic)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.times: list[float] = []
+        self.replies: list[Any] = []
+
+    async def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
+        if numkeys == 4:
+            self.times.append(time.monotonic())
+        reply = await super().evalsha(sha, numkeys, *keys_and_args)
+        if numkeys == 4:
+            self.replies.append(reply)
+        return reply
+
+
+@pytest.mark.parametrize("lease", [0.5, 1.0])
+async def test_a_saturated_leasing_process_asks_once_per_whole_lease(
+    redis_server: RedisServer, client: redis.Redis, lease: float
+) -> None:
+    # One process at 600/min, 16 callers, 60 starts: it asks Redis when its own last
+    # start is close enough for a whole lease (lease=0.5: 5 starts) or at least half
+    # the lead (lease=1.0: 10 starts wanted, 5 or more fit): never told to wait, every
+    # call reserves that much, and the schedule never runs dry (on Redis' clock, after
+    # the burst, one start every 100 ms exactly: no gap, and no second burst). Once
+    # going, it asks while its last start is still about half the lead ahead, so the
+    # first start of each new lease is 0.5-0.6 s away (a stall of 0.3 s is absorbed).
+    conn = TimedRedis.from_url(redis_server.url)
+    await conn.script_load(ADMIT)
+    starts = 0
+    try:
+        async with RedisLimiter(conn, lease=lease) as limiter:
+            budget = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
+
+            async def caller() -> None:
+                nonlocal starts
+                while starts < 60:
+                    await budget.acquire()
+                    starts += 1
+
+            await asyncio.wait_for(asyncio.gather(*(caller() for _ in range(16))), 30)
+            log = await _log(client, budget)
+    finally:
+        await conn.aclose()
+    per_call: dict[int, int] = {}
+    for member, _ in log:
+        seq = _order(member)[0]
+        per_call[seq] = per_call.get(seq, 0) + 1
+    assert len(per_call) == conn.admissions  # no call answered "wait"
+    assert min(per_call.values()) >= 5
+    times = sorted(t for _, t in log)
+    gaps = [b - a for a, b in itertools.pairwise(times[10:])]
+    assert gaps == [100_000] * len(gaps), gaps
+    ahead = [int(reply[1]) for reply in conn.replies[3:]]
+    assert ahead and min(ahead) >= 200_000, ahead
+
+
+async def test_without_a_lease_concurrent_callers_each_ask_at_once(
+    redis_server: RedisServer,
+) -> None:
+    # No lease, 600/min, the burst taken: 8 callers at once each reserve their start
+    # (100 ms apart) right away; none waits for an earlier start to ask (the 8th call
+    # would then come 0.7 s after the first).
+    conn = TimedRedis.from_url(redis_server.url)
+    await conn.script_load(ADMIT)
+    try:
+        async with RedisLimiter(conn) as limiter:
+            budget = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
+            for _ in range(10):
+                await budget._call()
+            conn.times.clear()
+            await asyncio.wait_for(asyncio.gather(*(budget.acquire() for _ in range(8))), 10)
+    finally:
+        await conn.aclose()
+    assert len(conn.times) == 8
+    assert conn.times[-1] - conn.times[0] < 0.6
+
+
+async def _fill_the_lead(limiter: RedisLimiter) -> None:
+    """Reserve every start up to the lead (600/min: the burst and the next second)."""
+    full = limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
+    while True:
+        await full._call()
+        if not full._reserved:
+            return
+
+
+async def test_processes_told_to_wait_are_queued_one_lease_apart(
+    redis_server: RedisServer, client: redis.Redis
+) -> None:
+    # 600/min, the schedule full up to the lead: two leasing processes (5 starts, 0.5 s
+    # each) are told to wait; the second is told to come one lease after the first
+    # (the queue, on Redis' clock).
+    async with (
+        RedisLimiter(redis_server.url) as filler,
+        RedisLimiter(redis_server.url, lease=0.5) as first,
+        RedisLimiter(redis_server.url, lease=0.5) as second,
+    ):
+        await _fill_the_lead(filler)
+        a = first.limiter("cakewalk", per_minute=600, config=CONFIG)
+        b = second.limiter("cakewalk", per_minute=600, config=CONFIG)
+        await a._call()
+        queued_a = int(await client.hget(a.keys[0], "queue"))
+        await b._call()
+        queued_b = int(await client.hget(a.keys[0], "queue"))
+    assert not a._reserved and not b._reserved
+    assert queued_b - queued_a == 500_000
+
+
+async def test_a_process_told_to_wait_asks_again_when_its_lease_fits(
+    redis_server: RedisServer,
+) -> None:
+    # The schedule full up to the lead (its next start 0.9-1.1 s away): told to wait,
+    # a leasing process asks again when a whole lease fits, 0.3-0.5 s later (not a
+    # second later), and is granted then.
+    conn = TimedRedis.from_url(redis_server.url)
+    await conn.script_load(ADMIT)
+    try:
+        async with (
+            RedisLimiter(redis_server.url) as filler,
+            RedisLimiter(conn, lease=0.5) as leasing,
+        ):
+            await _fill_the_lead(filler)
+            budget = leasing.limiter("cakewalk", per_minute=600, config=CONFIG)
+            await asyncio.wait_for(budget.acquire(), 10)
+    finally:
+        await conn.aclose()
+    assert len(conn.times) == 2
+    assert conn.times[1] - conn.times[0] < 0.9
+    assert len(budget._lease) == 4
+
+
+async def test_a_lease_waits_until_half_of_it_fits(redis_server: RedisServer) -> None:
+    # lease=1.0 at 600/min wants 10 starts: with the next start 0.8-0.9 s away only one
+    # or two would fit within the lead, so Redis says "wait" rather than lease a sliver
+    # (5 must fit: the next start at most 0.6 s away).
+    async with (
+        RedisLimiter(redis_server.url) as filler,
+        RedisLimiter(redis_server.url, lease=1.0) as leasing,
+    ):
+        await _fill_the_lead(filler)
+        await asyncio.sleep(0.2)
+        budget = leasing.limiter("cakewalk", per_minute=600, config=CONFIG)
+        delay = await budget._call()
+    assert not budget._reserved
+    assert delay is not None and delay > tb_redis.LEAD - 0.4
+
+
+@pytest.mark.parametrize(
+    ("seconds", "per_minute", "count", "late", "ask_within"),
+    [
+        pytest.param(0.5, 600, 5, 0.1, 0.5, id="600/min-0.5s"),
+        pytest.param(1.0, 600, 10, 0.1, 0.4, id="600/min-1s: half the lead"),
+        pytest.param(0.2, 6000, 20, 0.01, 0.8, id="6000/min-0.2s"),
+        pytest.param(0.2, 60, 5, 1.0, -0.5, id="60/min: at least 5 asked for"),
+        pytest.param(0.2, 1e8, 100, 0.001, None, id="at most 100, late at least 1 ms"),
+        pytest.param(None, 600, 1, 0.001, 0.0, id="no lease"),
+        pytest.param(0.5, None, 1, 0.001, 0.0, id="no rate"),
+    ],
+)
+def test_a_lease_is_sized_from_the_rate(
+    seconds: float | None,
+    per_minute: float | None,
+    count: int,
+    late: float,
+    ask_within: float | None,
+) -> None:
+    # The documented sizing (docs/guides/many-processes.md): S x rate starts, at least
+    # MIN_LEASE, at most MAX_LEASE; a start may be handed out up to one interval late
+    # (at least LATE); the next lease is asked for once the own last start is within
+    # LEAD less a whole lease (at most half the lead) less one interval.
+    lease = Lease(seconds, per_minute, tb_redis.LEAD)
+    assert lease.count == count
+    assert lease.late == pytest.approx(late)
+    if ask_within is not None:
+        assert lease.ask_within == pytest.approx(ask_within)
