@@ -7,6 +7,7 @@ on a virtual clock the bridge and the sandbox share."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
@@ -23,6 +24,26 @@ from .conftest import ScriptedServer, alumio_body, dumps, make_bridge
 POLL = {"poll_interval": 5.0, "max_poll_interval": 20.0}
 STILL = Lifecycle(speed=0)
 BOUND = 10.0  # real seconds: nothing here waits on real time unless it is broken
+
+
+# Tasks that never change, polled every 5 s backing off to 20 s, with no rate limit.
+_STILL_POLLING: dict[str, Any] = {
+    "poll_interval": 5.0,
+    "max_poll_interval": 20.0,
+    "requests_per_minute": None,
+}
+
+
+@contextlib.asynccontextmanager
+async def still_alumio(
+    vtime: VirtualClock, retry: RetryPolicy | None = None
+) -> AsyncIterator[tuple[Sandbox, TaskBridge]]:
+    """A sandbox of still tasks on the virtual clock, and a bridge polling its Alumio."""
+    async with (
+        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
+        TaskBridge(alumio=sb.alumio_config(**_STILL_POLLING), retry=retry) as bridge,
+    ):
+        yield sb, bridge
 
 
 @pytest.fixture
@@ -249,11 +270,7 @@ async def test_tasks_left_behind_get_no_more_polls_and_the_rest_keep_theirs(
     # 80 waits give up at 1 s while their next poll is scheduled (their heap items go
     # stale, and are compacted away past 64); 5 waits go on until 60 s. The ones left
     # behind get no further poll; the others are still polled (every 20 s at most).
-    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
-    async with (
-        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
-        TaskBridge(alumio=sb.alumio_config(**config)) as bridge,
-    ):
+    async with still_alumio(vtime) as (sb, bridge):
         gone = [f"gone-{n}" for n in range(80)]
         kept = [f"kept-{n}" for n in range(5)]
 
@@ -278,11 +295,7 @@ async def test_a_task_two_waits_gave_up_on_one_after_the_other_is_polled_no_more
     # The second wait on a task joins the first in a list of subscribers; when the first
     # gives up (at 30 s) the second is held alone again, and when it gives up too (at
     # 60 s) the task is dropped: nothing follows it, no poll comes after.
-    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
-    async with (
-        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
-        TaskBridge(alumio=sb.alumio_config(**config)) as bridge,
-    ):
+    async with still_alumio(vtime) as (sb, bridge):
 
         async def give_up(after: float) -> None:
             with pytest.raises(WaitTimeoutError):
@@ -300,11 +313,7 @@ async def test_a_newcomer_gets_a_fresh_look_and_the_short_interval_again(
 ) -> None:
     # A task polled for 100 s unchanged is down to one poll per 20 s. A second wait
     # joining it polls now, and then again 7.5 s later (5 s, backed off once), not 20.
-    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
-    async with (
-        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
-        TaskBridge(alumio=sb.alumio_config(**config)) as bridge,
-    ):
+    async with still_alumio(vtime) as (sb, bridge):
         first = asyncio.ensure_future(bridge.wait("alumio", "still-task"))
         await vtime.sleep(100)
         before = sb.stats.alumio.by_id["still-task"]
@@ -321,11 +330,7 @@ async def test_a_watch_joining_a_task_a_wait_has_seen_gets_its_first_update(
 ) -> None:
     # A wait has followed a still task for 100 s. A watch of it joins: its first update
     # comes at the next poll, with previous=None, although the status did not change.
-    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
-    async with (
-        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
-        TaskBridge(alumio=sb.alumio_config(**config)) as bridge,
-    ):
+    async with still_alumio(vtime) as (_sb, bridge):
         waiting = asyncio.ensure_future(bridge.wait("alumio", "still-task"))
         await vtime.sleep(100)
         async with bridge.watch([("alumio", "still-task")]) as watch:
@@ -342,11 +347,7 @@ async def test_after_compaction_the_next_due_poll_still_comes_first(vtime: Virtu
     # One task polled unchanged for 61 s (next poll due at 80.6 s), then 80 waits that
     # give up after 1 s (their heap items go stale and are compacted away), and one task
     # first polled at 61.5 s: its next poll, due at 66.5 s, comes then, not at 80.6 s.
-    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
-    async with (
-        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
-        TaskBridge(alumio=sb.alumio_config(**config)) as bridge,
-    ):
+    async with still_alumio(vtime) as (_sb, bridge):
         far = asyncio.ensure_future(bridge.wait("alumio", "far-task"))
         await vtime.sleep(61)
 
@@ -367,11 +368,7 @@ async def test_after_compaction_the_next_due_poll_still_comes_first(vtime: Virtu
 async def test_no_poll_starts_before_it_is_due(vtime: VirtualClock) -> None:
     # Task A is polled at 0 s, next due at 5 s. A wait on B at 4.5 s wakes the lane
     # (B's first poll is due at once): A's poll must still wait until 5 s.
-    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
-    async with (
-        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
-        TaskBridge(alumio=sb.alumio_config(**config)) as bridge,
-    ):
+    async with still_alumio(vtime) as (sb, bridge):
         a = asyncio.ensure_future(bridge.wait("alumio", "task-a"))
         await vtime.sleep(4.5)
         b = asyncio.ensure_future(bridge.wait("alumio", "task-b"))
@@ -390,11 +387,7 @@ async def test_no_poll_starts_before_it_is_due(vtime: VirtualClock) -> None:
 async def test_polls_back_off_across_errors_too(vtime: VirtualClock) -> None:
     # Three 503s in a row (each poll one attempt): each next poll 1.5 times further
     # (7.5, 11.25, 16.875 s), then the answer, at 35.625 s.
-    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
-    async with (
-        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
-        TaskBridge(alumio=sb.alumio_config(**config), retry=RetryPolicy(max_attempts=1)) as bridge,
-    ):
+    async with still_alumio(vtime, retry=RetryPolicy(max_attempts=1)) as (sb, bridge):
         sb.answer("alumio", "flaky-task", 503, times=3)
         await asyncio.wait_for(bridge.wait("alumio", "flaky-task", until=lambda t: True), 10)
         assert vtime.now == 35.625
@@ -411,12 +404,8 @@ async def test_a_retry_on_that_raises_ends_the_wait_with_its_error(vtime: Virtua
             raise ZeroDivisionError("retry_on broke")
         return False
 
-    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
     policy = RetryPolicy(max_attempts=1, retry_on=broken)
-    async with (
-        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
-        TaskBridge(alumio=sb.alumio_config(**config), retry=policy) as bridge,
-    ):
+    async with still_alumio(vtime, retry=policy) as (sb, bridge):
         sb.answer("alumio", "flaky-task", 503, times=1)
         with pytest.raises(ZeroDivisionError, match="retry_on broke"):
             await asyncio.wait_for(bridge.wait("alumio", "flaky-task"), 10)
@@ -431,11 +420,7 @@ async def test_a_ref_whose_until_raises_is_no_longer_polled(vtime: VirtualClock)
             raise ZeroDivisionError("until broke")
         return False
 
-    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
-    async with (
-        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
-        TaskBridge(alumio=sb.alumio_config(**config)) as bridge,
-    ):
+    async with still_alumio(vtime) as (sb, bridge):
         watch = bridge.watch([("alumio", "task-a"), ("alumio", "task-b")], until=until)
         with pytest.raises(ZeroDivisionError, match="until broke"):
             async with watch:
@@ -450,11 +435,7 @@ async def test_a_ref_whose_until_raises_is_no_longer_polled(vtime: VirtualClock)
 async def test_a_ref_that_left_by_until_is_no_longer_polled(vtime: VirtualClock) -> None:
     # Watching A and B; until holds for A at its first poll (A leaves the watch): for
     # the next 100 s only B is polled, and the watch gives no more updates of A.
-    config = {"poll_interval": 5.0, "max_poll_interval": 20.0, "requests_per_minute": None}
-    async with (
-        Sandbox(seed=5, lifecycle=STILL, clock=vtime.time, any_id=True) as sb,
-        TaskBridge(alumio=sb.alumio_config(**config)) as bridge,
-    ):
+    async with still_alumio(vtime) as (sb, bridge):
         refs = [("alumio", "task-a"), ("alumio", "task-b")]
         async with bridge.watch(refs, until=lambda t: t.id == "task-a") as watch:
             seen = [await asyncio.wait_for(watch.__anext__(), 10) for _ in range(2)]
