@@ -142,13 +142,14 @@ async def test_at_one_a_second_the_burst_is_one_start(redis_server: RedisServer)
 
 
 async def test_below_one_a_second_the_burst_is_still_one_start(redis_server: RedisServer) -> None:
-    # 30/min: one start now, the next 2 s later (beyond LEAD: "ask again").
+    # 30/min: one start now, the next 2 s later (beyond LEAD: "ask again"). A burst
+    # would answer 0; the lower bound leaves a loaded box a second between the calls.
     async with RedisLimiter(redis_server.url) as limiter:
         budget = limiter.limiter("cakewalk", per_minute=30, config=CONFIG)
         first = await budget._call()
         second = await budget._call()
     assert first == 0.0
-    assert second is not None and 1.5 < second <= 2.0
+    assert second is not None and 1.0 < second <= 2.0
 
 
 async def test_below_two_a_minute_the_window_holds_one_start(redis_server: RedisServer) -> None:
@@ -158,7 +159,7 @@ async def test_below_two_a_minute_the_window_holds_one_start(redis_server: Redis
         first = await budget._call()
         second = await budget._call()
     assert first == 0.0
-    assert second is not None and 59 < second <= 60.25
+    assert second is not None and 58 < second <= 60.25
 
 
 async def test_a_rate_below_one_a_minute_still_grants_through_redis(
