@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import math
 import time
+from typing import Any
 
 from ._base.checks import check_seconds
 from ._base.errors import ConfigurationError
@@ -44,7 +45,7 @@ class Lease:
         lead: the furthest ahead Redis reserves a start (`taskbridge.redis.LEAD`).
     """
 
-    __slots__ = ("_starts", "ask_within", "count", "last", "late")
+    __slots__ = ("_starts", "ask_within", "booked", "count", "last", "late")
 
     def __init__(self, seconds: float | None, per_minute: float | None, lead: float) -> None:
         self.count = 1  # the starts one call asks for
@@ -53,6 +54,8 @@ class Lease:
         # say "wait" before, or reserve only part of a lease).
         self.ask_within = 0.0
         self.last = 0.0  # this process' last reserved start
+        # When to ask for the next lease, if Redis booked this process' turn (monotonic).
+        self.booked: float | None = None
         if per_minute and seconds is not None:
             rate = per_minute / WINDOW
             self.count = min(MAX_LEASE, max(MIN_LEASE, math.ceil(seconds * rate)))
@@ -83,9 +86,32 @@ class Lease:
             self._starts.append(start)
 
     def wait_before_asking(self) -> float:
-        """Seconds to wait before asking Redis for the next lease (<= 0: none)."""
-        return self.last - time.monotonic() - self.ask_within if self.count > 1 else 0.0
+        """Seconds to wait before asking Redis for the next lease (<= 0: none): until
+        the turn Redis booked, else until this process' own last start is close."""
+        if self.count == 1:
+            return 0.0
+        if self.booked is not None:
+            return self.booked - time.monotonic()
+        return self.last - time.monotonic() - self.ask_within
+
+    def read_booking(self, more: list[Any], *, booking: bool, now: float) -> list[Any]:
+        """The rest of a reply that reserved starts after its first element: a lease's
+        turn for the next one (us from ``now``, booked if ``booking``), then the delays
+        of its later starts, which this returns."""
+        self.booked = None
+        if self.count == 1 or not more:
+            return more
+        if booking:
+            self.booked = now + int(more[0]) / 1e6
+        return more[1:]
+
+    def saturated(self, callers: int) -> bool:
+        """Whether ``callers`` waiting for a start are more than one lease serves (so
+        the next lease is wanted at once: Redis books its turn with this one)."""
+        return self.count > 1 and callers > self.count
 
     def clear(self) -> None:
-        """Void the rest (a 429 paused the provider): those starts pass unused."""
+        """Void the rest (a 429 paused the provider): those starts pass unused, and
+        the turn booked for the next lease with them."""
         self._starts.clear()
+        self.booked = None

@@ -23,14 +23,17 @@ WAIT = 3
 # ARGV: interval_us (0: no rate, pause only), tau_us, limit, window_us, lead_us (the
 # furthest ahead a start is ever reserved), expected gen ("" when none yet), gen to
 # create, process id, call sequence, key ttl_ms, the number of consecutive starts wanted
-# (a lease; absent: 1), then the ages (us, oldest first, negative for a start still
-# ahead) of this process' grants Redis has not seen (replay).
-# Returns {status, delay_us, gen, processes, horizon_us, start_us, delay_us...}; WAIT:
-# nothing is reserved, ask again delay_us - lead_us from now (for a lease: the 7th
-# element, in us from now, which queues the processes told to wait). A lease reserves up to
-# the number wanted of the next starts of the smooth schedule, each one as for a single
-# call (rate, window, pause), none more than lead_us ahead; the delays of the starts
-# after the first follow start_us, in order. Each start is one member of the 60-s log.
+# (a lease; absent: 1), whether a lease books this process' next turn ('1': it has more
+# callers waiting than one lease serves; absent: no), then the ages (us, oldest first,
+# negative for a start still ahead) of this process' grants Redis has not seen (replay).
+# Returns {status, delay_us, gen, processes, horizon_us, start_us, ...}; WAIT: nothing
+# is reserved, ask again delay_us - lead_us from now (for a lease: the 7th element, in us
+# from now, which queues the processes told to wait). A lease reserves up to the number
+# wanted of the next starts of the smooth schedule, each one as for a single call (rate,
+# window, pause), none more than lead_us ahead; the 7th element is when to ask for the
+# next lease (us from now; booked in the same queue when asked to, so a saturated
+# process is not told to wait first: 0 when not booked), and the delays of the starts
+# after the first follow, in order. Each start is one member of the 60-s log.
 #
 # Why the lead: when Redis loses the budget, the starts already reserved are gone with
 # it, and a process that has not called since cannot say so. No start is reserved more
@@ -47,6 +50,7 @@ local window = tonumber(ARGV[4])
 local lead = tonumber(ARGV[5])
 local ttl = tonumber(ARGV[10])
 local count = tonumber(ARGV[11] or '1')
+local book = ARGV[12] == '1'
 local function int(x) return string.format('%d', x) end
 
 local gen = redis.call('HGET', KEYS[1], 'gen')
@@ -71,7 +75,7 @@ local processes = redis.call('ZCARD', KEYS[4])
 local tat = tonumber(redis.call('HGET', KEYS[1], 'tat') or '0')
 local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '0')
 local lost = tonumber(redis.call('HGET', KEYS[1], 'lost') or '0')
-for i = 12, #ARGV do
+for i = 13, #ARGV do
   local at = now - tonumber(ARGV[i])
   redis.call('ZADD', KEYS[2], int(at), ARGV[8] .. ':' .. ARGV[9] .. ':' .. i)
   -- Starts before a loss's restart are in its delay already; later ones (granted
@@ -99,29 +103,34 @@ if interval > 0 then
     redis.call('ZADD', KEYS[2], int(at), member)
     redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(limit + 1))
   end
+  -- A lease whose next start is `from`: ask for it when a whole lease fits within the
+  -- lead (or half the lead), and after the leases of the processes queued before (a
+  -- queue, only advice: it reserves nothing), never more than one lease per process
+  -- later. Each lease in the queue spans what one asked for then gets (the whole
+  -- lease, or the starts up to the lead). The time to ask, us from now.
+  local function queue_ask(from)
+    local early = math.min((count - 1) * interval, math.floor(lead / 2))
+    local span = math.min(count * interval, lead - early + interval)
+    local ask = from - lead + early
+    local queue = tonumber(redis.call('HGET', KEYS[1], 'queue') or '0')
+    if queue > ask then ask = math.min(queue, ask + processes * span) end
+    redis.call('HSET', KEYS[1], 'queue', int(ask + span))
+    return ask - now
+  end
   start = next_start(start)
   -- A lease is reserved once at least half of it fits within the lead (a caller
   -- that came before its turn waits for it rather than take a sliver).
   local half = math.ceil(count / 2) - 1
   if start - now + half * interval > lead then
     local reply = {3, start - now, gen, processes, math.max(tat, start) - now, 0}
-    if count > 1 then
-      -- A lease: ask again when a whole lease fits within the lead (or half the lead),
-      -- and after the leases of the processes told to ask again before (a queue, only
-      -- advice: it reserves nothing), never more than one lease per process later.
-      local span = count * interval
-      local ask = start - lead + math.min(span - interval, math.floor(lead / 2))
-      local queue = tonumber(redis.call('HGET', KEYS[1], 'queue') or '0')
-      if queue > ask then ask = math.min(queue, ask + processes * span) end
-      redis.call('HSET', KEYS[1], 'queue', int(ask + span))
-      reply[7] = ask - now
-    end
+    if count > 1 then reply[7] = queue_ask(start) end
     redis.call('HSET', KEYS[1], 'tat', int(tat))
     redis.call('PEXPIRE', KEYS[2], ttl)
     return reply
   end
   reserve(start, ARGV[8] .. ':' .. ARGV[9])
   reply[6] = int(start)
+  if count > 1 then reply[7] = 0 end
   local later = start
   for j = 2, count do
     local at = next_start(later)
@@ -130,6 +139,9 @@ if interval > 0 then
     reply[#reply + 1] = at - now
     later = at
   end
+  -- A saturated process takes its turn for the next lease now, as if it had asked
+  -- again at once and been told to wait (without that second call).
+  if count > 1 and book then reply[7] = queue_ask(next_start(math.max(later, paused))) end
   redis.call('PEXPIRE', KEYS[2], ttl)
   redis.call('HSET', KEYS[1], 'tat', int(tat), 'last', int(later))
   reply[5] = math.max(tat, later) - now

@@ -27,9 +27,7 @@ a budget recreated by a process that knew the old one restarts empty after `LEAD
 one interval (see `taskbridge._redis_scripts`).
 
 With ``lease=S`` (off by default) one script call reserves the next S seconds of the
-smooth schedule, none more than `LEAD` ahead, which the process hands out in order
-without asking Redis again (`taskbridge._redis_lease`); the starts it does not use pass
-unused: a lease costs the budget at most its own starts.
+smooth schedule for this process to hand out alone (`taskbridge._redis_lease`).
 """
 
 from __future__ import annotations
@@ -201,16 +199,12 @@ class _SharedBudget:
             rate = per_minute / WINDOW
             self._burst = max(1.0, rate)
             interval = 1e6 / rate
-            self._args: list[int] = [
-                max(1, round(interval)),
-                round((self._burst - 1.0) * interval),
-                max(1, math.floor(per_minute)),
-                round(self._window * 1e6),
-                round(LEAD * 1e6),
-            ]
+            tau, limit = round((self._burst - 1.0) * interval), max(1, math.floor(per_minute))
+            self._args: list[int] = [max(1, round(interval)), tau, limit]
         else:
             self._burst = 0.0
-            self._args = [0, 0, 1, round(self._window * 1e6), round(LEAD * 1e6)]
+            self._args = [0, 0, 1]
+        self._args += [round(self._window * 1e6), round(LEAD * 1e6)]
         self._lease = Lease(owner.lease, per_minute, LEAD)
         self._more: list[int] = []  # see _call
         self._ttl_ms = round((self._window + WINDOW) * 1000)
@@ -219,6 +213,7 @@ class _SharedBudget:
         # One caller of this process asks Redis at a time (in arrival order): those told
         # to come back later do not all ask again at once.
         self._asking = asyncio.Lock()
+        self._callers = 0  # callers in acquire() waiting for a start (a lease's demand)
         self._reserved = False  # whether the last call reserved a start
         # This process' grants of the last window (monotonic time of the start, ahead
         # while reserved); those Redis has not seen (granted alone, or before Redis lost
@@ -243,10 +238,13 @@ class _SharedBudget:
 
         Cancelled while waiting, the slot stays spent (the budget errs on the safe side).
         """
-        async with self._asking:
-            delay = self._lease.take()
-            if delay is None:
-                delay = await self._reserve()
+        self._callers += 1
+        try:
+            async with self._asking:
+                delay = self._lease.take()
+                delay = await self._reserve() if delay is None else delay
+        finally:
+            self._callers -= 1
         if delay is None:
             if self._fallback is not None:
                 await self._fallback.acquire()
@@ -328,12 +326,12 @@ class _SharedBudget:
             self._unreported.append(start)
 
     async def _call(self) -> float | None:
-        """One admission script call: the seconds to the start (reserved if
-        ``self._reserved``, else to ask again `LEAD` before it), or ``None`` if Redis
-        lost the budget (the next call replays this process' recent grants)."""
+        """One admission script call: the seconds to the start (reserved if ``_reserved``,
+        else to ask again `LEAD` before it), or ``None`` if Redis lost the budget."""
         owner = self._owner
         now = time.monotonic()
         replay, self._unreported = self._unreported, []
+        booking = self._lease.saturated(self._callers)
         ages = [round((now - t) * 1e6) for t in replay if now - t < self._window]
         args: list[str | int] = [
             *self._args,
@@ -343,6 +341,7 @@ class _SharedBudget:
             next(self._seq),
             self._ttl_ms,
             self._lease.count,
+            int(booking),
             *ages,
         ]
         try:
@@ -352,7 +351,8 @@ class _SharedBudget:
             raise
         status, delay_us, gen, processes, horizon_us, _, *more = reply
         self._reserved = status != WAIT
-        # The lease's later starts (us after the first), or when to ask again (us).
+        if self._reserved:  # a lease's later starts (us after the first)
+            more = self._lease.read_booking(more, booking=booking, now=now)
         self._more = [int(d) - (int(delay_us) if self._reserved else 0) for d in more]
         gen = gen.decode() if isinstance(gen, bytes) else str(gen)
         if status == STALE:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import itertools
 import logging
 import os
@@ -1323,3 +1324,103 @@ def test_a_lease_is_sized_from_the_rate(
     assert lease.late == pytest.approx(late)
     if ask_within is not None:
         assert lease.ask_within == pytest.approx(ask_within)
+
+
+async def test_saturated_leasing_processes_take_turns_without_being_told_to_wait(
+    redis_server: RedisServer, client: redis.Redis
+) -> None:
+    # Three leasing processes on one key at 600/min (lease=0.5: 5 starts a call), each
+    # with 16 callers, 60 starts in all: the lead (1 s) holds two leases, so they take
+    # turns. Each call that reserves a lease also books that process' next turn, so a
+    # process is told "wait" only before its first booked turn (2 in all, seen), or
+    # when a loaded box made it miss a turn (allowed: 2 per process), not before each
+    # lease (asked at once after a lease, it would be told to wait every time: 19 of
+    # 120 starts before booking). Every call reserves at least 5 starts.
+    conns = [TimedRedis.from_url(redis_server.url) for _ in range(3)]
+    for conn in conns:
+        await conn.script_load(ADMIT)
+    starts = 0
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            budgets = []
+            for conn in conns:
+                limiter = await stack.enter_async_context(RedisLimiter(conn, lease=0.5))
+                budgets.append(limiter.limiter("cakewalk", per_minute=600, config=CONFIG))
+
+            async def caller(budget: Any) -> None:
+                nonlocal starts
+                while starts < 60:
+                    await budget.acquire()
+                    starts += 1
+
+            callers = (caller(budget) for budget in budgets for _ in range(16))
+            await asyncio.wait_for(asyncio.gather(*callers), 60)
+            log = await _log(client, budgets[0])
+    finally:
+        for conn in conns:
+            await conn.aclose()
+    waits = sum(reply[0] == 3 for conn in conns for reply in conn.replies)
+    assert waits <= 6, [[int(r[0]) for r in conn.replies] for conn in conns]
+    per_call: dict[tuple[str, int], int] = {}
+    for member, _ in log:
+        key = (member.split(":")[0], _order(member)[0])
+        per_call[key] = per_call.get(key, 0) + 1
+    assert min(per_call.values()) >= 5, per_call
+    assert max_in_window([t / 1e6 for _, t in log], 1.0) <= 20
+
+
+async def test_only_a_process_with_more_callers_than_a_lease_books_its_next_turn(
+    redis_server: RedisServer, client: redis.Redis
+) -> None:
+    # lease=0.5 at 600/min is 5 starts. One caller at a time (7 admissions, 2 calls)
+    # books no turn: its next ask follows its own last start, and no other process is
+    # queued behind a turn it may never take. 12 callers at once: the first call is
+    # made before the others arrive, the second with 7 waiting, so it books a turn
+    # (Redis' queue moves; no call is told to wait, which would move it too).
+    conn = TimedRedis.from_url(redis_server.url)
+    await conn.script_load(ADMIT)
+    try:
+        async with (
+            RedisLimiter(redis_server.url, lease=0.5) as idle_limiter,
+            RedisLimiter(conn, lease=0.5) as busy_limiter,
+        ):
+            idle = idle_limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
+            for _ in range(7):
+                await asyncio.wait_for(idle.acquire(), 5)
+            assert idle._lease.booked is None
+            assert await client.hget(idle.keys[0], "queue") is None
+            busy = busy_limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
+            await asyncio.wait_for(asyncio.gather(*(busy.acquire() for _ in range(12))), 5)
+            assert await client.hget(busy.keys[0], "queue") is not None
+    finally:
+        await conn.aclose()
+    assert [int(reply[0]) for reply in conn.replies] == [1, 1, 1]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "callers", "saturated"),
+    [(0.5, 5, False), (0.5, 6, True), (None, 100, False)],
+)
+def test_a_lease_is_saturated_when_more_callers_wait_than_it_serves(
+    seconds: float | None, callers: int, saturated: bool
+) -> None:
+    lease = Lease(seconds, 600, tb_redis.LEAD)
+    assert lease.saturated(callers) is saturated
+
+
+def test_a_booked_turn_sets_when_to_ask_and_a_pause_voids_it() -> None:
+    # A reply's tail after a reserved lease: the booked turn (us from now), then the
+    # later starts; without a booking the turn is ignored (the own last start rules).
+    lease = Lease(0.5, 600, tb_redis.LEAD)
+    lease.last = time.monotonic() + 0.3
+    assert lease.read_booking([700_000, 1, 2], booking=True, now=time.monotonic()) == [1, 2]
+    assert lease.wait_before_asking() == pytest.approx(0.7, abs=0.05)
+    assert lease.read_booking([700_000, 1, 2], booking=False, now=time.monotonic()) == [1, 2]
+    assert lease.booked is None
+    assert lease.wait_before_asking() == pytest.approx(0.3 - lease.ask_within, abs=0.05)
+    lease.read_booking([700_000], booking=True, now=time.monotonic())
+    lease.clear()
+    assert lease.booked is None
+    single = Lease(None, 600, tb_redis.LEAD)
+    assert single.read_booking([5, 6], booking=True, now=0.0) == [5, 6]
+    assert single.booked is None and single.wait_before_asking() == 0.0
