@@ -97,7 +97,9 @@ class Lease:
     def read_booking(self, more: list[Any], *, booking: bool, now: float) -> list[Any]:
         """The rest of a reply that reserved starts after its first element: a lease's
         turn for the next one (us from ``now``, booked if ``booking``), then the delays
-        of its later starts, which this returns."""
+        of its later starts, which this returns. ``now`` is read after the reply: the
+        turn is then never early (asked early, the lease's last start would be past
+        the lead and left out)."""
         self.booked = None
         if self.count == 1 or not more:
             return more

@@ -352,7 +352,7 @@ class _SharedBudget:
         status, delay_us, gen, processes, horizon_us, _, *more = reply
         self._reserved = status != WAIT
         if self._reserved:  # a lease's later starts (us after the first)
-            more = self._lease.read_booking(more, booking=booking, now=now)
+            more = self._lease.read_booking(more, booking=booking, now=time.monotonic())
         self._more = [int(d) - (int(delay_us) if self._reserved else 0) for d in more]
         gen = gen.decode() if isinstance(gen, bytes) else str(gen)
         if status == STALE:

@@ -1392,9 +1392,29 @@ async def test_only_a_process_with_more_callers_than_a_lease_books_its_next_turn
             busy = busy_limiter.limiter("cakewalk", per_minute=600, config=CONFIG)
             await asyncio.wait_for(asyncio.gather(*(busy.acquire() for _ in range(12))), 5)
             assert await client.hget(busy.keys[0], "queue") is not None
+            assert idle._callers == busy._callers == 0  # the demand counted is gone
     finally:
         await conn.aclose()
     assert [int(reply[0]) for reply in conn.replies] == [1, 1, 1]
+
+
+async def test_a_cancelled_caller_no_longer_counts_as_demand(redis_server: RedisServer) -> None:
+    # The schedule full up to the lead: a caller waits for its turn; cancelled, it no
+    # longer counts among the callers a lease is sized against (a leak would make a
+    # process with no demand book turns forever).
+    async with (
+        RedisLimiter(redis_server.url) as filler,
+        RedisLimiter(redis_server.url, lease=0.5) as leasing,
+    ):
+        await _fill_the_lead(filler)
+        budget = leasing.limiter("cakewalk", per_minute=600, config=CONFIG)
+        waiting = [asyncio.create_task(budget.acquire()) for _ in range(2)]
+        await asyncio.sleep(0.1)
+        assert budget._callers == 2
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
+        assert budget._callers == 0
 
 
 @pytest.mark.parametrize(
