@@ -93,5 +93,7 @@ def test_ci_runs_the_readme_test_command_and_the_extra_runs() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert test_line in ci.splitlines()
     assert "--random-order-seed=" in ci  # one run in random order, its seed printed
-    assert "--count 5" in ci  # the loopback-server files repeated
-    assert "for want in 3.10 3.13" in ci
+    assert "--count 3" in ci  # the loopback-server files repeated
+    assert "oldest=$(find_python 3.10)" in ci  # the sdist's suite on the oldest Python
+    assert '"$oldest" -m venv "$unpacked/venv"' in ci
+    assert "for want in 3.13" in ci  # and the whole suite on the newest
