@@ -100,6 +100,26 @@ def test_a_bridge_builds_the_decoders_of_its_providers_only() -> None:
     }
 
 
+def test_a_bridge_loads_the_wait_watch_and_stream_modules_at_their_first_use() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        from taskbridge import TaskBridge, CakewalkConfig
+        bridge = TaskBridge(cakewalk=CakewalkConfig("k" * 40, "s" * 40))
+        view = bridge.with_options(timeout=5.0)
+        wait_and_stream = ("taskbridge._facade.watch", "taskbridge._facade.stream")
+        loaded = [m for m in sys.modules if m.startswith(wait_and_stream)]
+        assert not loaded, loaded
+        bridge.stream([])
+        assert "taskbridge._facade.stream" in sys.modules
+        assert "taskbridge._facade.watch" not in sys.modules
+        view.watch([])
+        assert "taskbridge._facade.watch.scheduler" in sys.modules
+        """
+    )
+    loaded(code)
+
+
 def test_a_provider_package_names_load_on_first_use() -> None:
     code = textwrap.dedent(
         """

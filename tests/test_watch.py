@@ -628,6 +628,20 @@ async def test_a_closed_view_refuses_wait_and_watch(vtime: VirtualClock) -> None
         assert (await bridge.wait("alumio", task_id)).is_terminal  # the bridge goes on
 
 
+async def test_a_view_made_before_the_first_watch_shares_the_bridges_scheduler(
+    vtime: VirtualClock,
+) -> None:
+    # The scheduler is built at the first wait or watch, through whichever bridge or view
+    # comes first; one made before then still polls through the same one.
+    async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
+        view = bridge.with_options(timeout=5.0)
+        task_id = seeded(sb, "alumio")
+        async with view.watch([("alumio", task_id)]) as watch:
+            await asyncio.wait_for(watch.__anext__(), 10)
+            assert bridge._polling.following == 1
+        assert view._polling.scheduler is bridge._polling.scheduler
+
+
 async def test_watch_reads_an_async_iterable_of_refs(vtime: VirtualClock) -> None:
     async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
 
@@ -672,7 +686,7 @@ async def test_cancelling_a_wait_stops_its_polling(vtime: VirtualClock) -> None:
 
 async def test_the_scheduler_and_the_watch_say_what_they_follow(vtime: VirtualClock) -> None:
     async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
-        scheduler = bridge._polling
+        scheduler = bridge._polling.scheduler
         assert scheduler.idle
         task_id = seeded(sb, "alumio")
         async with bridge.watch([("alumio", task_id)]) as watch:

@@ -26,9 +26,8 @@ from ..providers.alumio import AlumioConfig
 from ..providers.cakewalk import CakewalkConfig
 from . import hookup as _hookup
 from . import observe as _observe
-from . import stream as _stream
-from . import watch as _watch
 from .environment import options_from_env
+from .polling import Polling
 
 if TYPE_CHECKING:
     from ..providers.alumio import AlumioTask
@@ -110,7 +109,7 @@ class TaskBridge:
         total = aiohttp.ClientTimeout(total=float(timeout))
         settings = Settings(retry or RetryPolicy(), total, max_response_bytes, self._hooks)
         self._call = Caller(self._engine, settings)
-        self._polling = _watch.Scheduler(self._call, clock=clock.time, sleep=clock.sleep)
+        self._polling = Polling(self._call, clock)
         self._limiter = limiter
         self._root: TaskBridge | None = None  # the bridge a `with_options` view came from
 
@@ -286,6 +285,8 @@ class TaskBridge:
                 print(result.ref, result.task.status if result.ok else result.error)
             ```
         """
+        from . import stream as _stream
+
         results = _stream.stream(self._call, refs, _stream.check_backlog(backlog))
         return _observe.stream(self._hooks, results)
 
@@ -323,7 +324,7 @@ class TaskBridge:
         """
         self._refuse_if_closed()
         args = (provider, task_id, timeout, until, events)
-        return await _observe.wait(self._hooks, self._polling, *args)
+        return await self._polling.wait(self._hooks, *args)
 
     def watch(
         self,
@@ -353,7 +354,7 @@ class TaskBridge:
                 print(update.ref.task_id, update.task and update.task.status)
             ```
         """
-        follow = _observe.watch(self._hooks, self._polling, refs, until, events)  # checks args
+        follow = self._polling.watch(self._hooks, refs, until, events)  # checks args
         self._refuse_if_closed()
         return follow
 

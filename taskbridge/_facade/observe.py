@@ -9,7 +9,7 @@ Without such a hook, the facade takes none of these paths.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .._base.models import TaskResult, UnifiedTask
@@ -17,14 +17,12 @@ from .._engine.hooks import (
     HookSet,
 )
 from . import batch as _batch
-from .watch import Scheduler, TaskUpdate, Until, Watch
-from .watch.hints import EventSource
 
 if TYPE_CHECKING:
     from .._engine.engine import Caller
     from .._engine.gate import ProviderGate
 
-__all__ = ["Followed", "TracedWatch", "followed_stream", "get_many", "stream", "wait", "watch"]
+__all__ = ["Followed", "followed_get", "followed_stream", "get_many", "status_event", "stream"]
 
 
 class Followed:
@@ -138,34 +136,6 @@ def stream(
     return followed_stream(hooks, results)
 
 
-async def wait(  # noqa: PLR0917 - TaskBridge.wait's arguments, passed on
-    hooks: HookSet | None,
-    polling: Scheduler,
-    provider: Any,
-    task_id: Any,
-    timeout: float | None,
-    until: Until | None,
-    events: EventSource | None = None,
-) -> UnifiedTask[Any]:
-    """`TaskBridge.wait`, followed when hooks ask."""
-    if hooks is None or not hooks.follows() or (until is not None and not callable(until)):
-        return await polling.wait(provider, task_id, timeout=timeout, until=until, events=events)
-    return await followed_wait(hooks, polling, provider, task_id, timeout, until, events)
-
-
-def watch(
-    hooks: HookSet | None,
-    polling: Scheduler,
-    refs: Iterable[object] | AsyncIterable[object],
-    until: Until | None,
-    events: EventSource | None = None,
-) -> Watch:
-    """`TaskBridge.watch`'s iterator, followed when hooks ask."""
-    if hooks is None or not hooks.follows():
-        return polling.watch(refs, until=until, events=events)
-    return TracedWatch(hooks, polling, refs, until, events)
-
-
 async def followed_stream(
     hooks: HookSet, inner: AsyncGenerator[TaskResult, None]
 ) -> AsyncGenerator[TaskResult, None]:
@@ -193,98 +163,3 @@ async def followed_stream(
         with scope.active():
             await inner.aclose()
         scope.end(error, {"taskbridge.succeeded": succeeded, "taskbridge.failed": failed})
-
-
-def followed_until(scope: Followed, ref: tuple[str, str], until: Until | None) -> Until:
-    """``until`` for a followed `wait`: each change of status is an event of the call."""
-    seen: list[str | None] = [None]
-
-    def check(task: UnifiedTask[Any]) -> object:
-        if task.provider_status != seen[0]:
-            scope.event("taskbridge.status_change", status_event(ref, task, seen[0]))
-            seen[0] = task.provider_status
-        return until(task) if until is not None else False
-
-    return check
-
-
-async def followed_wait(  # noqa: PLR0917 - TaskBridge.wait's arguments, passed on
-    hooks: HookSet,
-    polling: Scheduler,
-    provider: Any,
-    task_id: Any,
-    timeout: float | None,
-    until: Until | None,
-    events: EventSource | None = None,
-) -> UnifiedTask[Any]:
-    """`TaskBridge.wait` inside a ``taskbridge.wait`` call; status changes are events."""
-    ref = (str(getattr(provider, "value", provider)), str(task_id))
-    scope = Followed(
-        hooks, "taskbridge.wait", {"taskbridge.provider": ref[0], "taskbridge.task_id": ref[1]}
-    )
-    check = followed_until(scope, ref, until)
-    try:
-        # Not made active: the bridge's polls are shared by every wait and watch, so
-        # their attempts belong to no one call (see the Observability guide).
-        task = await polling.wait(provider, task_id, timeout=timeout, until=check, events=events)
-    except BaseException as exc:
-        scope.end(exc)
-        raise
-    check(task)  # a terminal task never reaches ``until``
-    scope.end(None, {"taskbridge.status": task.status.value})
-    return task
-
-
-class TracedWatch(Watch):
-    """A `Watch` inside a ``taskbridge.watch`` call: each update is an event of it."""
-
-    def __init__(
-        self,
-        hooks: HookSet,
-        scheduler: Scheduler,
-        refs: Iterable[object] | AsyncIterable[object],
-        until: Until | None,
-        events: EventSource | None = None,
-    ) -> None:
-        super().__init__(scheduler, refs, until, events)
-        self._hooks = hooks
-        self._scope: Followed | None = None
-        self._updates = 0
-
-    async def __anext__(self) -> TaskUpdate:
-        if self._scope is None and not self._closed:
-            self._scope = Followed(self._hooks, "taskbridge.watch", {})
-        scope = self._scope
-        if scope is None:
-            return await super().__anext__()
-        try:
-            update = await super().__anext__()  # not active: polls are shared (see wait)
-        except StopAsyncIteration:
-            self._finish(None)
-            raise
-        except BaseException as exc:
-            self._finish(exc)
-            raise
-        self._updates += 1
-        if update.task is not None:
-            previous = update.previous.provider_status if update.previous else None
-            scope.event("taskbridge.status_change", status_event(update.ref, update.task, previous))
-        else:
-            scope.event(
-                "taskbridge.watch_error",
-                {
-                    "taskbridge.provider": update.ref[0],
-                    "taskbridge.task_id": str(update.ref[1]),
-                    "error.type": type(update.error).__name__,
-                },
-            )
-        return update
-
-    def _finish(self, error: BaseException | None) -> None:
-        scope, self._scope = self._scope, None
-        if scope is not None:
-            scope.end(error, {"taskbridge.updates": self._updates})
-
-    def close(self) -> None:
-        super().close()
-        self._finish(None)

@@ -27,11 +27,11 @@ from .bridge import DEFAULT_MAX_RESPONSE_BYTES, RefLike, TaskBridge
 from .environment import options_from_env
 from .hookup import TaskResponse
 from .loopthread import BlockingIterator, Runtime, forsake
-from .watch import EventSource, TaskUpdate
 
 if TYPE_CHECKING:
     from ..providers.alumio import AlumioTask
     from ..providers.cakewalk import CakewalkTask
+    from .watch import EventSource, TaskUpdate
 
 __all__ = ["SyncTaskBridge"]
 

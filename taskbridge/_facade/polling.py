@@ -1,0 +1,86 @@
+"""The bridge's polling for `wait` and `watch`, built at the first of them.
+
+`TaskBridge` holds a `Polling` from the start and builds the `Scheduler` (and loads the
+watch package) only when a wait or watch needs it, so a program that only gets and
+batches never loads it. Views made by `with_options` copy the reference to the same
+holder, so the scheduler is one per bridge whichever of them built it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .._base.clock import Clock
+    from .._base.models import UnifiedTask
+    from .._engine.engine import Caller
+    from .._engine.hooks import HookSet
+    from .watch import EventSource, Scheduler, Until, Watch
+
+__all__ = ["Polling"]
+
+
+class Polling:
+    """A bridge's `Scheduler` for `wait` and `watch`, built at the first of them (the
+    watch modules load then, not with the bridge) and shared by every `with_options`
+    view, which copies the reference to this holder."""
+
+    __slots__ = ("_built", "_call", "_clock")
+
+    def __init__(self, call: Caller, clock: Clock) -> None:
+        self._call = call
+        self._clock = clock
+        self._built: Scheduler | None = None
+
+    @property
+    def scheduler(self) -> Scheduler:
+        """The scheduler, built on first use with the bridge's caller and clock."""
+        if self._built is None:
+            from .watch import Scheduler
+
+            clock = self._clock
+            self._built = Scheduler(self._call, clock=clock.time, sleep=clock.sleep)
+        return self._built
+
+    @property
+    def following(self) -> int:
+        """How many distinct tasks are being polled (0 before the first wait or watch)."""
+        return 0 if self._built is None else self._built.following
+
+    @property
+    def idle(self) -> bool:
+        """Whether nothing is followed, no poll is in flight and no driver runs."""
+        return self._built is None or self._built.idle
+
+    async def wait(  # noqa: PLR0917 - TaskBridge.wait's arguments, passed on
+        self,
+        hooks: HookSet | None,
+        provider: Any,
+        task_id: Any,
+        timeout: float | None,
+        until: Until | None,
+        events: EventSource | None = None,
+    ) -> UnifiedTask[Any]:
+        """`TaskBridge.wait`, followed when hooks ask."""
+        from .watch import traced
+
+        args = (provider, task_id, timeout, until, events)
+        return await traced.wait(hooks, self.scheduler, *args)
+
+    def watch(
+        self,
+        hooks: HookSet | None,
+        refs: Iterable[object] | AsyncIterable[object],
+        until: Until | None,
+        events: EventSource | None = None,
+    ) -> Watch:
+        """`TaskBridge.watch`'s iterator, followed when hooks ask."""
+        from .watch import traced
+
+        return traced.watch(hooks, self.scheduler, refs, until, events)
+
+    def close(self) -> None:
+        """End every wait and watch of the bridge (nothing to end before the first)."""
+        if self._built is not None:
+            self._built.close()
