@@ -95,7 +95,7 @@ async def test_a_wait_told_to_retry_after_more_than_max_retry_after_ends_as_get_
         assert info.value.retry_after == 100_000
         assert vtime.now == 0.0
         assert sb.stats.alumio.by_id[task_id] == 1
-        assert bridge._polling.idle
+        assert bridge._polling.scheduler.idle
 
 
 async def test_a_watched_ref_told_to_retry_after_more_than_max_retry_after_leaves_with_it(
@@ -208,7 +208,7 @@ async def test_aclose_from_another_task_ends_the_consumers_iteration(vtime: Virt
         await watch.aclose()
         got = await asyncio.wait_for(consumer, BOUND)
         assert len(got) == 1
-        assert bridge._polling.idle
+        assert bridge._polling.scheduler.idle
 
 
 async def test_close_from_another_task_before_the_first_update_ends_the_iteration(
@@ -286,7 +286,7 @@ async def test_tasks_left_behind_get_no_more_polls_and_the_rest_keep_theirs(
         await asyncio.wait_for(asyncio.gather(*kept_waits), 10)
         assert 60 <= vtime.now <= 80
         assert [sb.stats.alumio.by_id[i] for i in gone] == [1] * 80
-        assert bridge._polling.following == 0
+        assert bridge._polling.scheduler.following == 0
 
 
 async def test_a_task_two_waits_gave_up_on_one_after_the_other_is_polled_no_more(
@@ -302,7 +302,7 @@ async def test_a_task_two_waits_gave_up_on_one_after_the_other_is_polled_no_more
                 await bridge.wait("alumio", "still-task", timeout=after)
 
         await asyncio.wait_for(asyncio.gather(give_up(30), give_up(60)), BOUND)
-        assert bridge._polling.following == 0
+        assert bridge._polling.scheduler.following == 0
         polls = sb.stats.alumio.by_id["still-task"]
         await vtime.sleep(100)
         assert sb.stats.alumio.by_id["still-task"] == polls
@@ -409,7 +409,7 @@ async def test_a_retry_on_that_raises_ends_the_wait_with_its_error(vtime: Virtua
         sb.answer("alumio", "flaky-task", 503, times=1)
         with pytest.raises(ZeroDivisionError, match="retry_on broke"):
             await asyncio.wait_for(bridge.wait("alumio", "flaky-task"), 10)
-        assert bridge._polling.following == 0
+        assert bridge._polling.scheduler.following == 0
 
 
 async def test_a_ref_whose_until_raises_is_no_longer_polled(vtime: VirtualClock) -> None:

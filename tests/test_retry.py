@@ -447,7 +447,7 @@ async def test_polls_ask_the_same_retry_on() -> None:
         async with TaskBridge(alumio=sb.alumio_config(), retry=policy) as bridge:
             with pytest.raises(ServerError):
                 await bridge.wait("alumio", task_id, timeout=600)
-            assert bridge._polling.idle
+            assert bridge._polling.scheduler.idle
         assert clock.now == 0
 
 
@@ -471,7 +471,7 @@ async def test_a_retry_on_that_raises_on_a_poll_ends_the_wait_with_its_error() -
         async with TaskBridge(alumio=sb.alumio_config(), retry=policy) as bridge:
             with pytest.raises(ZeroDivisionError):
                 await bridge.wait("alumio", task_id, timeout=600)
-            assert bridge._polling.idle
+            assert bridge._polling.scheduler.idle
 
 
 @pytest.mark.parametrize(

@@ -279,6 +279,126 @@ async def test_wait_status_changes_are_span_events(otel: Otel) -> None:
     assert watch.attributes == {"taskbridge.updates": len(updates)}
 
 
+def polled_sandbox(clock: VirtualClock) -> Sandbox:
+    return Sandbox(seed=5, lifecycle=Lifecycle(step=60.0, jitter=0.5), clock=clock.time)
+
+
+POLL = {"poll_interval": 5.0, "max_poll_interval": 20.0}
+
+
+async def test_a_followed_wait_returns_at_until_and_names_its_task(otel: Otel) -> None:
+    async with (
+        VirtualClock() as clock,
+        polled_sandbox(clock) as sb,
+        bridge_for(sb, otel, alumio=POLL, cakewalk=POLL) as bridge,
+    ):
+        task_id = sb.ids("alumio")[0]
+        task = await bridge.wait("alumio", task_id, until=lambda task: True)
+        now = await bridge.get("alumio", task_id)
+    assert not task.is_terminal and task.provider_status == now.provider_status
+    (wait,) = otel.spans("taskbridge.wait")
+    assert wait.attributes == {
+        "taskbridge.provider": "alumio",
+        "taskbridge.task_id": task_id,
+        "taskbridge.status": task.status.value,
+    }
+    (change,) = [e for e in wait.events if e.name == "taskbridge.status_change"]
+    assert change.attributes["taskbridge.provider_status"] == task.provider_status  # type: ignore[index]
+
+
+async def test_a_followed_wait_that_fails_ends_its_span_with_the_error(otel: Otel) -> None:
+    async with (
+        VirtualClock() as clock,
+        polled_sandbox(clock) as sb,
+        bridge_for(sb, otel, alumio=POLL) as bridge,
+    ):
+        task_id = sb.ids("alumio")[0]
+        sb.answer("alumio", task_id, 404)
+        with pytest.raises(TaskNotFoundError):
+            await bridge.wait("alumio", task_id)
+    (wait,) = otel.spans("taskbridge.wait")
+    assert wait.status.status_code is StatusCode.ERROR
+    assert wait.attributes["error.type"] == "TaskNotFoundError"  # type: ignore[index]
+
+
+async def test_a_followed_watch_reports_errors_and_ends_when_closed(otel: Otel) -> None:
+    async with (
+        VirtualClock() as clock,
+        polled_sandbox(clock) as sb,
+        bridge_for(sb, otel, alumio=POLL) as bridge,
+    ):
+        gone, kept = sb.ids("alumio")[:2]
+        sb.answer("alumio", gone, 404)
+        bridge.watch([("alumio", kept)]).close()  # closed before its first step: no call
+        watch = bridge.watch([("alumio", gone), ("alumio", kept)])
+        updates = [await watch.__anext__(), await watch.__anext__()]
+        assert bridge._polling.scheduler.following == 1  # `kept`, still followed
+        watch.close()  # leaving early: polls stop, the call ends
+        assert bridge._polling.scheduler.following == 0
+        assert len(otel.spans("taskbridge.watch")) == 1  # ended by the close itself
+        with pytest.raises(StopAsyncIteration):
+            await watch.__anext__()
+    assert {u.ref.task_id: u.error is None for u in updates} == {gone: False, kept: True}
+    (span,) = otel.spans("taskbridge.watch")
+    assert span.attributes == {"taskbridge.updates": 2}
+    (error,) = [e for e in span.events if e.name == "taskbridge.watch_error"]
+    assert error.attributes == {
+        "taskbridge.provider": "alumio",
+        "taskbridge.task_id": gone,
+        "error.type": "TaskNotFoundError",
+    }
+
+
+async def test_a_followed_watch_whose_until_raises_ends_its_span_with_the_error(
+    otel: Otel,
+) -> None:
+    def until(task: object) -> bool:
+        raise ZeroDivisionError
+
+    async with (
+        VirtualClock() as clock,
+        polled_sandbox(clock) as sb,
+        bridge_for(sb, otel, alumio=POLL) as bridge,
+    ):
+        with pytest.raises(ZeroDivisionError):
+            async for _ in bridge.watch([("alumio", sb.ids("alumio")[0])], until=until):
+                pass
+    (span,) = otel.spans("taskbridge.watch")
+    assert span.status.status_code is StatusCode.ERROR
+
+
+async def test_a_followed_watch_closed_from_another_task_ends_its_span(otel: Otel) -> None:
+    async with (
+        VirtualClock() as clock,
+        polled_sandbox(clock) as sb,
+        bridge_for(sb, otel, alumio=POLL) as bridge,
+    ):
+        watch = bridge.watch([("alumio", sb.ids("alumio")[0])])
+        await watch.__anext__()
+        consumer = asyncio.ensure_future(watch.__anext__())
+        await asyncio.sleep(0)  # the consumer waits for the next update
+        assert not consumer.done() and otel.spans("taskbridge.watch") == []
+        watch.close()
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(consumer, 10)
+    (span,) = otel.spans("taskbridge.watch")
+    assert span.status.status_code is StatusCode.UNSET
+    assert span.attributes == {"taskbridge.updates": 1}
+
+
+async def test_without_hooks_or_telemetry_wait_and_watch_follow_nothing(otel: Otel) -> None:
+    async with (
+        VirtualClock() as clock,
+        polled_sandbox(clock) as sb,
+        bridge_for(sb, otel, alumio=POLL, telemetry=False) as bridge,
+    ):
+        task_id = sb.ids("alumio")[0]
+        task = await bridge.wait("alumio", task_id)
+        updates = [u async for u in bridge.watch([("alumio", task_id)])]
+    assert task.is_terminal and [u.task for u in updates] == [task]
+    assert otel.spans() == []
+
+
 async def test_telemetry_false_records_nothing(otel: Otel) -> None:
     async with Sandbox(seed=3) as sb, bridge_for(sb, otel, telemetry=False) as bridge:
         await bridge.get("cakewalk", sb.ids("cakewalk")[0])

@@ -84,7 +84,7 @@ async def test_wait_returns_the_task_once_it_is_terminal(
         # Seen at the first poll after the change: never before it, at most one capped
         # interval after it.
         assert stages[-1][0] <= vtime.now <= stages[-1][0] + POLL["max_poll_interval"]
-        assert bridge._polling.following == 0
+        assert bridge._polling.scheduler.following == 0
 
 
 async def test_wait_on_a_task_already_terminal_costs_one_request(vtime: VirtualClock) -> None:
@@ -116,7 +116,7 @@ async def test_wait_timeout_raises_with_the_last_task_seen(
         assert requests_for(sb, provider, task_id) == 4
         await vtime.sleep(600)
         assert requests_for(sb, provider, task_id) == 4
-        assert bridge._polling.idle
+        assert bridge._polling.scheduler.idle
 
 
 async def test_wait_timeout_zero_gives_up_before_any_answer(vtime: VirtualClock) -> None:
@@ -124,7 +124,7 @@ async def test_wait_timeout_zero_gives_up_before_any_answer(vtime: VirtualClock)
         with pytest.raises(WaitTimeoutError) as info:
             await bridge.wait("alumio", seeded(sb, "alumio"), timeout=0)
         assert info.value.last is None
-        assert bridge._polling.following == 0
+        assert bridge._polling.scheduler.following == 0
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -135,7 +135,7 @@ async def test_wait_not_found_ends_at_once(vtime: VirtualClock, provider: str) -
             await bridge.wait(provider, task_id, timeout=600)
         assert sb.stats[provider].requests == 1
         assert vtime.now == 0.0
-        assert bridge._polling.following == 0
+        assert bridge._polling.scheduler.following == 0
 
 
 async def test_wait_authentication_error_ends_at_once(vtime: VirtualClock) -> None:
@@ -218,7 +218,7 @@ async def test_wait_until_that_raises_ends_the_wait_with_its_error(vtime: Virtua
     async with sandbox(vtime) as sb, bridge_for(sb) as bridge:
         with pytest.raises(ZeroDivisionError):
             await bridge.wait("alumio", seeded(sb, "alumio"), until=until)
-        assert bridge._polling.following == 0
+        assert bridge._polling.scheduler.following == 0
 
 
 async def test_unchanged_task_is_polled_less_often_and_a_change_resets_it(
@@ -276,7 +276,7 @@ async def test_three_waits_and_a_watch_on_one_task_are_each_told_its_end(
         *waited, seen = await asyncio.wait_for(
             asyncio.gather(wait_it(), wait_it(), wait_it(), watch_it()), 30
         )
-        assert bridge._polling.following == 0
+        assert bridge._polling.scheduler.following == 0
     assert waited[0].is_terminal
     assert waited == [waited[0]] * 3
     assert seen[-1][1].task == waited[0]
@@ -299,7 +299,7 @@ async def test_watch_yields_each_change_of_a_mix_of_providers_in_order(
         refs += [TaskRef("alumio", i) for i in sb.alumio_ids[:4]]
         missing = TaskRef("alumio", "no-such-task")
         seen = await asyncio.wait_for(collect(vtime, bridge.watch([*refs, missing])), 30)
-        assert bridge._polling.following == 0
+        assert bridge._polling.scheduler.following == 0
         # Terminal refs cost no further polls.
         attempts = vtime.attempts
         await vtime.sleep(3600)
@@ -465,13 +465,13 @@ async def test_leaving_a_watch_stops_all_polling_at_once(vtime: VirtualClock, ho
             await consume()
         gc.collect()
         assert len(got) == 3 or (how == "cancel" and len(got) >= 3)
-        assert bridge._polling.following == 0
+        assert bridge._polling.scheduler.following == 0
         # Attempts already sent were cancelled (the sandbox may still see them): none
         # starts afterwards.
         before = vtime.attempts
         await vtime.sleep(3600)
         assert vtime.attempts == before
-        assert bridge._polling.idle
+        assert bridge._polling.scheduler.idle
 
 
 async def test_watch_never_breaks_the_rate_limit_and_uses_all_of_it(vtime: VirtualClock) -> None:
@@ -638,7 +638,7 @@ async def test_a_view_made_before_the_first_watch_shares_the_bridges_scheduler(
         task_id = seeded(sb, "alumio")
         async with view.watch([("alumio", task_id)]) as watch:
             await asyncio.wait_for(watch.__anext__(), 10)
-            assert bridge._polling.following == 1
+            assert bridge._polling.scheduler.following == 1
         assert view._polling.scheduler is bridge._polling.scheduler
 
 
@@ -662,7 +662,7 @@ async def test_watch_until_that_raises_ends_the_watch_with_its_error(vtime: Virt
         with pytest.raises(ZeroDivisionError):
             async for _ in bridge.watch([("alumio", seeded(sb, "alumio"))], until=until):
                 pass
-        assert bridge._polling.following == 0
+        assert bridge._polling.scheduler.following == 0
 
 
 async def test_cancelling_a_wait_stops_its_polling(vtime: VirtualClock) -> None:
@@ -678,7 +678,7 @@ async def test_cancelling_a_wait_stops_its_polling(vtime: VirtualClock) -> None:
         waiting.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await waiting
-        assert bridge._polling.following == 0
+        assert bridge._polling.scheduler.following == 0
         attempts = vtime.attempts
         await vtime.sleep(3600)
         assert vtime.attempts == attempts
@@ -721,7 +721,7 @@ async def test_a_wait_that_ends_before_its_timeout_leaves_no_timer(vtime: Virtua
             await asyncio.sleep(0)
         timers = [t for t in asyncio.all_tasks() if "VirtualClock.sleep" in repr(t.get_coro())]
         assert timers == []
-        assert bridge._polling.idle
+        assert bridge._polling.scheduler.idle
 
 
 async def test_a_watch_whose_refs_raise_midway_ends_with_that_error(vtime: VirtualClock) -> None:
@@ -735,7 +735,7 @@ async def test_a_watch_whose_refs_raise_midway_ends_with_that_error(vtime: Virtu
         watch = bridge.watch(refs())
         with pytest.raises(LookupError, match="the input broke"):
             await asyncio.wait_for(watch.__anext__(), 10)
-        assert bridge._polling.following == 0  # the ref read before the error: let go
+        assert bridge._polling.scheduler.following == 0  # the ref read before the error: let go
         with pytest.raises(StopAsyncIteration):
             await watch.__anext__()
 
@@ -776,13 +776,13 @@ async def test_closing_the_bridge_mid_wait_leaves_no_polling_behind(vtime: Virtu
         bridge = bridge_for(sb)
         async with bridge:
             waiting = asyncio.ensure_future(bridge.wait("alumio", seeded(sb, "alumio")))
-            await _until(lambda: bridge._polling.following == 1, "the wait to start")
+            await _until(lambda: bridge._polling.scheduler.following == 1, "the wait to start")
         with pytest.raises(TaskBridgeError, match="closed"):
             await asyncio.wait_for(waiting, 10)
         for _ in range(5):  # cancelled tasks finish
             await asyncio.sleep(0)
-        assert bridge._polling.following == 0
-        assert bridge._polling.idle
+        assert bridge._polling.scheduler.following == 0
+        assert bridge._polling.scheduler.idle
         assert [t for t in asyncio.all_tasks() if "Lane." in repr(t.get_coro())] == []
 
 
@@ -808,7 +808,7 @@ async def test_a_watch_ended_by_an_error_lets_its_other_refs_go(vtime: VirtualCl
             for _ in range(3):
                 await asyncio.wait_for(watch.__anext__(), 10)
         # No async with around it: the error alone ends the watch and its polls.
-        assert bridge._polling.following == 0
+        assert bridge._polling.scheduler.following == 0
 
 
 async def test_a_consumer_cancelled_in_a_watch_ends_cancelled(vtime: VirtualClock) -> None:
@@ -822,4 +822,4 @@ async def test_a_consumer_cancelled_in_a_watch_ends_cancelled(vtime: VirtualCloc
         consumer.cancel()
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(consumer, 10)
-        assert bridge._polling.following == 0
+        assert bridge._polling.scheduler.following == 0

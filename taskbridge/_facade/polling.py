@@ -43,16 +43,6 @@ class Polling:
             self._built = Scheduler(self._call, clock=clock.time, sleep=clock.sleep)
         return self._built
 
-    @property
-    def following(self) -> int:
-        """How many distinct tasks are being polled (0 before the first wait or watch)."""
-        return 0 if self._built is None else self._built.following
-
-    @property
-    def idle(self) -> bool:
-        """Whether nothing is followed, no poll is in flight and no driver runs."""
-        return self._built is None or self._built.idle
-
     async def wait(  # noqa: PLR0917 - TaskBridge.wait's arguments, passed on
         self,
         hooks: HookSet | None,

@@ -106,6 +106,7 @@ class TracedWatch(Watch):
         self._hooks = hooks
         self._scope: Followed | None = None
         self._updates = 0
+        self._stepping = False  # inside `__anext__`, which ends the call itself
 
     async def __anext__(self) -> TaskUpdate:
         if self._scope is None and not self._closed:
@@ -113,6 +114,7 @@ class TracedWatch(Watch):
         scope = self._scope
         if scope is None:
             return await super().__anext__()
+        self._stepping = True
         try:
             update = await super().__anext__()  # not active: polls are shared (see wait)
         except StopAsyncIteration:
@@ -121,6 +123,8 @@ class TracedWatch(Watch):
         except BaseException as exc:
             self._finish(exc)
             raise
+        finally:
+            self._stepping = False
         self._updates += 1
         if update.task is not None:
             previous = update.previous.provider_status if update.previous else None
@@ -143,4 +147,7 @@ class TracedWatch(Watch):
 
     def close(self) -> None:
         super().close()
-        self._finish(None)
+        # `Watch.__anext__` closes the watch before it raises: the error, not this
+        # close, ends the call then (and a close from another task ends the step).
+        if not self._stepping:
+            self._finish(None)
