@@ -4,9 +4,10 @@ watching the real client fetch from the sandbox (or a scripted loopback server).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import attrs
@@ -279,19 +280,23 @@ async def test_wait_status_changes_are_span_events(otel: Otel) -> None:
     assert watch.attributes == {"taskbridge.updates": len(updates)}
 
 
-def polled_sandbox(clock: VirtualClock) -> Sandbox:
-    return Sandbox(seed=5, lifecycle=Lifecycle(step=60.0, jitter=0.5), clock=clock.time)
-
-
 POLL = {"poll_interval": 5.0, "max_poll_interval": 20.0}
 
 
-async def test_a_followed_wait_returns_at_until_and_names_its_task(otel: Otel) -> None:
+@contextlib.asynccontextmanager
+async def polled(otel: Otel, **options: Any) -> AsyncIterator[tuple[Sandbox, TaskBridge]]:
+    """A sandbox whose tasks move on a virtual clock, and a bridge polling it."""
+    lifecycle = Lifecycle(step=60.0, jitter=0.5)
     async with (
         VirtualClock() as clock,
-        polled_sandbox(clock) as sb,
-        bridge_for(sb, otel, alumio=POLL, cakewalk=POLL) as bridge,
+        Sandbox(seed=5, lifecycle=lifecycle, clock=clock.time) as sb,
+        bridge_for(sb, otel, alumio=POLL, cakewalk=POLL, **options) as bridge,
     ):
+        yield sb, bridge
+
+
+async def test_a_followed_wait_returns_at_until_and_names_its_task(otel: Otel) -> None:
+    async with polled(otel) as (sb, bridge):
         task_id = sb.ids("alumio")[0]
         task = await bridge.wait("alumio", task_id, until=lambda task: True)
         now = await bridge.get("alumio", task_id)
@@ -307,11 +312,7 @@ async def test_a_followed_wait_returns_at_until_and_names_its_task(otel: Otel) -
 
 
 async def test_a_followed_wait_that_fails_ends_its_span_with_the_error(otel: Otel) -> None:
-    async with (
-        VirtualClock() as clock,
-        polled_sandbox(clock) as sb,
-        bridge_for(sb, otel, alumio=POLL) as bridge,
-    ):
+    async with polled(otel) as (sb, bridge):
         task_id = sb.ids("alumio")[0]
         sb.answer("alumio", task_id, 404)
         with pytest.raises(TaskNotFoundError):
@@ -322,11 +323,7 @@ async def test_a_followed_wait_that_fails_ends_its_span_with_the_error(otel: Ote
 
 
 async def test_a_followed_watch_reports_errors_and_ends_when_closed(otel: Otel) -> None:
-    async with (
-        VirtualClock() as clock,
-        polled_sandbox(clock) as sb,
-        bridge_for(sb, otel, alumio=POLL) as bridge,
-    ):
+    async with polled(otel) as (sb, bridge):
         gone, kept = sb.ids("alumio")[:2]
         sb.answer("alumio", gone, 404)
         bridge.watch([("alumio", kept)]).close()  # closed before its first step: no call
@@ -355,11 +352,7 @@ async def test_a_followed_watch_whose_until_raises_ends_its_span_with_the_error(
     def until(task: object) -> bool:
         raise ZeroDivisionError
 
-    async with (
-        VirtualClock() as clock,
-        polled_sandbox(clock) as sb,
-        bridge_for(sb, otel, alumio=POLL) as bridge,
-    ):
+    async with polled(otel) as (sb, bridge):
         with pytest.raises(ZeroDivisionError):
             async for _ in bridge.watch([("alumio", sb.ids("alumio")[0])], until=until):
                 pass
@@ -368,11 +361,7 @@ async def test_a_followed_watch_whose_until_raises_ends_its_span_with_the_error(
 
 
 async def test_a_followed_watch_closed_from_another_task_ends_its_span(otel: Otel) -> None:
-    async with (
-        VirtualClock() as clock,
-        polled_sandbox(clock) as sb,
-        bridge_for(sb, otel, alumio=POLL) as bridge,
-    ):
+    async with polled(otel) as (sb, bridge):
         watch = bridge.watch([("alumio", sb.ids("alumio")[0])])
         await watch.__anext__()
         consumer = asyncio.ensure_future(watch.__anext__())
@@ -387,11 +376,7 @@ async def test_a_followed_watch_closed_from_another_task_ends_its_span(otel: Ote
 
 
 async def test_without_hooks_or_telemetry_wait_and_watch_follow_nothing(otel: Otel) -> None:
-    async with (
-        VirtualClock() as clock,
-        polled_sandbox(clock) as sb,
-        bridge_for(sb, otel, alumio=POLL, telemetry=False) as bridge,
-    ):
+    async with polled(otel, telemetry=False) as (sb, bridge):
         task_id = sb.ids("alumio")[0]
         task = await bridge.wait("alumio", task_id)
         updates = [u async for u in bridge.watch([("alumio", task_id)])]
