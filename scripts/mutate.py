@@ -103,7 +103,12 @@ TESTS = {
     "taskbridge/_facade/watch/update.py": _WATCH,
     "taskbridge/_facade/watch/hints.py": _WATCH,
     "taskbridge/_facade/watch/traced.py": ["tests/test_telemetry.py", *_WATCH],  # hooked calls
-    "taskbridge/_facade/polling.py": [*_WATCH, "tests/test_startup.py", "tests/test_lifecycle.py"],
+    "taskbridge/_facade/polling.py": [
+        "tests/test_telemetry.py",  # the hook-followed choice
+        *_WATCH,
+        "tests/test_startup.py",
+        "tests/test_lifecycle.py",
+    ],
     "taskbridge/providers/_kit/registry.py": [
         "tests/test_plugin_loading.py",
         "tests/test_provider_registry.py",

@@ -53,10 +53,14 @@ class Polling:
         events: EventSource | None = None,
     ) -> UnifiedTask[Any]:
         """`TaskBridge.wait`, followed when hooks ask."""
-        from .watch import traced
+        scheduler = self.scheduler
+        if hooks is None or not hooks.follows() or (until is not None and not callable(until)):
+            return await scheduler.wait(
+                provider, task_id, timeout=timeout, until=until, events=events
+            )
+        from .watch.traced import followed_wait
 
-        args = (provider, task_id, timeout, until, events)
-        return await traced.wait(hooks, self.scheduler, *args)
+        return await followed_wait(hooks, scheduler, provider, task_id, timeout, until, events)
 
     def watch(
         self,
@@ -66,9 +70,12 @@ class Polling:
         events: EventSource | None = None,
     ) -> Watch:
         """`TaskBridge.watch`'s iterator, followed when hooks ask."""
-        from .watch import traced
+        scheduler = self.scheduler
+        if hooks is None or not hooks.follows():
+            return scheduler.watch(refs, until=until, events=events)
+        from .watch.traced import TracedWatch
 
-        return traced.watch(hooks, self.scheduler, refs, until, events)
+        return TracedWatch(hooks, scheduler, refs, until, events)
 
     def close(self) -> None:
         """End every wait and watch of the bridge (nothing to end before the first)."""

@@ -1,8 +1,8 @@
 """`TaskBridge.wait` and `TaskBridge.watch` as the hooks that follow calls see them.
 
-Without such a hook, a wait or watch goes straight to the bridge's `Scheduler`; with one,
-the call is `Followed` (`..observe`) and each change of status is an event of it. This
-module and the rest of the watch package load at a bridge's first wait or watch.
+The bridge's `Polling` (`..polling`) sends a wait or watch here only when such a hook is
+live; the call is then `Followed` (`..observe`) and each change of status is an event of
+it. Without one, a wait or watch goes straight to the bridge's `Scheduler`.
 """
 
 from __future__ import annotations
@@ -20,35 +20,7 @@ if TYPE_CHECKING:
     from .scheduler import Scheduler
     from .update import TaskUpdate, Until
 
-__all__ = ["TracedWatch", "followed_until", "followed_wait", "wait", "watch"]
-
-
-async def wait(  # noqa: PLR0917 - TaskBridge.wait's arguments, passed on
-    hooks: HookSet | None,
-    polling: Scheduler,
-    provider: Any,
-    task_id: Any,
-    timeout: float | None,
-    until: Until | None,
-    events: EventSource | None = None,
-) -> UnifiedTask[Any]:
-    """`TaskBridge.wait`, followed when hooks ask."""
-    if hooks is None or not hooks.follows() or (until is not None and not callable(until)):
-        return await polling.wait(provider, task_id, timeout=timeout, until=until, events=events)
-    return await followed_wait(hooks, polling, provider, task_id, timeout, until, events)
-
-
-def watch(
-    hooks: HookSet | None,
-    polling: Scheduler,
-    refs: Iterable[object] | AsyncIterable[object],
-    until: Until | None,
-    events: EventSource | None = None,
-) -> Watch:
-    """`TaskBridge.watch`'s iterator, followed when hooks ask."""
-    if hooks is None or not hooks.follows():
-        return polling.watch(refs, until=until, events=events)
-    return TracedWatch(hooks, polling, refs, until, events)
+__all__ = ["TracedWatch", "followed_until", "followed_wait"]
 
 
 def followed_until(scope: Followed, ref: tuple[str, str], until: Until | None) -> Until:
